@@ -1,0 +1,62 @@
+/**
+ * Data-plane reason codes: why a request was denied. Denials are values, not exceptions; each
+ * dialect renders them in its own wire format. The status is what the native dialect answers.
+ */
+export const REASON_CATALOG = {
+  CREDENTIALS_MISSING: { status: 401, description: 'No credential of any enabled scheme.' },
+  SIGNATURE_MALFORMED: {
+    status: 400,
+    description: 'Signature headers or parameters are malformed or incomplete.',
+  },
+  SIGNATURE_INVALID: {
+    status: 401,
+    description: 'The signature does not verify (also answered for unknown keys).',
+  },
+  KEY_UNKNOWN: {
+    status: 401,
+    description: 'No such key; answered to the client exactly as SIGNATURE_INVALID.',
+  },
+  TIMESTAMP_OUTSIDE_WINDOW: {
+    status: 401,
+    description: 'The signed time is outside the accepted window.',
+  },
+  NONCE_REPLAYED: {
+    status: 401,
+    description: 'The nonce (or signature) was already used inside the window.',
+  },
+  REPLAY_CHECK_UNAVAILABLE: {
+    status: 503,
+    description: 'The replay guard cannot be reached; the request is refused (fail closed).',
+  },
+  DIGEST_MISMATCH: {
+    status: 401,
+    description: 'Content-Digest does not match the body bytes, or is missing.',
+  },
+  KEY_REVOKED: { status: 401, description: 'The key is revoked.' },
+  KEY_EXPIRED: { status: 401, description: 'The key has expired.' },
+  ENV_MISMATCH: { status: 401, description: 'The key belongs to the other environment.' },
+  PASSPHRASE_INVALID: {
+    status: 401,
+    description: 'The OKX-style passphrase does not match the key.',
+  },
+  IP_NOT_ALLOWED: {
+    status: 403,
+    description: "The client address is not on the key's IP allowlist.",
+  },
+  SCOPE_MISSING: { status: 403, description: 'The key lacks the scope the route requires.' },
+  ROUTE_UNKNOWN: { status: 404, description: 'No route matches the method and path.' },
+  BAD_REQUEST: {
+    status: 400,
+    description: 'The request is malformed (duplicate parameters, bad JSON, …).',
+  },
+  BODY_TOO_LARGE: { status: 413, description: 'The body is larger than the listener accepts.' },
+  UPSTREAM_TIMEOUT: { status: 504, description: 'The upstream did not answer in time.' },
+  UPSTREAM_UNAVAILABLE: { status: 502, description: 'The upstream cannot be reached.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ReasonCode = keyof typeof REASON_CATALOG;
+
+/** What the client is told: an unknown key must be indistinguishable from a bad signature. */
+export function publicReason(reason: ReasonCode): ReasonCode {
+  return reason === 'KEY_UNKNOWN' ? 'SIGNATURE_INVALID' : reason;
+}
