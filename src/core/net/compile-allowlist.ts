@@ -3,7 +3,7 @@
  * path: IPv4 is a binary search over merged numeric intervals, IPv6 a masked compare of four
  * 32-bit words per range — no strings split, no BigInt, no allocation for IPv4 clients.
  */
-import { ipv4Mask, ipv6Mask, parseCidr } from './cidr.js';
+import { ipv6Mask, parseCidr } from './cidr.js';
 import { isIpv4Mapped, parseIp, type Ipv6Words } from './ip-address.js';
 
 /** Decides whether a client address is inside a set of ranges. */
