@@ -1,0 +1,313 @@
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  chainAuditEntry,
+  type AuditDraft,
+  type AuditEntry,
+  type AuditSealer,
+} from '../../core/audit/audit-chain.js';
+import type { JsonValue } from '../../core/audit/canonical-json.js';
+import type { Clock } from '../../core/clock.js';
+import type { Account } from '../../core/keys/model.js';
+import type {
+  AdminToken,
+  AuditQuery,
+  ControlStore,
+  KeyListFilter,
+  KeyUpdate,
+  SealedSecret,
+  StoredKey,
+  StoredSecretVersion,
+} from '../../ports.js';
+import { migrateSqlite } from './migrations.js';
+import {
+  adminTokenFromRow,
+  auditFromRow,
+  keyFromRow,
+  keyParams,
+  secretFromRow,
+  secretParams,
+  type AdminTokenRow,
+  type AuditRow,
+  type KeyRow,
+  type SecretRow,
+} from './rows.js';
+
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:`. */
+  readonly path: string;
+  readonly clock: Clock;
+}
+
+/** The embedded control store: better-sqlite3 in WAL mode with full fsync on commit. */
+export function createSqliteControlStore(options: SqliteStoreOptions): ControlStore {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const db: Database = new BetterSqlite3(options.path);
+  db.pragma('journal_mode = WAL');
+  // FULL: an acknowledged control-plane change survives a crash of the machine, not only of the process.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrateSqlite(db, options.clock.now());
+  return new SqliteControlStore(db);
+}
+
+class SqliteControlStore implements ControlStore {
+  private sealer: AuditSealer | undefined;
+  private readonly stmts;
+
+  constructor(private readonly db: Database) {
+    const p = <T extends unknown[] = unknown[]>(sql: string): Statement<T> => db.prepare<T>(sql);
+    this.stmts = {
+      lastAudit: p('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
+      insertAudit:
+        p(`INSERT INTO audit_log (seq, ts, actor, action, target, request_id, data, prev_hash, hash, seal)
+        VALUES (@seq, @ts, @actor, @action, @target, @requestId, @data, @prevHash, @hash, @seal)`),
+      insertAccount: p('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)'),
+      getAccount: p('SELECT id, name, created_at FROM accounts WHERE id = ?'),
+      listAccounts: p('SELECT id, name, created_at FROM accounts ORDER BY created_at, id'),
+      insertKey:
+        p(`INSERT INTO api_keys (id, account_id, label, environment, scheme, scopes, ip_allowlist,
+        passphrase_hash, public_key_pem, status, created_at, expires_at, revoked_at, last_used_at, epoch, secret_version)
+        VALUES (@id, @accountId, @label, @environment, @scheme, @scopes, @ipAllowlist, @passphraseHash, @publicKeyPem,
+        @status, @createdAt, @expiresAt, @revokedAt, @lastUsedAt, @epoch, @secretVersion)`),
+      updateKey:
+        p(`UPDATE api_keys SET label = @label, scopes = @scopes, ip_allowlist = @ipAllowlist,
+        passphrase_hash = @passphraseHash, public_key_pem = @publicKeyPem, status = @status, expires_at = @expiresAt,
+        revoked_at = @revokedAt, epoch = @epoch, secret_version = @secretVersion
+        WHERE id = @id AND epoch = @expectedEpoch`),
+      getKey: p('SELECT * FROM api_keys WHERE id = ?'),
+      insertSecret:
+        p(`INSERT INTO key_secrets (key_id, version, ciphertext, iv, tag, wrapped_dek, dek_iv, dek_tag,
+        kek_id, created_at, not_after) VALUES (@keyId, @version, @ciphertext, @iv, @tag, @wrappedDek, @dekIv, @dekTag,
+        @kekId, @createdAt, @notAfter)`),
+      retireSecrets: p(
+        `UPDATE key_secrets SET not_after = ? WHERE key_id = ? AND (not_after IS NULL OR not_after > ?)`,
+      ),
+      getSecrets: p('SELECT * FROM key_secrets WHERE key_id = ? ORDER BY version DESC'),
+      touchKey: p(
+        'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+      ),
+      insertToken:
+        p(`INSERT INTO admin_tokens (id, role, label, token_hash, created_at, expires_at, revoked_at, created_by)
+        VALUES (@id, @role, @label, @tokenHash, @createdAt, @expiresAt, @revokedAt, @createdBy)`),
+      tokenByHash: p('SELECT * FROM admin_tokens WHERE token_hash = ?'),
+      listTokens: p('SELECT * FROM admin_tokens ORDER BY created_at, id'),
+      countTokens: p('SELECT count(*) AS n FROM admin_tokens'),
+      sealedNotUnder: p('SELECT * FROM key_secrets WHERE kek_id != ? LIMIT ?'),
+      replaceSealed:
+        p(`UPDATE key_secrets SET ciphertext = @ciphertext, iv = @iv, tag = @tag, wrapped_dek = @wrappedDek,
+        dek_iv = @dekIv, dek_tag = @dekTag, kek_id = @kekId WHERE key_id = @keyId AND version = @version`),
+      kekIds: p('SELECT DISTINCT kek_id FROM key_secrets'),
+      getMeta: p('SELECT value FROM meta WHERE name = ?'),
+      setMeta: p(
+        'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
+      ),
+    };
+  }
+
+  setAuditSealer(sealer: AuditSealer): void {
+    this.sealer = sealer;
+  }
+
+  /** Appends inside the caller's transaction: reads the head and links the entry to it. */
+  private appendInTx(draft: AuditDraft): AuditEntry {
+    if (!this.sealer) throw new Error('audit sealer not configured');
+    const head = this.stmts.lastAudit.get() as { seq: number; hash: string } | undefined;
+    const entry = chainAuditEntry(draft, head, this.sealer);
+    this.stmts.insertAudit.run({ ...entry, data: JSON.stringify(entry.data) });
+    return entry;
+  }
+
+  /** BEGIN IMMEDIATE: the write lock is taken up front, so the audit head cannot move under us. */
+  private tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  createAccount(account: Account, audit: AuditDraft): Promise<void> {
+    this.tx(() => {
+      this.stmts.insertAccount.run(account.id, account.name, account.createdAt);
+      this.appendInTx(audit);
+    });
+    return Promise.resolve();
+  }
+
+  getAccount(id: string): Promise<Account | undefined> {
+    const row = this.stmts.getAccount.get(id) as
+      { id: string; name: string; created_at: number } | undefined;
+    return Promise.resolve(row && { id: row.id, name: row.name, createdAt: row.created_at });
+  }
+
+  listAccounts(): Promise<Account[]> {
+    const rows = this.stmts.listAccounts.all() as {
+      id: string;
+      name: string;
+      created_at: number;
+    }[];
+    return Promise.resolve(
+      rows.map((row) => ({ id: row.id, name: row.name, createdAt: row.created_at })),
+    );
+  }
+
+  createKey(
+    stored: StoredKey,
+    secret: StoredSecretVersion | null,
+    audit: AuditDraft,
+  ): Promise<void> {
+    this.tx(() => {
+      this.stmts.insertKey.run(keyParams(stored));
+      if (secret) this.stmts.insertSecret.run(secretParams(secret));
+      this.appendInTx(audit);
+    });
+    return Promise.resolve();
+  }
+
+  getKey(id: string): Promise<StoredKey | undefined> {
+    const row = this.stmts.getKey.get(id) as KeyRow | undefined;
+    return Promise.resolve(row && keyFromRow(row));
+  }
+
+  listKeys(filter: KeyListFilter): Promise<StoredKey[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.accountId !== undefined) {
+      where.push('account_id = ?');
+      params.push(filter.accountId);
+    }
+    if (filter.environment !== undefined) {
+      where.push('environment = ?');
+      params.push(filter.environment);
+    }
+    if (filter.after !== undefined) {
+      where.push('id > ?');
+      params.push(filter.after);
+    }
+    const sql = `SELECT * FROM api_keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, filter.limit) as KeyRow[];
+    return Promise.resolve(rows.map(keyFromRow));
+  }
+
+  updateKey(update: KeyUpdate, audit: AuditDraft): Promise<boolean> {
+    const written = this.tx(() => {
+      const result = this.stmts.updateKey.run({
+        ...keyParams(update.stored),
+        expectedEpoch: update.expectedEpoch,
+      });
+      if (result.changes !== 1) return false;
+      if (update.retireOthersAt !== undefined) {
+        this.stmts.retireSecrets.run(
+          update.retireOthersAt,
+          update.stored.key.id,
+          update.retireOthersAt,
+        );
+      }
+      if (update.newSecret) this.stmts.insertSecret.run(secretParams(update.newSecret));
+      this.appendInTx(audit);
+      return true;
+    });
+    return Promise.resolve(written);
+  }
+
+  getSecrets(keyId: string): Promise<StoredSecretVersion[]> {
+    return Promise.resolve((this.stmts.getSecrets.all(keyId) as SecretRow[]).map(secretFromRow));
+  }
+
+  recordKeyUse(uses: readonly { keyId: string; at: number }[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const use of uses) this.stmts.touchKey.run(use.at, use.keyId, use.at);
+    })();
+    return Promise.resolve();
+  }
+
+  createAdminToken(token: AdminToken, audit: AuditDraft): Promise<void> {
+    this.tx(() => {
+      this.stmts.insertToken.run({ ...token });
+      this.appendInTx(audit);
+    });
+    return Promise.resolve();
+  }
+
+  findAdminTokenByHash(tokenHash: string): Promise<AdminToken | undefined> {
+    const row = this.stmts.tokenByHash.get(tokenHash) as AdminTokenRow | undefined;
+    return Promise.resolve(row && adminTokenFromRow(row));
+  }
+
+  listAdminTokens(): Promise<AdminToken[]> {
+    return Promise.resolve((this.stmts.listTokens.all() as AdminTokenRow[]).map(adminTokenFromRow));
+  }
+
+  countAdminTokens(): Promise<number> {
+    return Promise.resolve((this.stmts.countTokens.get() as { n: number }).n);
+  }
+
+  appendAudit(audit: AuditDraft): Promise<AuditEntry> {
+    return Promise.resolve(this.tx(() => this.appendInTx(audit)));
+  }
+
+  listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.afterSeq !== undefined) {
+      where.push('seq > ?');
+      params.push(query.afterSeq);
+    }
+    if (query.action !== undefined) {
+      where.push('action = ?');
+      params.push(query.action);
+    }
+    if (query.target !== undefined) {
+      where.push('target = ?');
+      params.push(query.target);
+    }
+    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit) as AuditRow[];
+    return Promise.resolve(rows.map(auditFromRow));
+  }
+
+  scanAudit(onBatch: (entries: readonly AuditEntry[]) => void): Promise<void> {
+    // Stored order is rowid order: a reordering or renumbering shows as a broken link.
+    const batch: AuditEntry[] = [];
+    for (const row of this.db
+      .prepare('SELECT * FROM audit_log ORDER BY rowid')
+      .iterate() as IterableIterator<AuditRow>) {
+      batch.push(auditFromRow(row));
+      if (batch.length === 1000) onBatch(batch.splice(0));
+    }
+    if (batch.length) onBatch(batch);
+    return Promise.resolve();
+  }
+
+  listSealedNotUnder(kekId: string, limit: number): Promise<StoredSecretVersion[]> {
+    return Promise.resolve(
+      (this.stmts.sealedNotUnder.all(kekId, limit) as SecretRow[]).map(secretFromRow),
+    );
+  }
+
+  replaceSealed(keyId: string, version: number, sealed: SealedSecret): Promise<void> {
+    this.stmts.replaceSealed.run({ keyId, version, ...sealed });
+    return Promise.resolve();
+  }
+
+  listKekIds(): Promise<string[]> {
+    return Promise.resolve(
+      (this.stmts.kekIds.all() as { kek_id: string }[]).map((row) => row.kek_id),
+    );
+  }
+
+  getMeta(name: string): Promise<string | undefined> {
+    return Promise.resolve((this.stmts.getMeta.get(name) as { value: string } | undefined)?.value);
+  }
+
+  setMeta(name: string, value: string): Promise<void> {
+    this.stmts.setMeta.run(name, value);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+}
+
+export type { JsonValue };

@@ -1,0 +1,162 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { createSqliteControlStore } from '../adapters/sqlite/sqlite-control-store.js';
+import type { Config } from '../config/config.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { PortcullisError } from '../core/errors.js';
+import type { ControlStore } from '../ports.js';
+import { buildAdminApp } from '../server/admin/build-admin-app.js';
+import { createAdminTokenService } from '../services/admin-tokens.js';
+import { createAuditService } from '../services/audit-service.js';
+import type { Keyring } from '../services/envelope.js';
+import { createKeyService } from '../services/key-service.js';
+import {
+  loadKeyring,
+  openAuditSealer,
+  rotateMasterKey,
+  type LoadedKeyring,
+} from '../services/master-keys.js';
+import { createLocalEvents } from './local-events.js';
+
+export interface RuntimeOptions {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+/** Where a running node can be reached; written to `<dataDir>/runtime.json` for the CLI. */
+export interface RuntimeInfo {
+  readonly pid: number;
+  readonly adminUrl: string;
+  readonly dataPlanes: Record<string, { url: string; upstream: string }>;
+  readonly adminTokenFile: string;
+  readonly bootstrapTokenCreated: boolean;
+  readonly masterKeyGenerated: boolean;
+}
+
+function openStore(config: Config, clock: Clock): ControlStore {
+  if (config.store.startsWith('sqlite:'))
+    return createSqliteControlStore({ path: config.store.slice(7), clock });
+  throw new PortcullisError(
+    'CONFIG_INVALID',
+    `Store ${config.store.split(':')[0] ?? ''} is not supported by this build.`,
+  );
+}
+
+/** The composition root: reads the configuration, picks one adapter per port, wires services. */
+export async function createRuntime(config: Config, options: RuntimeOptions = {}) {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  let loaded: LoadedKeyring = loadKeyring({
+    envValue: env.PORTCULLIS_MASTER_KEY,
+    keyFilePath: join(config.dataDir, 'master.key'),
+  });
+  if (loaded.generated && loaded.source.kind === 'file') {
+    logger.warn(
+      { keyFile: loaded.source.path },
+      'PORTCULLIS_MASTER_KEY is not set: generated a master key file (mode 0600). Anyone who can read it and the database can decrypt every API secret; set PORTCULLIS_MASTER_KEY in production.',
+    );
+  }
+  let keyring: Keyring = loaded.keyring;
+  const store = openStore(config, clock);
+  let sealer;
+  try {
+    sealer = await openAuditSealer(store, keyring);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  store.setAuditSealer(sealer);
+  const events = createLocalEvents();
+  const keys = createKeyService({ store, clock, events, keyring: () => keyring });
+  const tokens = createAdminTokenService({ store, clock, events });
+  const audit = createAuditService({ store, sealer: () => sealer });
+
+  let rotation: Promise<unknown> | undefined;
+  const admin: FastifyInstance = buildAdminApp(
+    {
+      keys,
+      tokens,
+      audit,
+      clock,
+      async rotateMasterKey(ctx) {
+        if (rotation)
+          throw new PortcullisError('CONFLICT', 'A master-key rotation is already running.');
+        const run = rotateMasterKey(store, loaded, (next) => {
+          keyring = next;
+        });
+        rotation = run;
+        try {
+          const result = await run;
+          loaded = { ...loaded, keyring };
+          await store.appendAudit({
+            ts: clock.now(),
+            actor: ctx.actor,
+            action: 'master-key.rotate',
+            target: 'master-key',
+            requestId: ctx.requestId,
+            data: {
+              activeKeyId: result.activeKeyId,
+              previousKeyIds: result.previousKeyIds,
+              rewrapped: result.rewrapped,
+            },
+          });
+          return { rewrapped: result.rewrapped, activeKeyId: result.activeKeyId };
+        } finally {
+          rotation = undefined;
+        }
+      },
+    },
+    { bodyLimitBytes: config.admin.bodyLimitBytes, logger },
+  );
+
+  const tokenFile = join(config.dataDir, 'admin-token');
+  let info: RuntimeInfo | undefined;
+
+  return {
+    config,
+    store,
+    keys,
+    tokens,
+    audit,
+    events,
+    admin,
+    logger,
+
+    /** Starts every listener and writes runtime.json; returns where things are. */
+    async start(): Promise<RuntimeInfo> {
+      const { created } = await tokens.bootstrap(tokenFile);
+      const adminUrl = await admin.listen({
+        host: config.admin.listen.host,
+        port: config.admin.listen.port,
+      });
+      info = {
+        pid: process.pid,
+        adminUrl,
+        dataPlanes: {},
+        adminTokenFile: tokenFile,
+        bootstrapTokenCreated: created,
+        masterKeyGenerated: loaded.generated,
+      };
+      const runtimeFile = join(config.dataDir, 'runtime.json');
+      writeFileSync(
+        runtimeFile,
+        `${JSON.stringify({ pid: info.pid, adminUrl, dataPlanes: info.dataPlanes }, null, 2)}\n`,
+      );
+      chmodSync(runtimeFile, 0o600);
+      return info;
+    },
+
+    async stop(): Promise<void> {
+      await admin.close();
+      await store.close();
+    },
+  };
+}
+
+export type Runtime = Awaited<ReturnType<typeof createRuntime>>;

@@ -1,0 +1,229 @@
+import Ajv from 'ajv';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { parseDuration } from '../core/duration.js';
+import { PortcullisError } from '../core/errors.js';
+import type { Environment } from '../core/keys/model.js';
+import { parseCidrList } from '../core/net/cidr.js';
+import { DIALECTS, type Dialect } from '../core/signing/types.js';
+import { CONFIG_SCHEMA } from './schema.js';
+
+export interface ListenerConfig {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface EnvironmentConfig {
+  readonly name: Environment;
+  readonly enabled: boolean;
+  readonly listen: ListenerConfig;
+  /** `builtin` (the built-in sandbox exchange) or an http(s) base URL. */
+  readonly upstream: string;
+  readonly upstreamTimeoutMs: number;
+  readonly windowPastMs: number;
+  readonly windowFutureMs: number;
+  readonly dialects: readonly Dialect[];
+}
+
+export interface Config {
+  readonly dataDir: string;
+  readonly store: string;
+  readonly redis: string | null;
+  readonly logLevel: string;
+  readonly admin: { readonly listen: ListenerConfig; readonly bodyLimitBytes: number };
+  readonly dataPlane: {
+    readonly bodyLimitBytes: number;
+    readonly trustedProxies: readonly string[];
+    readonly keyCacheSize: number;
+    readonly replayCacheSize: number;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+  };
+  readonly environments: Readonly<Record<Environment, EnvironmentConfig>>;
+}
+
+type Raw = Record<string, unknown>;
+
+const obj = (value: unknown): Raw =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Raw) : {};
+const ms = (value: unknown, fallback: string): number =>
+  parseDuration(typeof value === 'string' ? value : fallback) ?? 0;
+
+/** Environment variables that override the file; each maps to one configuration path. */
+export const ENV_OVERRIDES: readonly {
+  variable: string;
+  path: readonly string[];
+  type: 'string' | 'integer';
+}[] = [
+  { variable: 'PORTCULLIS_DATA_DIR', path: ['dataDir'], type: 'string' },
+  { variable: 'PORTCULLIS_STORE', path: ['store'], type: 'string' },
+  { variable: 'PORTCULLIS_REDIS_URL', path: ['redis'], type: 'string' },
+  { variable: 'PORTCULLIS_LOG_LEVEL', path: ['logLevel'], type: 'string' },
+  { variable: 'PORTCULLIS_ADMIN_HOST', path: ['admin', 'listen', 'host'], type: 'string' },
+  { variable: 'PORTCULLIS_ADMIN_PORT', path: ['admin', 'listen', 'port'], type: 'integer' },
+  {
+    variable: 'PORTCULLIS_PRODUCTION_HOST',
+    path: ['environments', 'production', 'listen', 'host'],
+    type: 'string',
+  },
+  {
+    variable: 'PORTCULLIS_PRODUCTION_PORT',
+    path: ['environments', 'production', 'listen', 'port'],
+    type: 'integer',
+  },
+  {
+    variable: 'PORTCULLIS_PRODUCTION_UPSTREAM',
+    path: ['environments', 'production', 'upstream'],
+    type: 'string',
+  },
+  {
+    variable: 'PORTCULLIS_SANDBOX_HOST',
+    path: ['environments', 'sandbox', 'listen', 'host'],
+    type: 'string',
+  },
+  {
+    variable: 'PORTCULLIS_SANDBOX_PORT',
+    path: ['environments', 'sandbox', 'listen', 'port'],
+    type: 'integer',
+  },
+  {
+    variable: 'PORTCULLIS_SANDBOX_UPSTREAM',
+    path: ['environments', 'sandbox', 'upstream'],
+    type: 'string',
+  },
+];
+
+function applyOverrides(raw: Raw, env: Readonly<Record<string, string | undefined>>): Raw {
+  const copy = structuredClone(raw);
+  for (const override of ENV_OVERRIDES) {
+    const value = env[override.variable];
+    if (value === undefined || value === '') continue;
+    let node = copy;
+    for (const part of override.path.slice(0, -1)) {
+      node[part] = obj(node[part]);
+      node = node[part] as Raw;
+    }
+    const last = override.path[override.path.length - 1] as string;
+    node[last] = override.type === 'integer' && /^\d+$/.test(value) ? Number(value) : value;
+  }
+  return copy;
+}
+
+/** Reads a JSON or YAML file (by content: YAML is a superset of JSON). */
+export function readConfigFile(path: string): Raw {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new PortcullisError('CONFIG_INVALID', `Cannot read the configuration file ${path}.`);
+  }
+  try {
+    return obj(parseYaml(text, { uniqueKeys: true }));
+  } catch (error) {
+    throw new PortcullisError('CONFIG_INVALID', `${path}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Validates the raw configuration (every problem reported at once), applies environment
+ * overrides and defaults, and returns a frozen Config. Defaults make `npm start` work with
+ * no file at all.
+ */
+export function loadConfig(
+  raw: Raw = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  baseDir: string = process.cwd(),
+): Config {
+  const merged = applyOverrides(raw, env);
+  const ajv = new Ajv.default({ allErrors: true, strict: true, allowUnionTypes: true });
+  const validate = ajv.compile(CONFIG_SCHEMA);
+  const problems: string[] = [];
+  if (!validate(merged)) {
+    for (const error of validate.errors ?? []) {
+      const where = error.instancePath || '(root)';
+      const extra =
+        error.keyword === 'additionalProperties'
+          ? ` '${String((error.params as { additionalProperty?: string }).additionalProperty)}'`
+          : '';
+      problems.push(`${where}: ${error.message ?? 'invalid'}${extra}`);
+    }
+  }
+  const dataPlane = obj(merged.dataPlane);
+  const trusted = Array.isArray(dataPlane.trustedProxies)
+    ? (dataPlane.trustedProxies as string[])
+    : [];
+  const parsedProxies = parseCidrList(trusted.filter((t) => typeof t === 'string'));
+  if (!parsedProxies.ok)
+    problems.push(...parsedProxies.errors.map((e) => `/dataPlane/trustedProxies: ${e}`));
+  const envs = obj(merged.environments);
+  for (const name of ['production', 'sandbox'] as const) {
+    const upstream = obj(envs[name]).upstream;
+    if (
+      typeof upstream === 'string' &&
+      upstream !== 'builtin' &&
+      !/^https?:\/\/[^\s/]+/.test(upstream)
+    ) {
+      problems.push(`/environments/${name}/upstream: must be "builtin" or an http(s) URL`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new PortcullisError(
+      'CONFIG_INVALID',
+      `Invalid configuration:\n  ${problems.join('\n  ')}`,
+      problems,
+    );
+  }
+
+  const dataDir = resolve(baseDir, typeof merged.dataDir === 'string' ? merged.dataDir : 'data');
+  const admin = obj(merged.admin);
+  const adminListen = obj(admin.listen);
+  const environment = (name: Environment, defaultPort: number): EnvironmentConfig => {
+    const e = obj(envs[name]);
+    const listen = obj(e.listen);
+    const window = obj(e.window);
+    return Object.freeze({
+      name,
+      enabled: e.enabled !== false,
+      listen: {
+        host: (listen.host as string | undefined) ?? '127.0.0.1',
+        port: (listen.port as number | undefined) ?? defaultPort,
+      },
+      upstream: (e.upstream as string | undefined) ?? 'builtin',
+      upstreamTimeoutMs: ms(e.upstreamTimeout, '10s'),
+      windowPastMs: ms(window.past, '5s'),
+      windowFutureMs: ms(window.future, '1s'),
+      dialects: Object.freeze([...((e.dialects as Dialect[] | undefined) ?? DIALECTS)]),
+    });
+  };
+  const store =
+    typeof merged.store === 'string' ? merged.store : `sqlite:${resolve(dataDir, 'portcullis.db')}`;
+  return Object.freeze({
+    dataDir,
+    store:
+      store.startsWith('sqlite:') && store !== 'sqlite::memory:'
+        ? `sqlite:${resolve(baseDir, store.slice(7))}`
+        : store,
+    redis: typeof merged.redis === 'string' ? merged.redis : null,
+    logLevel: typeof merged.logLevel === 'string' ? merged.logLevel : 'info',
+    admin: Object.freeze({
+      listen: {
+        host: (adminListen.host as string | undefined) ?? '127.0.0.1',
+        port: (adminListen.port as number | undefined) ?? 8081,
+      },
+      bodyLimitBytes: (admin.bodyLimitBytes as number | undefined) ?? 65536,
+    }),
+    dataPlane: Object.freeze({
+      bodyLimitBytes: (dataPlane.bodyLimitBytes as number | undefined) ?? 65536,
+      trustedProxies: Object.freeze(parsedProxies.ok ? parsedProxies.cidrs : []),
+      keyCacheSize: (dataPlane.keyCacheSize as number | undefined) ?? 100_000,
+      replayCacheSize: (dataPlane.replayCacheSize as number | undefined) ?? 1_000_000,
+      headersTimeoutMs: ms(dataPlane.headersTimeout, '10s'),
+      requestTimeoutMs: ms(dataPlane.requestTimeout, '30s'),
+    }),
+    environments: Object.freeze({
+      production: environment('production', 8080),
+      sandbox: environment('sandbox', 8090),
+    }),
+  });
+}

@@ -1,0 +1,67 @@
+/** JSON Schema of the configuration file; every field is documented in docs/configuration.md. */
+const duration = { type: 'string', pattern: '^\\d{1,9}(ms|s|m|h|d)$' } as const;
+const listener = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    host: { type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+  },
+} as const;
+
+const environment = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean' },
+    listen: listener,
+    upstream: { type: 'string', minLength: 1 },
+    upstreamTimeout: duration,
+    window: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { past: duration, future: duration },
+    },
+    dialects: {
+      type: 'array',
+      items: { enum: ['native', 'binance', 'bybit', 'okx'] },
+      uniqueItems: true,
+    },
+  },
+} as const;
+
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    dataDir: { type: 'string', minLength: 1 },
+    store: { type: 'string', pattern: '^(sqlite:|postgres://|postgresql://)' },
+    redis: { type: ['string', 'null'], pattern: '^rediss?://' },
+    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        listen: listener,
+        bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 10485760 },
+      },
+    },
+    dataPlane: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 10485760 },
+        trustedProxies: { type: 'array', items: { type: 'string' } },
+        keyCacheSize: { type: 'integer', minimum: 1, maximum: 10000000 },
+        replayCacheSize: { type: 'integer', minimum: 1000, maximum: 100000000 },
+        headersTimeout: duration,
+        requestTimeout: duration,
+      },
+    },
+    environments: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { production: environment, sandbox: environment },
+    },
+  },
+} as const;

@@ -1,0 +1,139 @@
+/**
+ * The interfaces adapters implement. `core` never imports this file's implementations; the
+ * composition root (src/app/runtime.ts) picks one adapter per port from the configuration.
+ */
+import type { AuditDraft, AuditEntry, AuditSealer } from './core/audit/audit-chain.js';
+import type { Account, ApiKey, Environment } from './core/keys/model.js';
+
+export type { ReplayGuard, ReplayVerdict } from './core/replay/replay-guard.js';
+
+/** An AES-256-GCM envelope: the secret under a per-record data key, that key under a master key. */
+export interface SealedSecret {
+  readonly ciphertext: Buffer;
+  readonly iv: Buffer;
+  readonly tag: Buffer;
+  readonly wrappedDek: Buffer;
+  readonly dekIv: Buffer;
+  readonly dekTag: Buffer;
+  readonly kekId: string;
+}
+
+/** A key as stored: the model plus verification material that is not secret-bearing. */
+export interface StoredKey {
+  readonly key: ApiKey;
+  /** scrypt hash of the OKX-style passphrase (`scrypt$N$r$p$salt$hash`), if any. */
+  readonly passphraseHash: string | null;
+  /** SPKI PEM of an Ed25519 public key, for `ed25519` keys. */
+  readonly publicKeyPem: string | null;
+}
+
+/** One version of a key's HMAC secret. */
+export interface StoredSecretVersion {
+  readonly keyId: string;
+  readonly version: number;
+  readonly sealed: SealedSecret;
+  readonly createdAt: number;
+  /** After this time the version no longer verifies (rotation grace end); null = current. */
+  readonly notAfter: number | null;
+}
+
+export const ADMIN_ROLES = ['owner', 'operator', 'auditor', 'approver'] as const;
+export type AdminRole = (typeof ADMIN_ROLES)[number];
+
+export interface AdminToken {
+  readonly id: string;
+  readonly role: AdminRole;
+  readonly label: string;
+  /** SHA-256 (hex) of the token string; the token itself is never stored. */
+  readonly tokenHash: string;
+  readonly createdAt: number;
+  readonly expiresAt: number | null;
+  readonly revokedAt: number | null;
+  readonly createdBy: string;
+}
+
+export interface KeyListFilter {
+  readonly accountId?: string;
+  readonly environment?: Environment;
+  /** Return keys whose id sorts after this one (pagination cursor). */
+  readonly after?: string;
+  readonly limit: number;
+}
+
+export interface AuditQuery {
+  readonly afterSeq?: number;
+  readonly action?: string;
+  readonly target?: string;
+  readonly limit: number;
+}
+
+/** A key change written atomically with its audit entry. */
+export interface KeyUpdate {
+  readonly stored: StoredKey;
+  /** The epoch the change was computed from; the write fails if the stored epoch moved. */
+  readonly expectedEpoch: number;
+  /** A new secret version to add (rotation). */
+  readonly newSecret?: StoredSecretVersion;
+  /** Give every earlier live secret version this end of validity (rotation grace). */
+  readonly retireOthersAt?: number;
+}
+
+/**
+ * Accounts, keys, admin tokens and the audit log. Every mutating method appends its audit
+ * entry in the same transaction as the change: both happen or neither does.
+ */
+export interface ControlStore {
+  /** Installs the function that seals audit entries (needs the unwrapped audit key). */
+  setAuditSealer(sealer: AuditSealer): void;
+
+  createAccount(account: Account, audit: AuditDraft): Promise<void>;
+  getAccount(id: string): Promise<Account | undefined>;
+  listAccounts(): Promise<Account[]>;
+
+  createKey(
+    stored: StoredKey,
+    secret: StoredSecretVersion | null,
+    audit: AuditDraft,
+  ): Promise<void>;
+  getKey(id: string): Promise<StoredKey | undefined>;
+  listKeys(filter: KeyListFilter): Promise<StoredKey[]>;
+  /** Returns false (and writes nothing) if the key's epoch is no longer `expectedEpoch`. */
+  updateKey(update: KeyUpdate, audit: AuditDraft): Promise<boolean>;
+  /** Secret versions of a key, newest first. */
+  getSecrets(keyId: string): Promise<StoredSecretVersion[]>;
+  /** Last-use bookkeeping, batched off the request path; not audited. */
+  recordKeyUse(uses: readonly { keyId: string; at: number }[]): Promise<void>;
+
+  createAdminToken(token: AdminToken, audit: AuditDraft): Promise<void>;
+  findAdminTokenByHash(tokenHash: string): Promise<AdminToken | undefined>;
+  listAdminTokens(): Promise<AdminToken[]>;
+  countAdminTokens(): Promise<number>;
+
+  appendAudit(audit: AuditDraft): Promise<AuditEntry>;
+  listAudit(query: AuditQuery): Promise<AuditEntry[]>;
+  /** Streams the whole chain in stored order, in batches. */
+  scanAudit(onBatch: (entries: readonly AuditEntry[]) => void): Promise<void>;
+
+  /** Secret versions (and other sealed records) not yet wrapped by `kekId`, for re-wrapping. */
+  listSealedNotUnder(kekId: string, limit: number): Promise<StoredSecretVersion[]>;
+  /** Replaces the envelope of one secret version (master-key rotation). */
+  replaceSealed(keyId: string, version: number, sealed: SealedSecret): Promise<void>;
+  /** Every distinct master-key id that wraps something. */
+  listKekIds(): Promise<string[]>;
+
+  getMeta(name: string): Promise<string | undefined>;
+  setMeta(name: string, value: string): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+/** A control-plane change other caches must apply (in a cluster, every node's). */
+export type ChangeEvent =
+  | { readonly type: 'key.changed'; readonly keyId: string; readonly epoch: number }
+  | { readonly type: 'admin-token.changed'; readonly tokenId: string };
+
+export interface ChangeEvents {
+  publish(event: ChangeEvent): void;
+  /** Returns an unsubscribe function. */
+  subscribe(handler: (event: ChangeEvent) => void): () => void;
+}

@@ -1,0 +1,135 @@
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyBaseLogger,
+} from 'fastify';
+import { roleAllows, type Permission } from '../../core/admin-permissions.js';
+import { PortcullisError } from '../../core/errors.js';
+import type { AdminToken } from '../../ports.js';
+import type { AdminTokenService } from '../../services/admin-tokens.js';
+import type { AuditService } from '../../services/audit-service.js';
+import { newRequestId } from '../../services/ids.js';
+import type { KeyService } from '../../services/key-service.js';
+import { replyWithError } from '../error-envelope.js';
+import { collectOpenApi } from './openapi.js';
+import { registerAccountRoutes } from './routes/accounts.js';
+import { registerAuditRoutes } from './routes/audit.js';
+import { registerKeyRoutes } from './routes/keys.js';
+import { registerTokenRoutes } from './routes/tokens.js';
+
+export interface AdminDeps {
+  readonly keys: KeyService;
+  readonly tokens: AdminTokenService;
+  readonly audit: AuditService;
+  readonly clock: { now(): number };
+  /** Re-wraps every secret under a new master key. */
+  readonly rotateMasterKey: (ctx: {
+    actor: string;
+    requestId: string;
+  }) => Promise<{ rewrapped: number; activeKeyId: string }>;
+}
+
+export interface AdminAppOptions {
+  readonly bodyLimitBytes: number;
+  /** A pino logger; absent means no request logging (tests). */
+  readonly logger?: FastifyBaseLogger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    admin: AdminToken | null;
+  }
+  interface FastifyContextConfig {
+    /** The permission a route needs; routes without one are public (health, OpenAPI). */
+    permission?: Permission;
+  }
+}
+
+/** The admin API as a Fastify app without `listen`: tests drive it through `inject()`. */
+export function buildAdminApp(deps: AdminDeps, options: AdminAppOptions): FastifyInstance {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.bodyLimitBytes,
+    genReqId: () => newRequestId(),
+    requestIdHeader: false,
+    ajv: {
+      // Unknown fields are errors (UNKNOWN_FIELD), never silently dropped; no type coercion.
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: false,
+        useDefaults: true,
+        allErrors: true,
+      },
+    },
+    return503OnClosing: true,
+  });
+  app.decorateRequest('admin', null);
+  const openapi = collectOpenApi(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    const permission = request.routeOptions.config.permission;
+    if (permission === undefined) return;
+    const auth = await deps.tokens.authenticate(request.headers.authorization);
+    if (!auth.ok) throw new PortcullisError(auth.code, authMessage(auth.code));
+    if (!roleAllows(auth.token.role, permission)) {
+      throw new PortcullisError(
+        'ROLE_FORBIDDEN',
+        `The ${auth.token.role} role may not do this (${permission}).`,
+      );
+    }
+    request.admin = auth.token;
+  });
+
+  // A POST without a body means "no options": validate it as an empty object.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && (request.method === 'POST' || request.method === 'PATCH'))
+      request.body = {};
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) =>
+    replyWithError(error, request, reply),
+  );
+  app.setNotFoundHandler((request, reply) =>
+    replyWithError(
+      new PortcullisError(
+        'NOT_FOUND',
+        `No endpoint ${request.method} ${request.url.split('?')[0] ?? ''}.`,
+      ),
+      request,
+      reply,
+    ),
+  );
+
+  app.get('/health', () => ({ status: 'ok' }));
+  app.get('/openapi.json', () => openapi.document());
+  app.get('/v1/whoami', { config: { permission: 'approvals:read' } }, (request) => whoami(request));
+
+  registerAccountRoutes(app, deps);
+  registerKeyRoutes(app, deps);
+  registerAuditRoutes(app, deps);
+  registerTokenRoutes(app, deps);
+  return app;
+}
+
+function whoami(request: FastifyRequest) {
+  const token = request.admin;
+  return token ? { id: token.id, role: token.role, label: token.label } : {};
+}
+
+function authMessage(code: string): string {
+  switch (code) {
+    case 'ADMIN_TOKEN_MISSING':
+      return 'Send an admin token as "Authorization: Bearer <token>".';
+    case 'ADMIN_TOKEN_EXPIRED':
+      return 'The admin token has expired.';
+    default:
+      return 'The admin token is not valid.';
+  }
+}
+
+/** Who is acting, for the audit log. */
+export function actorOf(request: FastifyRequest): { actor: string; requestId: string } {
+  return { actor: request.admin?.id ?? 'anonymous', requestId: request.id };
+}
