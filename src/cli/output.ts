@@ -11,7 +11,7 @@ function formatValue(value: unknown): string {
   if (Array.isArray(value))
     return value.length === 0 ? '(none)' : value.map((v) => String(v)).join(', ');
   if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /** A plain table with a header row. */

@@ -83,9 +83,11 @@ export function buildAdminApp(deps: AdminDeps, options: AdminAppOptions): Fastif
   });
 
   // A POST without a body means "no options": validate it as an empty object.
-  app.addHook('preValidation', async (request) => {
-    if (request.body === undefined && (request.method === 'POST' || request.method === 'PATCH'))
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.body === undefined && (request.method === 'POST' || request.method === 'PATCH')) {
       request.body = {};
+    }
+    done();
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) =>
