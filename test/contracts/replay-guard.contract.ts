@@ -76,7 +76,7 @@ export function describeReplayGuardContract(
     it('answers fresh to exactly one of 50 concurrent sightings of one id', async () => {
       const id = newId();
       const verdicts = await Promise.all(
-        Array.from({ length: 50 }, () => harness.guard.remember(id, TTL_MS)),
+        Array.from({ length: 50 }, () => Promise.resolve(harness.guard.remember(id, TTL_MS))),
       );
       expect(verdicts.filter((verdict) => verdict === 'fresh')).toHaveLength(1);
       expect(verdicts.filter((verdict) => verdict === 'replayed')).toHaveLength(49);
