@@ -1,0 +1,83 @@
+import type { Scope } from '../core/keys/model.js';
+
+export type SandboxDialect = 'native' | 'binance' | 'bybit' | 'okx';
+
+export type SandboxAction =
+  | 'account.read'
+  | 'balance.read'
+  | 'order.place'
+  | 'order.cancel'
+  | 'order.list'
+  | 'withdrawal.create'
+  | 'time.read'
+  | 'health.read';
+
+export type SandboxMethod = 'GET' | 'POST' | 'DELETE';
+
+/** One upstream route as the gateway sees it: what it does, the scope it needs, its weight. */
+export interface SandboxRoute {
+  readonly method: SandboxMethod;
+  /** Path pattern; `:name` segments are parameters. */
+  readonly path: string;
+  readonly action: SandboxAction;
+  /** The scope the key needs; null for public routes. */
+  readonly scope: Scope | null;
+  /** Rate-limit weight, Binance-like (account 20, order 1, open orders 6). */
+  readonly weight: number;
+  readonly dialect: SandboxDialect;
+}
+
+function route(
+  dialect: SandboxDialect,
+  method: SandboxMethod,
+  path: string,
+  action: SandboxAction,
+  scope: Scope | null,
+  weight: number,
+): SandboxRoute {
+  return Object.freeze({ method, path, action, scope, weight, dialect });
+}
+
+/**
+ * The default route table the gateway uses in front of the sandbox. Every dialect maps onto the
+ * same actions and scopes, so one key's permissions mean the same thing whichever client it uses.
+ */
+export const SANDBOX_ROUTES: readonly SandboxRoute[] = Object.freeze([
+  route('native', 'GET', '/health', 'health.read', null, 1),
+  route('native', 'GET', '/api/v1/time', 'time.read', null, 1),
+  route('native', 'GET', '/api/v1/account', 'account.read', 'read', 20),
+  route('native', 'GET', '/api/v1/balances', 'balance.read', 'read', 10),
+  route('native', 'POST', '/api/v1/orders', 'order.place', 'trade', 1),
+  route('native', 'DELETE', '/api/v1/orders/:id', 'order.cancel', 'trade', 1),
+  route('native', 'GET', '/api/v1/orders', 'order.list', 'read', 6),
+  route('native', 'POST', '/api/v1/withdrawals', 'withdrawal.create', 'withdraw', 10),
+
+  route('binance', 'GET', '/api/v3/time', 'time.read', null, 1),
+  route('binance', 'GET', '/api/v3/account', 'account.read', 'read', 20),
+  route('binance', 'POST', '/api/v3/order', 'order.place', 'trade', 1),
+  route('binance', 'DELETE', '/api/v3/order', 'order.cancel', 'trade', 1),
+  route('binance', 'GET', '/api/v3/openOrders', 'order.list', 'read', 6),
+
+  route('bybit', 'GET', '/v5/market/time', 'time.read', null, 1),
+  route('bybit', 'GET', '/v5/account/wallet-balance', 'balance.read', 'read', 10),
+  route('bybit', 'POST', '/v5/order/create', 'order.place', 'trade', 1),
+  route('bybit', 'POST', '/v5/order/cancel', 'order.cancel', 'trade', 1),
+
+  route('okx', 'GET', '/api/v5/public/time', 'time.read', null, 1),
+  route('okx', 'GET', '/api/v5/account/balance', 'balance.read', 'read', 10),
+  route('okx', 'POST', '/api/v5/trade/order', 'order.place', 'trade', 1),
+  route('okx', 'POST', '/api/v5/trade/cancel-order', 'order.cancel', 'trade', 1),
+]);
+
+/** The dialect a request path belongs to, for rendering errors on unknown paths too. */
+export function dialectOfPath(url: string): SandboxDialect {
+  if (url.startsWith('/api/v3/')) return 'binance';
+  if (url.startsWith('/api/v5/')) return 'okx';
+  if (url.startsWith('/v5/')) return 'bybit';
+  return 'native';
+}
+
+/** `GET /api/v1/account` — the key handlers are looked up by. */
+export function routeKey(route: Pick<SandboxRoute, 'method' | 'path'>): string {
+  return `${route.method} ${route.path}`;
+}
