@@ -1,0 +1,120 @@
+/**
+ * The in-memory RateLimiter for a single node (the default). Synchronous, so the pipeline's
+ * hot path never awaits. Memory is bounded:
+ * - every `sweepIntervalMs` (measured on the callers' `nowMs`) buckets whose newest admission
+ *   has aged out are dropped — an idle bucket is equivalent to no bucket, so this loses nothing;
+ * - when a new bucket would exceed `maxBuckets`, a sweep runs first; if live buckets still fill
+ *   more than 90 % of the bound, the oldest-created live buckets are dropped down to 90 %.
+ *   Dropping a live bucket forgets its admissions (that subject gets a fresh window): the bound
+ *   must be sized above the number of subjects active within the longest window.
+ */
+import { decideLimits, mergeChecks } from '../../core/limits/decide-limits.js';
+import {
+  createWindowLog,
+  isLogIdle,
+  pruneLog,
+  recordAdmission,
+  type WindowLog,
+} from '../../core/limits/sliding-window.js';
+import type { LimitCheck, LimitResult, RateLimiter } from '../../core/limits/types.js';
+
+export interface MemoryRateLimiterOptions {
+  /** Upper bound on stored buckets (one per subject and rule). Default 1,000,000. */
+  readonly maxBuckets?: number;
+  /** How often idle buckets are swept. Default 10 s. */
+  readonly sweepIntervalMs?: number;
+}
+
+export interface MemoryRateLimiter extends RateLimiter {
+  take(checks: readonly LimitCheck[], nowMs: number): LimitResult;
+  /** Number of stored buckets (for metrics and tests). */
+  size(): number;
+  /** Live buckets dropped at the bound since creation (a metric worth alerting on). */
+  evictedLive(): number;
+}
+
+interface Bucket {
+  readonly log: WindowLog;
+  windowMs: number;
+}
+
+/** Creates an in-memory limiter; see the module comment for the memory bound. */
+export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}): MemoryRateLimiter {
+  const maxBuckets = options.maxBuckets ?? 1_000_000;
+  const sweepIntervalMs = options.sweepIntervalMs ?? 10_000;
+  // rule name → bucket key → bucket; two levels avoid building a joined key per check.
+  const rules = new Map<string, Map<string, Bucket>>();
+  let count = 0;
+  let evicted = 0;
+  let lastSweepMs = -Infinity;
+
+  function sweep(nowMs: number): void {
+    lastSweepMs = nowMs;
+    for (const buckets of rules.values()) {
+      for (const [key, bucket] of buckets) {
+        if (isLogIdle(bucket.log, nowMs, bucket.windowMs)) {
+          buckets.delete(key);
+          count--;
+        }
+      }
+    }
+  }
+
+  function evictOldest(target: number): void {
+    // Maps iterate in insertion order: the first entries are the oldest-created buckets.
+    for (const buckets of rules.values()) {
+      for (const key of buckets.keys()) {
+        if (count <= target) return;
+        buckets.delete(key);
+        count--;
+        evicted++;
+      }
+    }
+  }
+
+  function makeRoom(nowMs: number): void {
+    sweep(nowMs);
+    const target = Math.floor(maxBuckets * 0.9);
+    if (count > target) evictOldest(target);
+  }
+
+  function lookup(check: LimitCheck, nowMs: number): WindowLog | undefined {
+    const bucket = rules.get(check.rule.name)?.get(check.bucketKey);
+    if (bucket === undefined) return undefined;
+    bucket.windowMs = check.rule.windowMs;
+    return pruneLog(bucket.log, nowMs, check.rule.windowMs);
+  }
+
+  function charge(check: LimitCheck, log: WindowLog | undefined, nowMs: number): void {
+    if (check.cost === 0) return;
+    if (log !== undefined) {
+      recordAdmission(log, nowMs, check.cost);
+      return;
+    }
+    if (count >= maxBuckets) makeRoom(nowMs);
+    let buckets = rules.get(check.rule.name);
+    if (buckets === undefined) {
+      buckets = new Map();
+      rules.set(check.rule.name, buckets);
+    }
+    const bucket: Bucket = { log: createWindowLog(), windowMs: check.rule.windowMs };
+    recordAdmission(bucket.log, nowMs, check.cost);
+    buckets.set(check.bucketKey, bucket);
+    count++;
+  }
+
+  return {
+    take(rawChecks, nowMs) {
+      if (nowMs - lastSweepMs >= sweepIntervalMs) sweep(nowMs);
+      const checks = mergeChecks(rawChecks);
+      const logs = checks.map((check) => lookup(check, nowMs));
+      const result = decideLimits(logs, nowMs, checks);
+      if (result.allowed) {
+        for (let i = 0; i < checks.length; i++) charge(checks[i]!, logs[i], nowMs); // i in range
+      }
+      return result;
+    },
+    size: () => count,
+    evictedLive: () => evicted,
+  };
+}
