@@ -60,7 +60,7 @@ export interface BybitSignInput {
   readonly body: string;
   readonly timestampMs: number;
   /** Sent as `X-BAPI-RECV-WINDOW` unless null (then the header is left out). */
-  readonly recvWindowMs?: number | null;
+  readonly recvWindowMs?: number | null | undefined;
 }
 
 /** Signs a Bybit v5 request: `timestamp + apiKey + recvWindow + (GET ? query : body)`, hex. */
