@@ -1,0 +1,128 @@
+/**
+ * Escalating bans for IP prefixes that keep hitting 429 after being told to stop (as Binance
+ * does: 418, from 2 minutes up to 3 days). Pure functions over one prefix's record and `nowMs`.
+ *
+ * - Refusals are counted in a fixed window opened by the first refusal: `refusalThreshold`
+ *   refusals within `refusalWindowMs` make an offence.
+ * - Offence n (1-based) bans for `firstBanMs · 2^(n−1)`, capped at `maxBanMs`.
+ * - The offence count decays: each full `offenceMemoryMs` without a new offence forgets one.
+ */
+
+export interface BanPolicy {
+  readonly refusalThreshold: number;
+  readonly refusalWindowMs: number;
+  readonly firstBanMs: number;
+  readonly maxBanMs: number;
+  readonly offenceMemoryMs: number;
+}
+
+/** 50 refusals within a minute → 2 min, 4, 8 … capped at 3 days; one offence forgotten per day. */
+export const DEFAULT_BAN_POLICY: BanPolicy = {
+  refusalThreshold: 50,
+  refusalWindowMs: 60_000,
+  firstBanMs: 120_000,
+  maxBanMs: 3 * 86_400_000,
+  offenceMemoryMs: 86_400_000,
+};
+
+/** What is remembered about one IP prefix. Times are epoch milliseconds. */
+export interface BanRecord {
+  readonly refusals: number;
+  readonly refusalWindowStartMs: number;
+  readonly offences: number;
+  readonly lastOffenceMs: number;
+  /** 0 when not banned. */
+  readonly bannedUntilMs: number;
+}
+
+export type BanStatus =
+  | { readonly banned: false }
+  | { readonly banned: true; readonly untilMs: number; readonly retryAfterMs: number };
+
+export interface RefusalOutcome {
+  readonly record: BanRecord;
+  /** Set when this refusal started a ban. */
+  readonly ban?: {
+    readonly durationMs: number;
+    readonly untilMs: number;
+    readonly offence: number;
+  };
+}
+
+const EMPTY: BanRecord = {
+  refusals: 0,
+  refusalWindowStartMs: 0,
+  offences: 0,
+  lastOffenceMs: 0,
+  bannedUntilMs: 0,
+};
+
+/** Whether the prefix is banned at `nowMs`. */
+export function banStatus(record: BanRecord | undefined, nowMs: number): BanStatus {
+  if (record === undefined || record.bannedUntilMs <= nowMs) return { banned: false };
+  return {
+    banned: true,
+    untilMs: record.bannedUntilMs,
+    retryAfterMs: record.bannedUntilMs - nowMs,
+  };
+}
+
+/** Offences still remembered at `nowMs` after decay. */
+export function rememberedOffences(record: BanRecord, nowMs: number, policy: BanPolicy): number {
+  if (record.offences === 0) return 0;
+  const forgotten = Math.floor((nowMs - record.lastOffenceMs) / policy.offenceMemoryMs);
+  return Math.max(0, record.offences - Math.max(0, forgotten));
+}
+
+/** Ban length for the n-th remembered offence (1-based). */
+export function banDurationMs(offence: number, policy: BanPolicy): number {
+  // 2^40 already exceeds any sane cap; bounding the exponent keeps the arithmetic finite.
+  const factor = 2 ** Math.min(Math.max(offence - 1, 0), 40);
+  return Math.min(policy.firstBanMs * factor, policy.maxBanMs);
+}
+
+/** Records one 429 refusal of the prefix at `nowMs`; may start a ban. */
+export function recordRefusal(
+  record: BanRecord | undefined,
+  nowMs: number,
+  policy: BanPolicy = DEFAULT_BAN_POLICY,
+): RefusalOutcome {
+  const current = record ?? EMPTY;
+  const windowOpen =
+    current.refusals > 0 && nowMs - current.refusalWindowStartMs < policy.refusalWindowMs;
+  const refusals = windowOpen ? current.refusals + 1 : 1;
+  const refusalWindowStartMs = windowOpen ? current.refusalWindowStartMs : nowMs;
+  if (refusals < policy.refusalThreshold) {
+    return { record: { ...current, refusals, refusalWindowStartMs } };
+  }
+  const offence = rememberedOffences(current, nowMs, policy) + 1;
+  const durationMs = banDurationMs(offence, policy);
+  const untilMs = Math.max(current.bannedUntilMs, nowMs + durationMs);
+  return {
+    record: {
+      refusals: 0,
+      refusalWindowStartMs: nowMs,
+      offences: offence,
+      lastOffenceMs: nowMs,
+      bannedUntilMs: untilMs,
+    },
+    ban: { durationMs, untilMs, offence },
+  };
+}
+
+/**
+ * Lifts a ban (admin action). `forgive` also clears the offence history, so the next offence
+ * starts again at `firstBanMs`; without it the prefix keeps its escalation level.
+ */
+export function liftBan(record: BanRecord, forgive = false): BanRecord {
+  return forgive ? EMPTY : { ...record, bannedUntilMs: 0, refusals: 0 };
+}
+
+/** True when the record carries nothing that can matter at `nowMs` (it can be dropped). */
+export function isBanRecordIdle(record: BanRecord, nowMs: number, policy: BanPolicy): boolean {
+  return (
+    record.bannedUntilMs <= nowMs &&
+    rememberedOffences(record, nowMs, policy) === 0 &&
+    (record.refusals === 0 || nowMs - record.refusalWindowStartMs >= policy.refusalWindowMs)
+  );
+}
