@@ -40,6 +40,11 @@ export function parseCidr(text: string): CidrParseResult {
   const prefixText = slash < 0 ? undefined : text.slice(slash + 1);
   const ip = parseIp(addressText);
   if (ip === undefined) return fail('is not an IPv4 or IPv6 address');
+  if (ip.version === 6 && isIpv4Compatible(ip.words) && addressText.includes('.')) {
+    // `::1.2.3.4` is the deprecated IPv4-compatible form (RFC 4291 §2.5.5.1), not 1.2.3.4;
+    // some libraries read it as IPv4-mapped, so the typist's intent is unknowable.
+    return fail('uses the deprecated IPv4-compatible form; write a.b.c.d or ::ffff:a.b.c.d');
+  }
   const maxPrefix = ip.version === 4 ? 32 : 128;
   let prefix = maxPrefix;
   if (prefixText !== undefined) {
@@ -107,6 +112,10 @@ function hostBitsClear6(words: Ipv6Words, prefix: number): CidrParseResult {
   const cidr = `${formatIpv6(network)}/${prefix}`;
   const clear = network.every((word, i) => word === words[i]);
   return clear ? { ok: true, cidr } : fail(`has host bits set (the network is ${cidr})`);
+}
+
+function isIpv4Compatible(words: Ipv6Words): boolean {
+  return words[0] === 0 && words[1] === 0 && words[2] === 0;
 }
 
 function fail(error: string): CidrParseResult {

@@ -69,6 +69,8 @@ describe('parseCidr refuses', () => {
     ['nine IPv6 groups', '1:2:3:4:5:6:7:8:9'],
     ['a five-digit IPv6 group', '20010::1'],
     ['a hostname', 'localhost'],
+    ['the deprecated IPv4-compatible form', '::1.2.3.4'],
+    ['the deprecated IPv4-compatible form in full', '0:0:0:0:0:0:1.2.3.4/128'],
     ['a negative number', '-1'],
   ])('%s', (_, text) => {
     expect(parseCidr(text).ok).toBe(false);
@@ -128,6 +130,8 @@ describe('normalizeIp', () => {
     ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
     ['2001:0:0:1:0:0:0:1', '2001:0:0:1::1'],
     ['::1', '::1'],
+    // RFC 4291 §2.5.5.1: IPv4-compatible, a different address from ::ffff:1.2.3.4.
+    ['::1.2.3.4', '::102:304'],
   ])('%s → %s', (text, expected) => {
     expect(normalizeIp(text)).toBe(expected);
   });
@@ -153,6 +157,8 @@ describe('normalizeIp', () => {
       fc.property(fc.ipV6(), (ip) => {
         // fast-check may write an embedded IPv4 tail with leading zeros, which we refuse.
         fc.pre(!/(^|[.:])0\d+(\.|$)/.test(ip.slice(ip.lastIndexOf(':') + 1)) || !ip.includes('.'));
+        // ipaddr.js reads `::a.b.c.d` as IPv4-mapped; RFC 4291 §2.5.5.1 says IPv4-compatible.
+        fc.pre(!/^::[0-9.]+$/.test(ip));
         const parsed = ipaddr.IPv6.parse(ip);
         const expected = parsed.isIPv4MappedAddress()
           ? parsed.toIPv4Address().toString()
@@ -160,6 +166,27 @@ describe('normalizeIp', () => {
         expect(normalizeIp(ip)).toBe(expected);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('IPv6 text acceptance', () => {
+  const STRICT_IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+  const mutated = fc
+    .tuple(fc.ipV6(), fc.nat(50), fc.constantFrom('', ':', '.', '0', 'f', '::', '1.2'))
+    .map(([ip, at, insert]) => ip.slice(0, at) + insert + ip.slice(at + (insert === '' ? 1 : 0)));
+  const noise = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF:.'), maxLength: 45 });
+
+  it('accepts exactly what ipaddr.js accepts, less non-strict IPv4 tails', () => {
+    fc.assert(
+      fc.property(fc.oneof(mutated, noise), (text) => {
+        fc.pre(text.includes(':'));
+        const tail = text.slice(text.lastIndexOf(':') + 1);
+        const expected =
+          ipaddr.IPv6.isValid(text) && (!tail.includes('.') || STRICT_IPV4.test(tail));
+        expect(normalizeIp(text) !== undefined).toBe(expected);
+      }),
+      { numRuns: 3000 },
     );
   });
 });
