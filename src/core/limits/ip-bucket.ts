@@ -9,12 +9,18 @@ import * as ipaddrNamespace from 'ipaddr.js';
 // ipaddr.js is CommonJS typed with `export =`; under Node's ESM loader its API is the default.
 const ipaddr = (ipaddrNamespace as unknown as { default: typeof ipaddrNamespace }).default;
 
+/** Strict dotted-quad: four decimal octets 0–255, no leading zeros (those read as octal). */
+const DOTTED_QUAD =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /**
  * `1.2.3.4` for IPv4 (and IPv4-mapped IPv6), `2001:db8:0:1::/64` for IPv6 (RFC 5952 text of
  * the /64 prefix), undefined if `address` is not an IP address. Runs per request: one parse,
  * no cache.
  */
 export function ipBucket(address: string): string | undefined {
+  // Fast path for the common case: plain dotted-quad IPv4 is already its own bucket.
+  if (DOTTED_QUAD.test(address)) return address;
   let parsed: ReturnType<typeof ipaddr.parse>;
   try {
     parsed = ipaddr.parse(address);
