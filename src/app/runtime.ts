@@ -18,6 +18,14 @@ import {
   rotateMasterKey,
   type LoadedKeyring,
 } from '../services/master-keys.js';
+import { createKeyCache } from '../services/key-cache.js';
+import {
+  createDataPlane,
+  createDummyKeys,
+  createReplayGuard,
+  type DataPlane,
+} from './data-planes.js';
+import { createLastUsedTracker } from './last-used.js';
 import { createLocalEvents } from './local-events.js';
 
 export interface RuntimeOptions {
@@ -115,6 +123,29 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     { bodyLimitBytes: config.admin.bodyLimitBytes, logger },
   );
 
+  const keyCache = createKeyCache({ keys, events }, { maxEntries: config.dataPlane.keyCacheSize });
+  const replay = createReplayGuard(config, clock);
+  const dummyKeys = createDummyKeys();
+  const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
+  const dataPlanes: DataPlane[] = [];
+  for (const env of [config.environments.production, config.environments.sandbox]) {
+    if (!env.enabled) continue;
+    dataPlanes.push(
+      await createDataPlane(env, {
+        config,
+        clock,
+        keys: keyCache,
+        replay,
+        dummyKeys,
+        logger,
+        onDecision: (record) => {
+          if (record.decision.outcome === 'allow')
+            lastUsed.record(record.decision.key.id, record.nowMs);
+        },
+      }),
+    );
+  }
+
   const tokenFile = join(config.dataDir, 'admin-token');
   let info: RuntimeInfo | undefined;
 
@@ -127,6 +158,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     events,
     admin,
     logger,
+    keyCache,
+    dataPlanes,
 
     /** Starts every listener and writes runtime.json; returns where things are. */
     async start(): Promise<RuntimeInfo> {
@@ -135,10 +168,21 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         host: config.admin.listen.host,
         port: config.admin.listen.port,
       });
+      const planes: RuntimeInfo['dataPlanes'] = {};
+      for (const plane of dataPlanes) {
+        const env = config.environments[plane.name as 'production' | 'sandbox'];
+        const url = await plane.app.listen({ host: env.listen.host, port: env.listen.port });
+        planes[plane.name] = {
+          url,
+          upstream: plane.sandbox
+            ? `built-in sandbox exchange (${plane.sandbox.url})`
+            : plane.upstream.origin,
+        };
+      }
       info = {
         pid: process.pid,
         adminUrl,
-        dataPlanes: {},
+        dataPlanes: planes,
         adminTokenFile: tokenFile,
         bootstrapTokenCreated: created,
         masterKeyGenerated: loaded.generated,
@@ -153,7 +197,16 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     },
 
     async stop(): Promise<void> {
+      await Promise.all(dataPlanes.map((plane) => plane.app.close()));
       await admin.close();
+      await Promise.all(
+        dataPlanes.map(async (plane) => {
+          await plane.upstream.close();
+          await plane.sandbox?.close();
+        }),
+      );
+      keyCache.close();
+      await lastUsed.close();
       await store.close();
     },
   };

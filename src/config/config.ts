@@ -217,7 +217,7 @@ export function loadConfig(
       bodyLimitBytes: (dataPlane.bodyLimitBytes as number | undefined) ?? 65536,
       trustedProxies: Object.freeze(parsedProxies.ok ? parsedProxies.cidrs : []),
       keyCacheSize: (dataPlane.keyCacheSize as number | undefined) ?? 100_000,
-      replayCacheSize: (dataPlane.replayCacheSize as number | undefined) ?? 1_000_000,
+      replayCacheSize: (dataPlane.replayCacheSize as number | undefined) ?? 250_000,
       headersTimeoutMs: ms(dataPlane.headersTimeout, '10s'),
       requestTimeoutMs: ms(dataPlane.requestTimeout, '30s'),
     }),

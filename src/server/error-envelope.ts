@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CATALOG, PortcullisError, type ErrorCode } from '../core/errors.js';
+import { DURATION_PATTERN } from './admin/schemas.js';
 
 /** The one error body: `{ "error": { "code", "message", "requestId" } }`. */
 export interface ErrorEnvelope {
@@ -44,10 +45,23 @@ export function classifyError(error: FastifyError | PortcullisError | Error): {
           : '';
       return `${where}: ${v.message ?? 'invalid'}${extra}`;
     });
-    return unknown
+    if (unknown) {
+      return {
+        code: 'UNKNOWN_FIELD',
+        message: `Unknown field${details.length > 1 ? 's' : ''}: ${details.join('; ')}`,
+        details,
+      };
+    }
+    // A malformed duration has its own stable code, whether the schema or a handler finds it.
+    const badDuration = fastifyError.validation.some(
+      (v) =>
+        v.keyword === 'pattern' &&
+        (v.params as { pattern?: unknown }).pattern === DURATION_PATTERN,
+    );
+    return badDuration
       ? {
-          code: 'UNKNOWN_FIELD',
-          message: `Unknown field${details.length > 1 ? 's' : ''}: ${details.join('; ')}`,
+          code: 'INVALID_DURATION',
+          message: `A duration is written like 0s, 90s, 15m, 1h or 90d: ${details.join('; ')}`,
           details,
         }
       : { code: 'VALIDATION_FAILED', message: details.join('; '), details };

@@ -82,4 +82,6 @@ export interface SigningScheme<C extends Credential = Credential> {
    * of the secret that verified (0 = current), or -1. Must do the same work for a dummy key.
    */
   verify(credential: C, request: SignedRequest, key: VerifierKey): number;
+  /** The body to forward when the scheme carries credentials inside it (Binance form bodies). */
+  forwardBody?(credential: C, body: Buffer): Buffer;
 }

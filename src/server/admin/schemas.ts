@@ -1,7 +1,10 @@
 /** JSON Schemas of the admin API; they validate requests and feed /openapi.json. */
+/** The pattern every duration field carries; a mismatch is answered as INVALID_DURATION. */
+export const DURATION_PATTERN = '^\\d{1,9}(ms|s|m|h|d)$';
+
 const durationString = {
   type: 'string',
-  pattern: '^\\d{1,9}(ms|s|m|h|d)$',
+  pattern: DURATION_PATTERN,
   description: 'e.g. 0s, 90s, 15m, 1h, 90d',
 } as const;
 const isoTime = { type: 'string', format: 'date-time' } as const;

@@ -1,0 +1,108 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createMemoryReplayGuard } from '../adapters/memory/replay-guard.js';
+import type { Config, EnvironmentConfig } from '../config/config.js';
+import type { Clock } from '../core/clock.js';
+import { createClientIpResolver } from '../core/net/client-ip.js';
+import type { KeyLookup, PipelineDeps } from '../core/pipeline.js';
+import type { ReplayGuard } from '../core/replay/replay-guard.js';
+import { compileRouteTable, type RouteSpec } from '../core/routes/route-table.js';
+import { binanceScheme } from '../core/signing/binance.js';
+import { bybitScheme } from '../core/signing/bybit.js';
+import { nativeScheme } from '../core/signing/native/index.js';
+import { createOkxScheme } from '../core/signing/okx.js';
+import type { Dialect, SigningScheme, VerifierKey } from '../core/signing/types.js';
+import { SANDBOX_ROUTES } from '../sandbox/routes.js';
+import { startSandboxExchange, type RunningSandbox } from '../sandbox/start-sandbox-exchange.js';
+import {
+  buildDataPlaneApp,
+  type DecisionRecord,
+} from '../server/data-plane/build-data-plane-app.js';
+import { createUpstream, type Upstream } from '../server/data-plane/upstream.js';
+
+const SCHEMES: Readonly<Record<Dialect, () => SigningScheme>> = {
+  native: () => nativeScheme,
+  binance: () => binanceScheme,
+  bybit: () => bybitScheme,
+  okx: () => createOkxScheme(),
+};
+
+/** Keys of the same shapes as real ones, verified against when a key id is unknown. */
+export function createDummyKeys(): PipelineDeps['dummyKeys'] {
+  const hmac: VerifierKey = { scheme: 'hmac', secrets: [randomBytes(32)] };
+  const ed25519: VerifierKey = {
+    scheme: 'ed25519',
+    publicKey: generateKeyPairSync('ed25519').publicKey,
+  };
+  return { hmac, ed25519 };
+}
+
+/** The default route table: the built-in sandbox exchange's routes in every dialect. */
+export const DEFAULT_ROUTES: readonly RouteSpec[] = SANDBOX_ROUTES;
+
+export interface DataPlane {
+  readonly name: string;
+  readonly app: FastifyInstance;
+  readonly upstream: Upstream;
+  readonly sandbox: RunningSandbox | undefined;
+}
+
+/** Builds one environment's data plane and, for `upstream: builtin`, its own sandbox exchange. */
+export async function createDataPlane(
+  env: EnvironmentConfig,
+  shared: {
+    config: Config;
+    clock: Clock;
+    keys: KeyLookup;
+    replay: ReplayGuard;
+    dummyKeys: PipelineDeps['dummyKeys'];
+    logger: Logger;
+    onDecision: (record: DecisionRecord) => void;
+  },
+): Promise<DataPlane> {
+  let sandbox: RunningSandbox | undefined;
+  let upstreamToken: string | undefined;
+  let origin = env.upstream;
+  if (env.upstream === 'builtin') {
+    upstreamToken = randomBytes(24).toString('base64url');
+    sandbox = await startSandboxExchange({
+      host: '127.0.0.1',
+      port: 0,
+      upstreamToken,
+      clock: shared.clock,
+    });
+    origin = sandbox.url;
+  }
+  const upstream = createUpstream(origin, { timeoutMs: env.upstreamTimeoutMs });
+  const pipeline: PipelineDeps = {
+    environment: env.name,
+    schemes: env.dialects.map((dialect) => SCHEMES[dialect]()),
+    routes: compileRouteTable(DEFAULT_ROUTES),
+    window: { pastMs: env.windowPastMs, futureMs: env.windowFutureMs },
+    keys: shared.keys,
+    replay: shared.replay,
+    dummyKeys: shared.dummyKeys,
+  };
+  const app = buildDataPlaneApp(
+    {
+      pipeline,
+      clientIp: createClientIpResolver({ trustedProxies: shared.config.dataPlane.trustedProxies }),
+      upstream,
+      clock: shared.clock,
+      ...(upstreamToken !== undefined ? { upstreamToken } : {}),
+      onDecision: shared.onDecision,
+    },
+    {
+      bodyLimitBytes: shared.config.dataPlane.bodyLimitBytes,
+      headersTimeoutMs: shared.config.dataPlane.headersTimeoutMs,
+      requestTimeoutMs: shared.config.dataPlane.requestTimeoutMs,
+      logger: shared.logger.child({ environment: env.name }),
+    },
+  );
+  return { name: env.name, app, upstream, sandbox };
+}
+
+export function createReplayGuard(config: Config, clock: Clock): ReplayGuard {
+  return createMemoryReplayGuard({ clock }, { maxEntries: config.dataPlane.replayCacheSize });
+}

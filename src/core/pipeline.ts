@@ -1,0 +1,218 @@
+import type { ApiKey, Environment } from './keys/model.js';
+import { keyState } from './keys/model.js';
+import type { IpMatcher } from './net/compile-allowlist.js';
+import type { ReasonCode } from './reasons.js';
+import { replayKey, type ReplayGuard, type ReplayVerdict } from './replay/replay-guard.js';
+import type { RouteMatch, RouteTable } from './routes/route-table.js';
+import type {
+  Credential,
+  Dialect,
+  SignedRequest,
+  SigningScheme,
+  VerifierKey,
+  WindowRule,
+} from './signing/types.js';
+import { checkStrictJson, hasDuplicateQueryParams } from './strict-json.js';
+
+/** A key as the data plane holds it in memory: the model plus ready-to-use verification state. */
+export interface CachedKey {
+  readonly key: ApiKey;
+  /** Secrets (or the public key) that verify at `nowMs`: rotation grace is applied here. */
+  verifierAt(nowMs: number): VerifierKey;
+  readonly allowlist: IpMatcher;
+  /** Checks an OKX-style passphrase; false when the key has none. */
+  passphraseMatches(passphrase: string): boolean;
+}
+
+/** Finds a key: synchronously on a cache hit, asynchronously on a miss; undefined if unknown. */
+export interface KeyLookup {
+  get(keyId: string): CachedKey | undefined | Promise<CachedKey | undefined>;
+}
+
+export interface PipelineDeps {
+  readonly environment: Environment;
+  /** The enabled schemes, in detection order. */
+  readonly schemes: readonly SigningScheme[];
+  readonly routes: RouteTable;
+  readonly window: WindowRule;
+  readonly keys: KeyLookup;
+  readonly replay: ReplayGuard;
+  /** Verified against when the key is unknown, so that both paths do the same work. */
+  readonly dummyKeys: { readonly hmac: VerifierKey; readonly ed25519: VerifierKey };
+}
+
+/** The request as the pipeline sees it: exact bytes plus the derived client address and time. */
+export interface PipelineRequest extends SignedRequest {
+  readonly clientIp: string;
+  readonly nowMs: number;
+}
+
+export type Decision =
+  | {
+      readonly outcome: 'allow';
+      readonly dialect: Dialect;
+      readonly route: RouteMatch;
+      readonly key: ApiKey;
+      readonly credential: Credential;
+      /** 0 = the current secret; 1+ = an older secret inside its rotation grace. */
+      readonly secretIndex: number;
+      readonly forwardQuery: string | null;
+      readonly forwardBody: Buffer;
+    }
+  | { readonly outcome: 'public'; readonly route: RouteMatch }
+  | {
+      readonly outcome: 'deny';
+      readonly reason: ReasonCode;
+      readonly dialect: Dialect;
+      readonly keyId?: string;
+      readonly route?: RouteMatch;
+    };
+
+type Deny = Extract<Decision, { outcome: 'deny' }>;
+
+/**
+ * The request pipeline, steps 1–5 of the architecture: identify the scheme, load the key,
+ * verify (window, signature, key state, environment, replay), match the route, authorize
+ * (IP allowlist, scope). Answers synchronously when the key is cached and the replay guard is
+ * in memory; a Promise otherwise. Never throws on client input.
+ */
+export function evaluateRequest(
+  deps: PipelineDeps,
+  request: PipelineRequest,
+): Decision | Promise<Decision> {
+  const route = deps.routes.match(request.method, request.path);
+  let scheme: SigningScheme | undefined;
+  for (const candidate of deps.schemes) {
+    if (candidate.detect(request)) {
+      scheme = candidate;
+      break;
+    }
+  }
+  if (route && route.route.scope === null) {
+    return { outcome: 'public', route };
+  }
+  const routeDialect = route?.route.dialect ?? 'native';
+  if (!scheme) return deny('CREDENTIALS_MISSING', routeDialect, route);
+
+  const parsed = scheme.parse(request);
+  if (!parsed.ok) return deny(parsed.reason, scheme.dialect, route);
+  const credential = parsed.credential;
+  if (!scheme.inWindow(credential, request.nowMs, deps.window)) {
+    return deny('TIMESTAMP_OUTSIDE_WINDOW', scheme.dialect, route, credential.keyId);
+  }
+  // Signed requests must mean one thing to every parser downstream (reference §5.3 #2, #8).
+  if (!shapeIsUnambiguous(request, credential))
+    return deny('BAD_REQUEST', scheme.dialect, route, credential.keyId);
+
+  const found = deps.keys.get(credential.keyId);
+  const chosen = scheme;
+  if (found instanceof Promise) {
+    return found.then(
+      (cached) => afterLookup(deps, request, chosen, credential, cached, route),
+      () => deny('KEY_UNKNOWN', chosen.dialect, route, credential.keyId),
+    );
+  }
+  return afterLookup(deps, request, scheme, credential, found, route);
+}
+
+function afterLookup(
+  deps: PipelineDeps,
+  request: PipelineRequest,
+  scheme: SigningScheme,
+  credential: Credential,
+  cached: CachedKey | undefined,
+  route: RouteMatch | undefined,
+): Decision | Promise<Decision> {
+  const dialect = scheme.dialect;
+  const keyId = credential.keyId;
+  if (!cached) {
+    // Same work as a known key with a bad signature: no key-existence oracle (reference §5.3 #4).
+    scheme.verify(
+      credential,
+      request,
+      credential.alg === 'ed25519' ? deps.dummyKeys.ed25519 : deps.dummyKeys.hmac,
+    );
+    return deny('KEY_UNKNOWN', dialect, route, keyId);
+  }
+  const secretIndex = scheme.verify(credential, request, cached.verifierAt(request.nowMs));
+  if (secretIndex < 0) return deny('SIGNATURE_INVALID', dialect, route, keyId);
+
+  // Key state is told only to callers who proved they hold the key.
+  const { key } = cached;
+  const state = keyState(key, request.nowMs);
+  if (state === 'revoked') return deny('KEY_REVOKED', dialect, route, keyId);
+  if (state === 'expired') return deny('KEY_EXPIRED', dialect, route, keyId);
+  if (key.environment !== deps.environment) return deny('ENV_MISMATCH', dialect, route, keyId);
+  if (dialect === 'okx' && !cached.passphraseMatches(credential.passphrase ?? '')) {
+    return deny('PASSPHRASE_INVALID', dialect, route, keyId);
+  }
+
+  const ttlMs = Math.max(credential.replayTtlMs, deps.window.pastMs + deps.window.futureMs + 1000);
+  const verdict = deps.replay.remember(replayKey(keyId, credential.replayId), ttlMs);
+  if (verdict instanceof Promise) {
+    return verdict.then(
+      (v) => afterReplay(request, scheme, credential, cached, route, secretIndex, v),
+      () => deny('REPLAY_CHECK_UNAVAILABLE', dialect, route, keyId),
+    );
+  }
+  return afterReplay(request, scheme, credential, cached, route, secretIndex, verdict);
+}
+
+function afterReplay(
+  request: PipelineRequest,
+  scheme: SigningScheme,
+  credential: Credential,
+  cached: CachedKey,
+  route: RouteMatch | undefined,
+  secretIndex: number,
+  verdict: ReplayVerdict,
+): Decision {
+  const dialect = scheme.dialect;
+  const keyId = credential.keyId;
+  if (verdict === 'replayed') return deny('NONCE_REPLAYED', dialect, route, keyId);
+  if (verdict === 'unavailable') return deny('REPLAY_CHECK_UNAVAILABLE', dialect, route, keyId);
+  if (!route) return deny('ROUTE_UNKNOWN', dialect, undefined, keyId);
+  if (!cached.allowlist(request.clientIp)) return deny('IP_NOT_ALLOWED', dialect, route, keyId);
+  const scope = route.route.scope;
+  if (scope !== null && !cached.key.scopes.includes(scope))
+    return deny('SCOPE_MISSING', dialect, route, keyId);
+  return {
+    outcome: 'allow',
+    dialect,
+    route,
+    key: cached.key,
+    credential,
+    secretIndex,
+    forwardQuery: credential.forwardQuery,
+    forwardBody: scheme.forwardBody ? scheme.forwardBody(credential, request.body) : request.body,
+  };
+}
+
+function shapeIsUnambiguous(request: SignedRequest, credential: Credential): boolean {
+  if (credential.forwardQuery !== null && hasDuplicateQueryParams(credential.forwardQuery))
+    return false;
+  if (request.body.length > 0 && isJson(request.headers['content-type'])) {
+    return checkStrictJson(request.body).ok;
+  }
+  return true;
+}
+
+function isJson(contentType: string | string[] | undefined): boolean {
+  const value = Array.isArray(contentType) ? contentType[0] : contentType;
+  return value !== undefined && /^application\/(?:[\w.+-]+\+)?json\b/i.test(value);
+}
+
+function deny(
+  reason: ReasonCode,
+  dialect: Dialect,
+  route: RouteMatch | undefined,
+  keyId?: string,
+): Deny {
+  return {
+    outcome: 'deny',
+    reason,
+    dialect,
+    ...(route ? { route } : {}),
+    ...(keyId !== undefined ? { keyId } : {}),
+  };
+}

@@ -1,0 +1,172 @@
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Clock } from '../../core/clock.js';
+import { renderDenial, type DenialReason } from '../../core/dialects/render-denial.js';
+import type { ClientIpResolver } from '../../core/net/client-ip.js';
+import { evaluateRequest, type Decision, type PipelineDeps } from '../../core/pipeline.js';
+import type { ReasonCode } from '../../core/reasons.js';
+import type { Dialect } from '../../core/signing/types.js';
+import { newRequestId } from '../../services/ids.js';
+import { clientHeaders, upstreamHeaders } from './forward-headers.js';
+import type { Upstream } from './upstream.js';
+
+/** What happened to one data-plane request; feeds last-used tracking, logs and (later) metrics. */
+export interface DecisionRecord {
+  readonly requestId: string;
+  readonly decision: Decision;
+  readonly clientIp: string;
+  readonly nowMs: number;
+}
+
+export interface DataPlaneDeps {
+  readonly pipeline: PipelineDeps;
+  readonly clientIp: ClientIpResolver;
+  readonly upstream: Upstream;
+  readonly clock: Clock;
+  /** Shared secret the built-in sandbox exchange requires, so it is reachable only through us. */
+  readonly upstreamToken?: string;
+  readonly onDecision?: (record: DecisionRecord) => void;
+}
+
+export interface DataPlaneOptions {
+  readonly bodyLimitBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly logger?: FastifyBaseLogger;
+}
+
+const EMPTY = Buffer.alloc(0);
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+
+/** Guesses the dialect from headers alone, for errors raised before the pipeline runs. */
+function dialectOfHeaders(request: FastifyRequest): Dialect {
+  const headers = request.headers;
+  if (headers['x-mbx-apikey'] !== undefined) return 'binance';
+  if (headers['x-bapi-api-key'] !== undefined) return 'bybit';
+  if (headers['ok-access-key'] !== undefined) return 'okx';
+  return 'native';
+}
+
+function sendDenial(
+  reply: FastifyReply,
+  dialect: Dialect,
+  reason: DenialReason,
+  requestId: string,
+  nowMs: number,
+): FastifyReply {
+  const rendered = renderDenial(dialect, reason, { requestId, nowMs });
+  return reply
+    .status(rendered.status)
+    .headers(rendered.headers)
+    .header('x-request-id', requestId)
+    .send(rendered.body);
+}
+
+/**
+ * One environment's data plane as a Fastify app without `listen`: every request runs through
+ * the pipeline and is either denied in its dialect's wire format or forwarded upstream with
+ * credentials stripped and identity headers added.
+ */
+export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions): FastifyInstance {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // Per-request lines would cost throughput; denials are logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimitBytes,
+    genReqId: () => newRequestId(),
+    requestIdHeader: false,
+    // Slow clients (slow-loris) are cut off; a header block over 16 KiB gets 431 from Node.
+    http: { maxHeaderSize: 16_384 },
+    connectionTimeout: options.requestTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    return503OnClosing: true,
+    routerOptions: {
+      ignoreTrailingSlash: false,
+      ignoreDuplicateSlashes: false,
+      caseSensitive: true,
+    },
+  });
+  app.server.headersTimeout = options.headersTimeoutMs;
+
+  // Bodies are kept as raw bytes: signatures are verified over exactly what was received.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const now = deps.clock.now();
+    const reason: ReasonCode =
+      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413
+        ? 'BODY_TOO_LARGE'
+        : 'BAD_REQUEST';
+    if ((error.statusCode ?? 500) >= 500) request.log.error({ err: error }, 'data plane fault');
+    return sendDenial(reply, dialectOfHeaders(request), reason, request.id, now);
+  });
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+    const raw = request.raw;
+    const url = raw.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const rawQuery = q < 0 ? null : url.slice(q + 1);
+    const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
+    const nowMs = deps.clock.now();
+    const clientIp = deps.clientIp(raw.socket.remoteAddress ?? '', raw.headers['x-forwarded-for']);
+    const pending = evaluateRequest(deps.pipeline, {
+      method: raw.method ?? 'GET',
+      path,
+      rawQuery,
+      headers: raw.headers,
+      body,
+      clientIp,
+      nowMs,
+    });
+    const decision = pending instanceof Promise ? await pending : pending;
+    deps.onDecision?.({ requestId: request.id, decision, clientIp, nowMs });
+    if (decision.outcome === 'deny') {
+      request.log.info(
+        { reqId: request.id, reason: decision.reason, keyId: decision.keyId, ip: clientIp },
+        'denied',
+      );
+      return sendDenial(reply, decision.dialect, decision.reason, request.id, nowMs);
+    }
+    const identity: Record<string, string> = { 'x-request-id': request.id };
+    if (deps.upstreamToken !== undefined)
+      identity['x-portcullis-upstream-token'] = deps.upstreamToken;
+    let forwardQuery = rawQuery;
+    let forwardBody = body;
+    if (decision.outcome === 'allow') {
+      identity['x-portcullis-account'] = decision.key.accountId;
+      identity['x-portcullis-key'] = decision.key.id;
+      identity['x-portcullis-scopes'] = decision.key.scopes.join(',');
+      forwardQuery = decision.forwardQuery;
+      forwardBody = decision.forwardBody;
+    }
+    const result = await deps.upstream.forward({
+      method: raw.method ?? 'GET',
+      path: forwardQuery === null ? path : `${path}?${forwardQuery}`,
+      headers: upstreamHeaders(raw.headers, identity),
+      body: forwardBody.length > 0 ? forwardBody : null,
+    });
+    if (!result.ok) {
+      request.log.warn({ reqId: request.id, reason: result.reason }, 'upstream failed');
+      const dialect =
+        decision.outcome === 'allow' ? decision.dialect : decision.route.route.dialect;
+      return sendDenial(reply, dialect, result.reason, request.id, nowMs);
+    }
+    return reply
+      .status(result.status)
+      .headers(clientHeaders(result.headers))
+      .header('x-request-id', request.id)
+      .send(result.body);
+  };
+
+  app.route({ method: [...METHODS], url: '/', handler: handle });
+  app.route({ method: [...METHODS], url: '/*', handler: handle });
+  return app;
+}
