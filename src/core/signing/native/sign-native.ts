@@ -109,7 +109,8 @@ function checkInput(input: SignNativeInput): void {
   if (expires !== undefined && (!isSeconds(expires) || expires <= input.createdSeconds)) {
     throw invalid('expiresSeconds must be Unix seconds after createdSeconds');
   }
-  if (input.privateKey !== undefined && input.privateKey.asymmetricKeyType !== 'ed25519') {
+  const key = input.privateKey;
+  if (key !== undefined && (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519')) {
     throw invalid('privateKey must be an Ed25519 private key');
   }
 }

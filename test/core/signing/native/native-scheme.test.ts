@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   contentDigest,
@@ -250,6 +251,11 @@ describe('native scheme rejections', () => {
       reason: 'SIGNATURE_MALFORMED',
     },
     {
+      name: 'alg naming the other algorithm (wrong signature length)',
+      request: replaceInput('"hmac-sha256"', '"ed25519"'),
+      reason: 'SIGNATURE_MALFORMED',
+    },
+    {
       name: 'unknown alg',
       request: replaceInput('"hmac-sha256"', '"rsa-pss-sha512"'),
       reason: 'SIGNATURE_MALFORMED',
@@ -423,5 +429,37 @@ describe('native scheme rejections', () => {
   it('rejects a query added to a request signed without one', () => {
     const get = signedRequest({ method: 'GET' });
     expect(reasonOf({ ...get, rawQuery: 'a=1' })).toBe('SIGNATURE_MALFORMED');
+  });
+});
+
+describe('native scheme robustness', () => {
+  it('never throws on arbitrary credential fields', () => {
+    const field = fc.option(
+      fc.oneof(
+        fc.string({ maxLength: 120 }),
+        fc.array(fc.string({ maxLength: 40 }), { maxLength: 3 }),
+      ),
+      { nil: undefined },
+    );
+    fc.assert(
+      fc.property(
+        field,
+        field,
+        field,
+        fc.uint8Array({ maxLength: 16 }),
+        (input, sig, digest, body) => {
+          const request: SignedRequest = {
+            method: 'POST',
+            path: '/p',
+            rawQuery: null,
+            body: Buffer.from(body),
+            headers: { 'signature-input': input, signature: sig, 'content-digest': digest },
+          };
+          const result = nativeScheme.parse(request);
+          if (result.ok) nativeScheme.verify(result.credential, request, HMAC_KEY);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });
