@@ -7,12 +7,25 @@
 export type StrictJsonResult =
   { readonly ok: true } | { readonly ok: false; readonly problem: string };
 
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const LITERALS = ['true', 'false', 'null'] as const;
+// eslint-disable-next-line no-control-regex -- control characters are what sends a string to the slow path
+const NEEDS_SLOW_PATH = /[\u0000-\u001f\\]/;
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function checkStrictJson(bytes: Buffer, maxDepth = 32): StrictJsonResult {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     return { ok: false, problem: 'not UTF-8' };
   }
@@ -23,10 +36,22 @@ export function checkStrictJson(bytes: Buffer, maxDepth = 32): StrictJsonResult 
     problem: `${problem} at ${i}`,
   });
   const skip = () => {
-    while (i < text.length && WS.has(text.charCodeAt(i))) i++;
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return;
+      i++;
+    }
   };
   const readString = (): string | undefined => {
     // Called at the opening quote; returns the decoded string or undefined if malformed.
+    const close = text.indexOf('"', i + 1);
+    if (close < 0) return undefined;
+    const raw = text.slice(i + 1, close);
+    // Fast path: no escapes and no control characters, the common case for order bodies.
+    if (!NEEDS_SLOW_PATH.test(raw)) {
+      i = close + 1;
+      return raw;
+    }
     let out = '';
     i++;
     while (i < text.length) {
@@ -45,17 +70,7 @@ export function checkStrictJson(bytes: Buffer, maxDepth = 32): StrictJsonResult 
           i += 6;
           continue;
         }
-        const simple: Record<string, string> = {
-          '"': '"',
-          '\\': '\\',
-          '/': '/',
-          b: '\b',
-          f: '\f',
-          n: '\n',
-          r: '\r',
-          t: '\t',
-        };
-        const mapped = e === undefined ? undefined : simple[e];
+        const mapped = e === undefined ? undefined : SIMPLE_ESCAPES[e];
         if (mapped === undefined) return undefined;
         out += mapped;
         i += 2;
@@ -127,7 +142,7 @@ export function checkStrictJson(bytes: Buffer, maxDepth = 32): StrictJsonResult 
       }
     }
     if (c === '"') return readString() === undefined ? fail('malformed string') : undefined;
-    for (const literal of ['true', 'false', 'null']) {
+    for (const literal of LITERALS) {
       if (text.startsWith(literal, i)) {
         i += literal.length;
         return undefined;

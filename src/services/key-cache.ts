@@ -28,7 +28,8 @@ export function createKeyCache(
   deps: { keys: Pick<KeyService, 'loadVerificationMaterial'>; events: ChangeEvents },
   options: KeyCacheOptions,
 ): KeyCache {
-  const entries = new Map<string, CachedKey>();
+  // Second-chance (CLOCK) eviction: a hit only sets a flag, so the hot path never reorders the map.
+  const entries = new Map<string, { cached: CachedKey; referenced: boolean }>();
   const inflight = new Map<string, Promise<CachedKey | undefined>>();
   // A load that started before an invalidation must not repopulate the cache with stale data.
   let generation = 0;
@@ -58,6 +59,21 @@ export function createKeyCache(
     keyGeneration.set(keyId, generation);
   }
 
+  function evictBeyondBound(): void {
+    // Each step either evicts the oldest entry or clears its flag and moves it to the back,
+    // so the loop ends after at most one pass.
+    while (entries.size > options.maxEntries) {
+      const oldest = entries.entries().next();
+      if (oldest.done) return;
+      const [id, slot] = oldest.value;
+      entries.delete(id);
+      if (slot.referenced) {
+        slot.referenced = false;
+        entries.set(id, slot);
+      }
+    }
+  }
+
   async function load(keyId: string): Promise<CachedKey | undefined> {
     const startedAt = generation;
     const material = await deps.keys.loadVerificationMaterial(keyId);
@@ -65,24 +81,19 @@ export function createKeyCache(
     const cached = toCachedKey(material);
     const invalidatedAt = Math.max(keyGeneration.get(keyId) ?? 0, fullInvalidation);
     if (invalidatedAt <= startedAt) {
-      entries.set(keyId, cached);
-      while (entries.size > options.maxEntries) {
-        const oldest = entries.keys().next().value as string;
-        entries.delete(oldest);
-      }
+      entries.set(keyId, { cached, referenced: false });
+      evictBeyondBound();
     }
     return cached;
   }
 
   return {
     get(keyId) {
-      const hit = entries.get(keyId);
-      if (hit) {
+      const slot = entries.get(keyId);
+      if (slot) {
         hits += 1;
-        // Re-insert to mark as most recently used (Map keeps insertion order).
-        entries.delete(keyId);
-        entries.set(keyId, hit);
-        return hit;
+        slot.referenced = true;
+        return slot.cached;
       }
       misses += 1;
       let pending = inflight.get(keyId);

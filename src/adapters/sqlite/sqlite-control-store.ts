@@ -38,6 +38,11 @@ export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */
   readonly path: string;
   readonly clock: Clock;
+  /**
+   * `FULL` (the default) for every real use. `OFF` only for bulk seeding by tools such as the
+   * benchmark, where losing the file on a crash does not matter.
+   */
+  readonly synchronous?: 'FULL' | 'OFF';
 }
 
 /** The embedded control store: better-sqlite3 in WAL mode with full fsync on commit. */
@@ -46,7 +51,7 @@ export function createSqliteControlStore(options: SqliteStoreOptions): ControlSt
   const db: Database = new BetterSqlite3(options.path);
   db.pragma('journal_mode = WAL');
   // FULL: an acknowledged control-plane change survives a crash of the machine, not only of the process.
-  db.pragma('synchronous = FULL');
+  db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrateSqlite(db, options.clock.now());

@@ -1,0 +1,143 @@
+/**
+ * `npm run bench [-- --json]`: every figure is a ratio against a baseline measured in the same
+ * run, because this machine is shared and noisy and absolute times drift.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binanceOrderRequest, nativeOrderRequest, pipelineDeps, seedKeys } from './fixtures.js';
+import { hmacNsPerOp, pipelineNsPerOp, warm } from './micro.js';
+import { rssMb, runLoad, startBareProxy, startGateway, type LoadResult } from './processes.js';
+import { seedDataDir } from './seed-data-dir.js';
+
+const json = process.argv.includes('--json');
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const round = (n: number, digits = 3) => Number(n.toFixed(digits));
+
+async function micro(count: number, inUse: number) {
+  let now = Date.now();
+  const clock = { now: () => now };
+  const seeded = await seedKeys(count, clock);
+  const hot = seeded.created.slice(0, inUse);
+  await warm(seeded.cache, hot);
+  now = Date.now();
+  const deps = pipelineDeps(seeded.cache, clock);
+  const batch = (make: typeof nativeOrderRequest) => (round: number) =>
+    Array.from({ length: 4_000 }, (_, i) => make(hot[i % hot.length]!, now, round * 4_000 + i));
+  const pipeline = pipelineNsPerOp(deps, batch(nativeOrderRequest));
+  const pipelineBinance = pipelineNsPerOp(deps, batch(binanceOrderRequest));
+  const hmac = hmacNsPerOp(hot[0]!, nativeOrderRequest(hot[0]!, now, 0), 1000);
+  await seeded.store.close();
+  return { hmac, pipeline, pipelineBinance };
+}
+
+async function macroThroughput(): Promise<{ gateway: LoadResult; bare: LoadResult }> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  try {
+    const seeded = await seedDataDir(join(dir, 'data'), 1_000);
+    const keysFile = join(dir, 'keys.json');
+    writeFileSync(keysFile, JSON.stringify(seeded.keys.slice(0, 100)));
+    const gateway = await startGateway(join(dir, 'data'), {
+      PORTCULLIS_MASTER_KEY: seeded.masterKey,
+    });
+    const bare = await startBareProxy();
+    const load = { path: '/api/v1/balances', connections: 32, durationMs: 5_000, warmupMs: 1_000 };
+    const results = { gateway: [] as LoadResult[], bare: [] as LoadResult[] };
+    try {
+      // Alternate the two so that drift in the machine's load affects both alike.
+      for (let i = 0; i < 2; i++) {
+        results.bare.push(await runLoad({ ...load, url: bare.url, keysFile }));
+        results.gateway.push(await runLoad({ ...load, url: gateway.sandboxUrl, keysFile }));
+      }
+    } finally {
+      await gateway.stop();
+      await bare.stop();
+    }
+    const mean = (list: LoadResult[]): LoadResult => ({
+      ...list[list.length - 1]!,
+      rps: list.reduce((sum, r) => sum + r.rps, 0) / list.length,
+      failed: list.reduce((sum, r) => sum + r.failed, 0),
+    });
+    return { gateway: mean(results.gateway), bare: mean(results.bare) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function macroMemory(): Promise<{ rss: number; load: LoadResult }> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  try {
+    const seeded = await seedDataDir(join(dir, 'data'), 100_000);
+    const keysFile = join(dir, 'keys.json');
+    writeFileSync(keysFile, JSON.stringify(seeded.keys.slice(0, 10_000)));
+    const gateway = await startGateway(join(dir, 'data'), {
+      PORTCULLIS_MASTER_KEY: seeded.masterKey,
+    });
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMb(gateway.pid));
+    }, 250);
+    try {
+      const load = await runLoad({
+        url: gateway.sandboxUrl,
+        path: '/api/v1/balances',
+        connections: 32,
+        durationMs: 6_000,
+        warmupMs: 1_000,
+        keysFile,
+      });
+      peak = Math.max(peak, rssMb(gateway.pid));
+      return { rss: peak, load };
+    } finally {
+      clearInterval(sampler);
+      await gateway.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const started = Date.now();
+log('Portcullis benchmark — ratios against baselines measured in this run');
+const small = await micro(1_000, 1_000);
+log(`  hmac-sha256 over an order's signature base   ${small.hmac.toFixed(0)} ns/op`);
+log(
+  `  pipeline, native hmac order (1k keys)         ${small.pipeline.toFixed(0)} ns/op   (${(small.pipeline / small.hmac).toFixed(2)} × hmac)`,
+);
+log(
+  `  pipeline, binance hmac order (1k keys)        ${small.pipelineBinance.toFixed(0)} ns/op   (${(small.pipelineBinance / small.hmac).toFixed(2)} × hmac)`,
+);
+const large = await micro(100_000, 1_000);
+log(
+  `  pipeline, native hmac order (100k keys)       ${large.pipeline.toFixed(0)} ns/op   (${(large.pipeline / small.pipeline).toFixed(2)} × 1k keys)`,
+);
+const throughput = await macroThroughput();
+log(`  bare Fastify+undici proxy                     ${throughput.bare.rps.toFixed(0)} req/s`);
+log(
+  `  gateway (signed GET, verified, forwarded)     ${throughput.gateway.rps.toFixed(0)} req/s   (${(throughput.gateway.rps / throughput.bare.rps).toFixed(2)} × bare proxy; p99 ${throughput.gateway.p99_ms.toFixed(1)} ms; failed ${throughput.gateway.failed})`,
+);
+const memory = await macroMemory();
+log(
+  `  gateway RSS, 100k keys stored, 10k in use     ${memory.rss.toFixed(0)} MB   (${memory.load.rps.toFixed(0)} req/s, failed ${memory.load.failed})`,
+);
+log(`  (took ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+
+if (json) {
+  log(
+    JSON.stringify({
+      hmac_ns_per_op: round(small.hmac, 0),
+      pipeline_ns_per_op: round(small.pipeline, 0),
+      pipeline_to_hmac: round(small.pipeline / small.hmac),
+      pipeline_binance_ns_per_op: round(small.pipelineBinance, 0),
+      pipeline_binance_to_hmac: round(small.pipelineBinance / small.hmac),
+      pipeline_ns_per_op_1k_keys: round(small.pipeline, 0),
+      pipeline_ns_per_op_100k_keys: round(large.pipeline, 0),
+      keys_100k_to_1k: round(large.pipeline / small.pipeline),
+      gateway_rps: round(throughput.gateway.rps, 0),
+      bare_proxy_rps: round(throughput.bare.rps, 0),
+      gateway_to_bare_proxy: round(throughput.gateway.rps / throughput.bare.rps),
+      gateway_failed_requests: throughput.gateway.failed,
+      rss_mb: round(memory.rss, 1),
+    }),
+  );
+}
