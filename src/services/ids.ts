@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -24,6 +24,10 @@ export function newHmacSecret(): string {
   return `psk_${randomAlphanumeric(43)}`;
 }
 
+/**
+ * A request id: unique, not secret. randomUUID draws from a buffered entropy pool, so it costs
+ * tens of nanoseconds where a fresh randomBytes call costs microseconds on the hot path.
+ */
 export function newRequestId(): string {
-  return `req_${randomAlphanumeric(20)}`;
+  return `req_${randomUUID().replaceAll('-', '')}`;
 }

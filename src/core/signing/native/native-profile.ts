@@ -21,6 +21,8 @@ export interface NativeCredential extends Credential {
   readonly components: readonly string[];
   /** The serialised inner list signed as `@signature-params`. */
   readonly signatureParams: string;
+  /** The signature base built by `parse` from this same request (RFC 9421 §2.5). */
+  readonly base: string;
   readonly signature: Buffer;
 }
 
@@ -75,7 +77,8 @@ export function checkNativeProfile(
   const digestField = headerFieldValue(request.headers, 'content-digest');
   if (!coversRequired(components, request, digestField !== undefined)) return MALFORMED;
   // Building the base checks every covered component exists and is signable.
-  if (!buildSignatureBase(request, components, parsed.signatureParams).ok) return MALFORMED;
+  const base = buildSignatureBase(request, components, parsed.signatureParams);
+  if (!base.ok) return MALFORMED;
   if (digestField !== undefined) {
     // RFC 9530 §2: over the raw body bytes as received.
     const digest = checkContentDigest(digestField, request.body);
@@ -98,6 +101,7 @@ export function checkNativeProfile(
       nonce,
       components,
       signatureParams: parsed.signatureParams,
+      base: base.base,
       signature: parsed.signature,
     },
   };

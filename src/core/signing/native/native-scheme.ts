@@ -2,7 +2,7 @@ import type { SignedRequest, SigningScheme, VerifierKey, WindowRule } from '../t
 import type { ParseResult } from '../types.js';
 import { checkNativeProfile, type NativeCredential } from './native-profile.js';
 import { parseSignatureHeaders } from './parse-signature-headers.js';
-import { buildSignatureBase, headerFieldValue } from './signature-base.js';
+import { headerFieldValue } from './signature-base.js';
 import { verifySignatureBase } from './verify-signature-base.js';
 
 /** The native signing scheme: the RFC 9421 profile described in docs/signing-native.md. */
@@ -51,18 +51,13 @@ export function nativeInWindow(
 }
 
 /**
- * Verifies the signature over the base rebuilt from `request` (the same request `parse` saw) —
- * rebuilt rather than carried so that the signed bytes always come from the request verified.
+ * Verifies the signature over the base `parse` built from this request. The pipeline always
+ * passes the request the credential was parsed from; the scheme never re-reads other bytes.
  */
 export function verifyNative(
   credential: NativeCredential,
-  request: SignedRequest,
+  _request: SignedRequest,
   key: VerifierKey,
 ): number {
-  const base = buildSignatureBase(request, credential.components, credential.signatureParams);
-  // Unreachable for a credential parse produced from this request; the empty base keeps the
-  // same work and cannot verify.
-  const data = base.ok ? base.base : '';
-  const index = verifySignatureBase(data, credential.signature, credential.alg, key);
-  return base.ok ? index : -1;
+  return verifySignatureBase(credential.base, credential.signature, credential.alg, key);
 }

@@ -22,7 +22,6 @@ export const MAX_SIGNATURE_INPUT_CHARS = 4096;
 export const MAX_SIGNATURE_CHARS = 512;
 
 const MALFORMED: ParseSignatureHeadersResult = { ok: false, reason: 'SIGNATURE_MALFORMED' };
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const SPACE = 0x20;
@@ -120,11 +119,33 @@ function parseSignatureField(signature: string, label: string): Buffer | undefin
   return decodeCanonicalBase64(signature.slice(n + 2, signature.length - 1));
 }
 
-/** Canonical padded base64 of any length, or undefined. */
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Value of each base64 character code, or -1. */
+const BASE64_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < BASE64_ALPHABET.length; i++) BASE64_VALUE[BASE64_ALPHABET.charCodeAt(i)] = i;
+
+/**
+ * Canonical padded base64 of any length, or undefined: standard alphabet only, `=` padding
+ * exactly where needed, and the unused low bits of the last character zero (RFC 4648 §3.5), so
+ * that exactly one text encodes each byte string. Checked by table, without re-encoding.
+ */
 export function decodeCanonicalBase64(text: string): Buffer | undefined {
-  if (text.length % 4 !== 0 || !BASE64.test(text)) return undefined;
-  const bytes = Buffer.from(text, 'base64');
-  return bytes.toString('base64') === text ? bytes : undefined;
+  const length = text.length;
+  if (length % 4 !== 0) return undefined;
+  let padding = 0;
+  if (length > 0 && text.charCodeAt(length - 1) === 0x3d)
+    padding = text.charCodeAt(length - 2) === 0x3d ? 2 : 1;
+  const dataChars = length - padding;
+  for (let i = 0; i < dataChars; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 127 || (BASE64_VALUE[c] as number) < 0) return undefined;
+  }
+  if (padding > 0) {
+    const last = BASE64_VALUE[text.charCodeAt(dataChars - 1)] as number;
+    // One `=`: the last character carries 2 unused bits; two `==`: 4 unused bits.
+    if ((last & (padding === 1 ? 0b11 : 0b1111)) !== 0) return undefined;
+  }
+  return Buffer.from(text, 'base64');
 }
 
 /** End of an RFC 8941 key (`[a-z*][a-z0-9_.*-]*`) starting at `i`; `i` when there is none. */
