@@ -55,8 +55,7 @@ export function classifyError(error: FastifyError | PortcullisError | Error): {
     // A malformed duration has its own stable code, whether the schema or a handler finds it.
     const badDuration = fastifyError.validation.some(
       (v) =>
-        v.keyword === 'pattern' &&
-        (v.params as { pattern?: unknown }).pattern === DURATION_PATTERN,
+        v.keyword === 'pattern' && (v.params as { pattern?: unknown }).pattern === DURATION_PATTERN,
     );
     return badDuration
       ? {
