@@ -78,7 +78,7 @@ export async function createDataPlane(
   const pipeline: PipelineDeps = {
     environment: env.name,
     schemes: env.dialects.map((dialect) => SCHEMES[dialect]()),
-    routes: compileRouteTable(DEFAULT_ROUTES),
+    routes: compileRouteTable(env.routes ?? DEFAULT_ROUTES),
     window: { pastMs: env.windowPastMs, futureMs: env.windowFutureMs },
     keys: shared.keys,
     replay: shared.replay,

@@ -6,6 +6,7 @@ import { parseDuration } from '../core/duration.js';
 import { PortcullisError } from '../core/errors.js';
 import type { Environment } from '../core/keys/model.js';
 import { parseCidrList } from '../core/net/cidr.js';
+import type { RouteSpec } from '../core/routes/route-table.js';
 import { DIALECTS, type Dialect } from '../core/signing/types.js';
 import { CONFIG_SCHEMA } from './schema.js';
 
@@ -24,6 +25,8 @@ export interface EnvironmentConfig {
   readonly windowPastMs: number;
   readonly windowFutureMs: number;
   readonly dialects: readonly Dialect[];
+  /** The route table; null means the built-in sandbox exchange's default table. */
+  readonly routes: readonly RouteSpec[] | null;
 }
 
 export interface Config {
@@ -167,6 +170,18 @@ export function loadConfig(
       problems.push(`/environments/${name}/upstream: must be "builtin" or an http(s) URL`);
     }
   }
+  for (const name of ['production', 'sandbox'] as const) {
+    const routes = obj(envs[name]).routes;
+    if (!Array.isArray(routes)) continue;
+    const seen = new Set<string>();
+    routes.forEach((route, index) => {
+      const r = obj(route);
+      const key = `${String(r.method)} ${String(r.path)}`;
+      if (seen.has(key))
+        problems.push(`/environments/${name}/routes/${index}: duplicate route ${key}`);
+      seen.add(key);
+    });
+  }
   if (problems.length > 0) {
     throw new PortcullisError(
       'CONFIG_INVALID',
@@ -194,6 +209,13 @@ export function loadConfig(
       windowPastMs: ms(window.past, '5s'),
       windowFutureMs: ms(window.future, '1s'),
       dialects: Object.freeze([...((e.dialects as Dialect[] | undefined) ?? DIALECTS)]),
+      routes: Array.isArray(e.routes)
+        ? Object.freeze(
+            (e.routes as (Omit<RouteSpec, 'weight' | 'dialect'> & Partial<RouteSpec>)[]).map((r) =>
+              Object.freeze({ ...r, weight: r.weight ?? 1, dialect: r.dialect ?? 'native' }),
+            ),
+          )
+        : null,
     });
   };
   const store =

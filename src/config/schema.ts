@@ -9,6 +9,20 @@ const listener = {
   },
 } as const;
 
+const route = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] },
+    path: { type: 'string', pattern: '^/[A-Za-z0-9_.~:/-]*$', maxLength: 512 },
+    action: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,63}$' },
+    scope: { enum: ['read', 'trade', 'withdraw', 'transfer', null] },
+    weight: { type: 'integer', minimum: 0, maximum: 100000 },
+    dialect: { enum: ['native', 'binance', 'bybit', 'okx'] },
+  },
+  required: ['method', 'path', 'action', 'scope'],
+} as const;
+
 const environment = {
   type: 'object',
   additionalProperties: false,
@@ -27,6 +41,7 @@ const environment = {
       items: { enum: ['native', 'binance', 'bybit', 'okx'] },
       uniqueItems: true,
     },
+    routes: { type: 'array', items: route, maxItems: 10000 },
   },
 } as const;
 
