@@ -64,6 +64,9 @@ export function buildAdminApp(deps: AdminDeps, options: AdminAppOptions): Fastif
     },
     return503OnClosing: true,
   });
+  // Fastify parses text/plain by default; the admin API speaks JSON only, so any other body
+  // is UNSUPPORTED_MEDIA_TYPE rather than a string that fails schema validation.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('admin', null);
   const openapi = collectOpenApi(app);
 

@@ -1,4 +1,5 @@
 /** JSON Schemas of the admin API; they validate requests and feed /openapi.json. */
+
 /** The pattern every duration field carries; a mismatch is answered as INVALID_DURATION. */
 export const DURATION_PATTERN = '^\\d{1,9}(ms|s|m|h|d)$';
 
