@@ -131,11 +131,12 @@ class SqliteControlStore implements ControlStore {
   }
 
   createAccount(account: Account, audit: AuditDraft): Promise<void> {
-    this.tx(() => {
-      this.stmts.insertAccount.run(account.id, account.name, account.createdAt);
-      this.appendInTx(audit);
+    return settle(() => {
+      this.tx(() => {
+        this.stmts.insertAccount.run(account.id, account.name, account.createdAt);
+        this.appendInTx(audit);
+      });
     });
-    return Promise.resolve();
   }
 
   getAccount(id: string): Promise<Account | undefined> {
@@ -160,12 +161,13 @@ class SqliteControlStore implements ControlStore {
     secret: StoredSecretVersion | null,
     audit: AuditDraft,
   ): Promise<void> {
-    this.tx(() => {
-      this.stmts.insertKey.run(keyParams(stored));
-      if (secret) this.stmts.insertSecret.run(secretParams(secret));
-      this.appendInTx(audit);
+    return settle(() => {
+      this.tx(() => {
+        this.stmts.insertKey.run(keyParams(stored));
+        if (secret) this.stmts.insertSecret.run(secretParams(secret));
+        this.appendInTx(audit);
+      });
     });
-    return Promise.resolve();
   }
 
   getKey(id: string): Promise<StoredKey | undefined> {
@@ -194,24 +196,25 @@ class SqliteControlStore implements ControlStore {
   }
 
   updateKey(update: KeyUpdate, audit: AuditDraft): Promise<boolean> {
-    const written = this.tx(() => {
-      const result = this.stmts.updateKey.run({
-        ...keyParams(update.stored),
-        expectedEpoch: update.expectedEpoch,
-      });
-      if (result.changes !== 1) return false;
-      if (update.retireOthersAt !== undefined) {
-        this.stmts.retireSecrets.run(
-          update.retireOthersAt,
-          update.stored.key.id,
-          update.retireOthersAt,
-        );
-      }
-      if (update.newSecret) this.stmts.insertSecret.run(secretParams(update.newSecret));
-      this.appendInTx(audit);
-      return true;
-    });
-    return Promise.resolve(written);
+    return settle(() =>
+      this.tx(() => {
+        const result = this.stmts.updateKey.run({
+          ...keyParams(update.stored),
+          expectedEpoch: update.expectedEpoch,
+        });
+        if (result.changes !== 1) return false;
+        if (update.retireOthersAt !== undefined) {
+          this.stmts.retireSecrets.run(
+            update.retireOthersAt,
+            update.stored.key.id,
+            update.retireOthersAt,
+          );
+        }
+        if (update.newSecret) this.stmts.insertSecret.run(secretParams(update.newSecret));
+        this.appendInTx(audit);
+        return true;
+      }),
+    );
   }
 
   getSecrets(keyId: string): Promise<StoredSecretVersion[]> {
@@ -226,11 +229,12 @@ class SqliteControlStore implements ControlStore {
   }
 
   createAdminToken(token: AdminToken, audit: AuditDraft): Promise<void> {
-    this.tx(() => {
-      this.stmts.insertToken.run({ ...token });
-      this.appendInTx(audit);
+    return settle(() => {
+      this.tx(() => {
+        this.stmts.insertToken.run({ ...token });
+        this.appendInTx(audit);
+      });
     });
-    return Promise.resolve();
   }
 
   findAdminTokenByHash(tokenHash: string): Promise<AdminToken | undefined> {
@@ -247,7 +251,7 @@ class SqliteControlStore implements ControlStore {
   }
 
   appendAudit(audit: AuditDraft): Promise<AuditEntry> {
-    return Promise.resolve(this.tx(() => this.appendInTx(audit)));
+    return settle(() => this.tx(() => this.appendInTx(audit)));
   }
 
   listAudit(query: AuditQuery): Promise<AuditEntry[]> {
@@ -290,8 +294,9 @@ class SqliteControlStore implements ControlStore {
   }
 
   replaceSealed(keyId: string, version: number, sealed: SealedSecret): Promise<void> {
-    this.stmts.replaceSealed.run({ keyId, version, ...sealed });
-    return Promise.resolve();
+    return settle(() => {
+      this.stmts.replaceSealed.run({ keyId, version, ...sealed });
+    });
   }
 
   listKekIds(): Promise<string[]> {
@@ -305,13 +310,26 @@ class SqliteControlStore implements ControlStore {
   }
 
   setMeta(name: string, value: string): Promise<void> {
-    this.stmts.setMeta.run(name, value);
-    return Promise.resolve();
+    return settle(() => {
+      this.stmts.setMeta.run(name, value);
+    });
   }
 
   close(): Promise<void> {
     if (this.db.open) this.db.close();
     return Promise.resolve();
+  }
+}
+
+/**
+ * Runs a synchronous driver call behind a Promise-returning port method: a failure (constraint,
+ * busy, closed database) becomes a rejected promise, never a synchronous throw.
+ */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
 }
 
