@@ -1,0 +1,148 @@
+/**
+ * Policy decisions. Semantics ("all applicable policies must pass", reference §2.5 #1):
+ * - a policy applies when its target matches the request; if no enforce-mode policy applies the
+ *   answer is `not-applicable` (scopes alone decide, as before any policy was attached);
+ * - otherwise forbid overrides permit, and what no permit covers is denied (default deny);
+ * - an evaluation error in ANY applicable enforce policy, permit or forbid, counts as a matching
+ *   forbid: fail closed, never ignored the way Cedar ignores an erroring forbid (§5.3 #12);
+ * - shadow-mode policies are evaluated and reported, never enforced.
+ */
+import { evaluationFault } from './cel-diagnostics.js';
+import type { CompiledPolicy, PolicySet } from './compile-policy-set.js';
+import type { PolicyEffect, PolicyMode } from './model.js';
+import type { PolicyContext } from './policy-context.js';
+
+export type PolicyDecisionKind = 'permit' | 'deny' | 'not-applicable';
+
+export type PolicyReason =
+  'PERMIT_MATCHED' | 'FORBID_MATCHED' | 'EVALUATION_ERROR' | 'NO_PERMIT' | 'NO_POLICY_APPLIES';
+
+export type ConditionOutcome = 'matched' | 'not-matched' | 'error';
+
+/** One applicable policy in a decision's explanation, in set order. */
+export interface PolicyExplanation {
+  readonly policyId: string;
+  readonly version: number;
+  readonly effect: PolicyEffect;
+  readonly mode: PolicyMode;
+  readonly outcome: ConditionOutcome;
+  /** Present when the condition failed to evaluate (a CEL error code and a one-line summary). */
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** A shadow policy's result, and the decision the set would take were it switched on. */
+export interface ShadowResult {
+  readonly policyId: string;
+  readonly version: number;
+  readonly outcome: ConditionOutcome;
+  readonly wouldBe: PolicyDecisionKind;
+}
+
+export interface PolicyDecision {
+  readonly decision: PolicyDecisionKind;
+  readonly reason: PolicyReason;
+  /** The policy that decided; absent for NO_PERMIT and NO_POLICY_APPLIES. */
+  readonly decidedBy?: { readonly policyId: string; readonly version: number };
+  readonly shadow: readonly ShadowResult[];
+  readonly explanation: readonly PolicyExplanation[];
+}
+
+interface Tally {
+  applicable: boolean;
+  forbid: CompiledPolicy | undefined;
+  error: CompiledPolicy | undefined;
+  permit: CompiledPolicy | undefined;
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/** Decides a request against a compiled set. Never throws. */
+export function evaluatePolicies(set: PolicySet, context: PolicyContext): PolicyDecision {
+  const candidates = set.candidates(context.action, context.environment);
+  const tally: Tally = {
+    applicable: false,
+    forbid: undefined,
+    error: undefined,
+    permit: undefined,
+  };
+  const explanation: PolicyExplanation[] = [];
+  let shadowed: { policy: CompiledPolicy; outcome: ConditionOutcome }[] | undefined;
+  for (const policy of candidates) {
+    if (policy.accounts !== null && !policy.accounts.has(context.accountId)) continue;
+    if (policy.keys !== null && !policy.keys.has(context.keyId)) continue;
+    const entry = run(policy, context);
+    explanation.push(entry);
+    if (policy.mode === 'shadow') {
+      (shadowed ??= []).push({ policy, outcome: entry.outcome });
+      continue;
+    }
+    tally.applicable = true;
+    if (entry.outcome === 'error') tally.error ??= policy;
+    else if (entry.outcome === 'matched') {
+      if (policy.effect === 'forbid') tally.forbid ??= policy;
+      else tally.permit ??= policy;
+    }
+  }
+  const base = decide(tally);
+  const shadow =
+    shadowed === undefined
+      ? NONE
+      : shadowed.map(({ policy, outcome }) => ({
+          policyId: policy.id,
+          version: policy.version,
+          outcome,
+          wouldBe: decide(withPolicy(tally, policy, outcome)).decision,
+        }));
+  return { ...base, shadow, explanation };
+}
+
+function run(policy: CompiledPolicy, context: PolicyContext): PolicyExplanation {
+  const head = {
+    policyId: policy.id,
+    version: policy.version,
+    effect: policy.effect,
+    mode: policy.mode,
+  };
+  let value: unknown;
+  try {
+    value = policy.program(context.variables);
+  } catch (error) {
+    return { ...head, outcome: 'error', error: evaluationFault(error) };
+  }
+  if (value === true) return { ...head, outcome: 'matched' };
+  if (value === false) return { ...head, outcome: 'not-matched' };
+  // Type checking guarantees bool; anything else is a fault, and faults deny.
+  return { ...head, outcome: 'error', error: { code: 'not_bool', message: 'not a bool' } };
+}
+
+function decide(tally: Tally): Pick<PolicyDecision, 'decision' | 'reason' | 'decidedBy'> {
+  if (!tally.applicable) return { decision: 'not-applicable', reason: 'NO_POLICY_APPLIES' };
+  if (tally.forbid) return deny('FORBID_MATCHED', tally.forbid);
+  if (tally.error) return deny('EVALUATION_ERROR', tally.error);
+  if (tally.permit) {
+    return {
+      decision: 'permit',
+      reason: 'PERMIT_MATCHED',
+      decidedBy: { policyId: tally.permit.id, version: tally.permit.version },
+    };
+  }
+  return { decision: 'deny', reason: 'NO_PERMIT' };
+}
+
+function deny(
+  reason: PolicyReason,
+  policy: CompiledPolicy,
+): Pick<PolicyDecision, 'decision' | 'reason' | 'decidedBy'> {
+  return { decision: 'deny', reason, decidedBy: { policyId: policy.id, version: policy.version } };
+}
+
+/** The tally as if one shadow policy were enforced alongside the enforce-mode ones. */
+function withPolicy(tally: Tally, policy: CompiledPolicy, outcome: ConditionOutcome): Tally {
+  const next: Tally = { ...tally, applicable: true };
+  if (outcome === 'error') next.error ??= policy;
+  else if (outcome === 'matched') {
+    if (policy.effect === 'forbid') next.forbid ??= policy;
+    else next.permit ??= policy;
+  }
+  return next;
+}
