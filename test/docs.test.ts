@@ -21,7 +21,7 @@ function tableRows(markdown: string, title: string): Map<string, number> {
   const rest = markdown.slice(start + title.length + 5);
   const section = rest.slice(0, rest.search(/\n## |$/));
   const rows = new Map<string, number>();
-  for (const match of section.matchAll(/^\| `([A-Z0-9_]+)` \| (\d{3}) \|/gm)) {
+  for (const match of section.matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|\s*(\d{3})\s*\|/gm)) {
     const [, code, status] = match;
     if (code === undefined || status === undefined) continue;
     expect(rows.has(code), `${code} listed twice`).toBe(false);
