@@ -11,11 +11,11 @@ afterAll(() => dir.remove());
 describe('portcullis start', () => {
   it('exits 1 naming CONFIG_INVALID and every problem of a bad configuration file', async () => {
     const file = join(dir.path, 'bad.yaml');
-    writeFileSync(file, 'logLevel: chatty\ndataPlane:\n  keyCacheSize: 0\ncolour: red\n');
+    writeFileSync(file, 'dataPlane:\n  keyCacheSize: 0\n  headersTimeout: soon\ncolour: red\n');
     const result = await runCli(['start', '--config', file], { dataDir: dir.path });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('CONFIG_INVALID');
-    expect(result.stderr).toContain('/logLevel');
+    expect(result.stderr).toContain('/dataPlane/headersTimeout');
     expect(result.stderr).toContain('/dataPlane/keyCacheSize');
     expect(result.stderr).toContain("'colour'");
   });
