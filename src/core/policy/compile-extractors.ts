@@ -5,7 +5,7 @@
  * Expressions are compiled once with the route table; extraction runs per request.
  */
 import type { ParseResult } from '@marcbachmann/cel-js';
-import { parseDecimal, formatDecimal } from '../transactions/decimal.js';
+import { normalizeDecimal } from '../transactions/decimal.js';
 import { diagnosticOf, evaluationFault } from './cel-diagnostics.js';
 import { PARAM_TYPES, isParamName, type ParamName, type PolicyParams } from './model.js';
 import { parameterExtractorEnvironment } from './policy-environment.js';
@@ -161,10 +161,10 @@ function convert(param: ParamName, value: unknown): Converted {
   }
   if (typeof value === 'string') {
     // Amounts arrive as decimal strings (Binance style): kept exact for the transaction rules.
-    const units = parseDecimal(value);
-    if (units === undefined)
+    const decimal = normalizeDecimal(value);
+    if (decimal === undefined)
       return { code: 'bad_decimal', message: `${param} is not a plain decimal` };
-    return { value: Number(value), decimal: formatDecimal(units) };
+    return { value: Number(value), decimal };
   }
   return { code: 'type_mismatch', message: `${param} must be a number or a decimal string` };
 }

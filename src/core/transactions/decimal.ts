@@ -29,8 +29,13 @@ export function formatDecimal(units: bigint): string {
   return `${negative ? '-' : ''}${whole}${fraction === '' ? '' : `.${fraction}`}`;
 }
 
-/** The canonical text of a decimal (`1.50` → `1.5`); undefined if not plain decimal. */
+/**
+ * The canonical text of a decimal (`1.50` → `1.5`, `2.0` → `2`); undefined if not plain decimal.
+ * String work only (no BigInt): it runs per request in parameter extraction.
+ */
 export function normalizeDecimal(text: string): string | undefined {
-  const units = parseDecimal(text);
-  return units === undefined ? undefined : formatDecimal(units);
+  const match = DECIMAL.exec(text);
+  if (!match) return undefined;
+  const fraction = (match[2] ?? '').replace(/0+$/, '');
+  return fraction === '' ? (match[1] ?? '0') : `${match[1] ?? '0'}.${fraction}`;
 }
