@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -187,12 +187,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         bootstrapTokenCreated: created,
         masterKeyGenerated: loaded.generated,
       };
+      // Write-then-rename: a reader (the CLI, a test) never sees half a file.
       const runtimeFile = join(config.dataDir, 'runtime.json');
-      writeFileSync(
-        runtimeFile,
-        `${JSON.stringify({ pid: info.pid, adminUrl, dataPlanes: info.dataPlanes }, null, 2)}\n`,
-      );
-      chmodSync(runtimeFile, 0o600);
+      const body = { pid: info.pid, adminUrl, dataPlanes: info.dataPlanes };
+      writeFileSync(`${runtimeFile}.tmp`, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
+      renameSync(`${runtimeFile}.tmp`, runtimeFile);
       return info;
     },
 
