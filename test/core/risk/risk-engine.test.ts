@@ -26,17 +26,24 @@ function engine(overrides: RiskConfigOverrides = {}) {
   return createRiskEngine(resolveRiskConfig(overrides));
 }
 
+/** Changes to the base event; `undefined` removes a field (an event without key or account). */
+type Patch = { [K in keyof RiskEvent]?: RiskEvent[K] | undefined };
+
 /** Feeds events and returns every signal raised, in order. */
-function feed(e: ReturnType<typeof engine>, events: Iterable<Partial<RiskEvent>>): Signal[] {
+function feed(e: ReturnType<typeof engine>, events: Iterable<Patch>): Signal[] {
   const out: Signal[] = [];
-  for (const event of events) out.push(...e.observe({ ...base, ...event }));
+  for (const patch of events) {
+    const merged: Record<string, unknown> = { ...base, ...patch };
+    for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
+    out.push(...e.observe(merged as unknown as RiskEvent));
+  }
   return out;
 }
 
 const kinds = (signals: readonly Signal[]) => signals.map((s) => `${s.kind}:${s.subject.type}`);
 
 /** `count` events spread evenly over `[startMs, startMs + spanMs)`. */
-function* spread(count: number, startMs: number, spanMs: number, event: Partial<RiskEvent> = {}) {
+function* spread(count: number, startMs: number, spanMs: number, event: Patch = {}) {
   for (let i = 0; i < count; i++)
     yield { ...event, nowMs: startMs + Math.floor((i * spanMs) / count) };
 }
