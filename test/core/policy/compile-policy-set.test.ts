@@ -53,6 +53,11 @@ describe('compilePolicySet: CEL errors with positions', () => {
     expect(error?.code).toBe('invalid_cidr');
   });
 
+  it('refuses a condition above the AST node bound', () => {
+    const [error] = errorsOf([policy({ id: 'p', condition: `true${' && true'.repeat(500)}` })]);
+    expect(error?.code).toBe('limit_exceeded');
+  });
+
   it('refuses an unknown function', () => {
     const [error] = errorsOf([policy({ id: 'p', condition: 'isOffice(request.ip)' })]);
     expect(error?.code).toBeDefined();
@@ -136,7 +141,8 @@ describe('compilePolicySet: the three example rules compile', () => {
       id: 'big-orders-office-only',
       effect: 'forbid',
       target: { actions: ['order.place'] },
-      condition: 'params.notional > 250000.0 && !ipInCidr(request.ip, "10.20.0.0/16")',
+      condition:
+        'params.symbol.endsWith("USDT") && params.notional > 250000.0 && !ipInCidr(request.ip, "10.20.0.0/16")',
     }),
     policy({
       id: 'no-night-withdrawals',

@@ -193,6 +193,18 @@ describe('evaluatePolicies: errors fail closed', () => {
     expect(evaluatePolicies(errSet, context()).reason).toBe('EVALUATION_ERROR');
   });
 
+  it('`in` guards an optional label', () => {
+    const guarded = compiled([
+      policy({ id: 'p' }),
+      policy({
+        id: 'f',
+        effect: 'forbid',
+        condition: '"tier" in key.labels && key.labels["tier"] == "untrusted"',
+      }),
+    ]);
+    expect(evaluatePolicies(guarded, context()).decision).toBe('permit');
+  });
+
   it('has() guards an optional parameter', () => {
     const guarded = compiled([
       policy({ id: 'p' }),
