@@ -234,4 +234,6 @@ export const binanceScheme: SigningScheme<BinanceCredential> = {
     if (credential.signatureKind !== 'base64') return -1;
     return verifyEd25519(key.publicKey, payload, credential.signature) ? 0 : -1;
   },
+  // The signature is a credential: the upstream never sees it, in the query or in the body.
+  forwardBody: binanceForwardBody,
 };
