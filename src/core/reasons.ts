@@ -52,6 +52,18 @@ export const REASON_CATALOG = {
   BODY_TOO_LARGE: { status: 413, description: 'The body is larger than the listener accepts.' },
   UPSTREAM_TIMEOUT: { status: 504, description: 'The upstream did not answer in time.' },
   UPSTREAM_UNAVAILABLE: { status: 502, description: 'The upstream cannot be reached.' },
+  RATE_LIMITED: {
+    status: 429,
+    description: 'A rate limit (key, account, IP prefix, orders or failed logins) is exhausted.',
+  },
+  IP_BANNED: {
+    status: 418,
+    description: 'The IP prefix kept sending after 429 answers and is banned for a while.',
+  },
+  RATE_LIMIT_UNAVAILABLE: {
+    status: 503,
+    description: 'The shared rate-limit store cannot be reached and the gateway fails closed.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ReasonCode = keyof typeof REASON_CATALOG;

@@ -5,12 +5,7 @@
 import { REASON_CATALOG, publicReason, type ReasonCode } from '../reasons.js';
 
 /** Reason codes the pipeline is expected to add; each renderer already maps them. */
-export const FUTURE_REASONS = [
-  'RATE_LIMITED',
-  'IP_BANNED',
-  'POLICY_DENIED',
-  'APPROVAL_REQUIRED',
-] as const;
+export const FUTURE_REASONS = ['POLICY_DENIED', 'APPROVAL_REQUIRED'] as const;
 export type FutureReason = (typeof FUTURE_REASONS)[number];
 export type DenialReason = ReasonCode | FutureReason;
 
@@ -48,8 +43,6 @@ export function lookupRow<R>(
 }
 
 const FUTURE_STATUS: Readonly<Record<FutureReason, number>> = {
-  RATE_LIMITED: 429,
-  IP_BANNED: 429,
   POLICY_DENIED: 403,
   APPROVAL_REQUIRED: 403,
 };

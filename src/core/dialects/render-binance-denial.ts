@@ -82,6 +82,7 @@ export const BINANCE_DENIALS: Readonly<Record<string, DialectError<number>>> = {
     code: -1003,
     message: 'Too much request weight used; please use the websocket for live updates.',
   },
+  RATE_LIMIT_UNAVAILABLE: INTERNAL,
   IP_BANNED: { status: 418, code: -1003, message: 'Way too much request weight used; IP banned.' },
   POLICY_DENIED: NOT_AUTHORIZED,
   APPROVAL_REQUIRED: NOT_AUTHORIZED,

@@ -72,6 +72,7 @@ export const BYBIT_DENIALS: Readonly<Record<string, DialectError<number>>> = {
     code: 10006,
     message: 'Too many visits. Exceeded the API Rate Limit.',
   },
+  RATE_LIMIT_UNAVAILABLE: SYSTEM,
   IP_BANNED: { status: 403, code: 10018, message: 'Exceeded the IP Rate Limit.' },
   POLICY_DENIED: { ...PERMISSION, message: 'Permission denied by a policy.' },
   APPROVAL_REQUIRED: { ...PERMISSION, message: 'Permission denied: this request needs approval.' },

@@ -78,6 +78,7 @@ export const OKX_DENIALS: Readonly<Record<string, DialectError<string>>> = {
   },
   RATE_LIMITED: RATE,
   IP_BANNED: RATE,
+  RATE_LIMIT_UNAVAILABLE: BUSY,
   POLICY_DENIED: PERMISSION,
   APPROVAL_REQUIRED: PERMISSION,
 };
