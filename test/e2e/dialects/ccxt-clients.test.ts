@@ -5,8 +5,11 @@
  * against the real exchange (the mapping is in docs/dialects.md).
  */
 import ccxt from 'ccxt';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliKey } from '../../helpers/cli-keys.js';
+import { cliCreateKey, type CliKey } from '../../helpers/cli-keys.js';
 import {
   binanceClient,
   bybitClient,
@@ -291,5 +294,25 @@ describe('ccxt okx passphrase', () => {
       OKX.balance(gateway.sandboxUrl, gateway.keys.trader, { passphrase: 'not-the-passphrase' }),
     );
     expectCcxtError(error, ccxt.AuthenticationError, '50105');
+  });
+});
+
+describe('ccxt binance with an Ed25519 key', () => {
+  it('signs with the private key (percent-encoded base64) and the gateway verifies it', async () => {
+    const pair = generateKeyPairSync('ed25519');
+    const publicKeyFile = join(gateway.server.dataDir, 'ed25519-public.pem');
+    writeFileSync(publicKeyFile, pair.publicKey.export({ type: 'spki', format: 'pem' }));
+    const key = await cliCreateKey(gateway.server.dataDir, {
+      accountId: gateway.keys.trader.accountId,
+      extra: ['--scheme', 'ed25519', '--public-key', publicKeyFile],
+    });
+    // ccxt picks Ed25519 for a PEM secret of at most 120 characters (RSA above).
+    const privatePem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const client = binanceClient(gateway.sandboxUrl, key, { secret: privatePem });
+    await expect(client.privateGetAccount()).resolves.toHaveProperty('balances');
+    const placed = (await client.privatePostOrder(BINANCE_ORDER)) as { orderId: number };
+    await expect(
+      client.privateDeleteOrder({ symbol: 'BTCUSDT', orderId: placed.orderId }),
+    ).resolves.toMatchObject({ status: 'CANCELED' });
   });
 });
