@@ -3,7 +3,17 @@
  * composition root (src/app/runtime.ts) picks one adapter per port from the configuration.
  */
 import type { AuditDraft, AuditEntry, AuditSealer } from './core/audit/audit-chain.js';
+import type { JsonValue } from './core/audit/canonical-json.js';
+import type { Approval, ApprovalState, ApprovalTransition } from './core/approvals/approval.js';
 import type { Account, ApiKey, Environment } from './core/keys/model.js';
+import type { PolicyEffect, PolicyMode, PolicyTarget } from './core/policy/model.js';
+import type { AddressBookEntry } from './core/transactions/address-book.js';
+import type {
+  AmountLimits,
+  ReserveResult,
+  WithdrawalRequest,
+  WithdrawalRules,
+} from './core/transactions/withdrawal-ledger.js';
 
 export type { ReplayGuard, ReplayVerdict } from './core/replay/replay-guard.js';
 
@@ -136,4 +146,130 @@ export interface ChangeEvents {
   publish(event: ChangeEvent): void;
   /** Returns an unsubscribe function. */
   subscribe(handler: (event: ChangeEvent) => void): () => void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Governance ports (policies, approvals, withdrawal rules). Separate from ControlStore so that an
+// adapter can add them on its own schedule; the composition root checks `hasGovernance`.
+// Every mutating method appends its audit entry in the same transaction as the change.
+
+/** `require-approval` rules hold a matching request for multi-party approval (docs/policies.md §5). */
+export type PolicyRuleEffect = PolicyEffect | 'require-approval';
+
+/** One version of a policy as stored. The latest version of an id is the current one. */
+export interface PolicyRecord {
+  readonly id: string;
+  readonly version: number;
+  readonly effect: PolicyRuleEffect;
+  readonly target: PolicyTarget;
+  readonly condition: string;
+  readonly mode: PolicyMode;
+  readonly description: string;
+  /** Distinct approvers a `require-approval` rule asks for; null for permit and forbid. */
+  readonly quorum: number | null;
+  /** False for the tombstone version a deletion writes. */
+  readonly active: boolean;
+  /** When version 1 was written. */
+  readonly createdAt: number;
+  /** When this version was written, and by whom. */
+  readonly updatedAt: number;
+  readonly updatedBy: string;
+}
+
+export interface PolicyStore {
+  /** The latest version of every policy that is still active, in creation order. */
+  listPolicies(): Promise<PolicyRecord[]>;
+  /** The latest version of one policy (possibly a deletion tombstone). */
+  getPolicy(id: string): Promise<PolicyRecord | undefined>;
+  /** Every version of one policy, oldest first. */
+  policyHistory(id: string): Promise<PolicyRecord[]>;
+  /**
+   * Appends a version. Returns false (and writes nothing) when the latest stored version is not
+   * `expectedVersion` (0: the id must not exist yet).
+   */
+  writePolicy(record: PolicyRecord, expectedVersion: number, audit: AuditDraft): Promise<boolean>;
+}
+
+/** An approval row: the state machine, what it holds, and the outcome once executed. */
+export interface ApprovalRecord {
+  readonly approval: Approval;
+  /** The held request (exact bytes for data-plane requests, the change for admin-side ones). */
+  readonly subject: { readonly [name: string]: JsonValue };
+  /** What the execution returned (status and body summary), once finished. */
+  readonly result: { readonly [name: string]: JsonValue } | null;
+}
+
+export interface ApprovalStore {
+  createApproval(record: ApprovalRecord, audit: AuditDraft): Promise<void>;
+  getApproval(id: string): Promise<ApprovalRecord | undefined>;
+  listApprovals(filter: {
+    readonly state?: ApprovalState;
+    readonly limit: number;
+  }): Promise<ApprovalRecord[]>;
+  /**
+   * Compare-and-set: writes `next` only if the stored row is still at `transition.from` (state and
+   * version). Returns false (and writes nothing) when another writer moved it first.
+   */
+  transitionApproval(
+    next: Approval,
+    transition: ApprovalTransition,
+    audit: AuditDraft,
+    result?: { readonly [name: string]: JsonValue },
+  ): Promise<boolean>;
+}
+
+/** An account's withdrawal rules; absent settings mean the rules are off for the account. */
+export interface WithdrawalSettings {
+  readonly accountId: string;
+  /** Destinations must be usable address-book entries. */
+  readonly addressBookRequired: boolean;
+  readonly coolDownMs: number;
+  readonly accountLimits: AmountLimits;
+  /** Applied to every key of the account. */
+  readonly keyLimits: AmountLimits;
+  /** Approvers needed to add an address (0: none; the cool-down still applies). */
+  readonly addressApprovalQuorum: number;
+  readonly updatedAt: number;
+}
+
+export type ReserveInput = Omit<WithdrawalRules, 'addressBook'> & {
+  readonly addressBookRequired: boolean;
+};
+
+export interface WithdrawalStore {
+  getWithdrawalSettings(accountId: string): Promise<WithdrawalSettings | undefined>;
+  putWithdrawalSettings(settings: WithdrawalSettings, audit: AuditDraft): Promise<void>;
+  addAddress(entry: AddressBookEntry, audit: AuditDraft): Promise<void>;
+  listAddresses(accountId: string): Promise<AddressBookEntry[]>;
+  /**
+   * Applies `reserve` (src/core/transactions) to the LATEST ledger state and address book of the
+   * account inside one transaction, so that concurrent withdrawals cannot exceed a limit together.
+   * The audit entry is written only when the reservation is made.
+   */
+  reserveWithdrawal(
+    request: WithdrawalRequest,
+    rules: ReserveInput,
+    nowMs: number,
+    audit: AuditDraft,
+  ): Promise<ReserveResult>;
+  /** Commits (upstream accepted) or releases (upstream failed) a reservation; false if it cannot. */
+  settleReservation(
+    accountId: string,
+    reservationId: string,
+    outcome: 'commit' | 'release',
+    nowMs: number,
+    audit: AuditDraft,
+  ): Promise<boolean>;
+}
+
+export type GovernanceStore = PolicyStore & ApprovalStore & WithdrawalStore;
+
+/** Whether a store also implements the governance ports (the PostgreSQL adapter may not yet). */
+export function hasGovernance(store: ControlStore): store is ControlStore & GovernanceStore {
+  const candidate = store as Partial<GovernanceStore>;
+  return (
+    typeof candidate.writePolicy === 'function' &&
+    typeof candidate.transitionApproval === 'function' &&
+    typeof candidate.reserveWithdrawal === 'function'
+  );
 }

@@ -74,6 +74,80 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
     `,
   },
+  {
+    version: 2,
+    name: 'policies (versioned), approvals, withdrawal rules, address book, reservations',
+    sql: `
+      CREATE TABLE policies (
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        effect TEXT NOT NULL CHECK (effect IN ('permit', 'forbid', 'require-approval')),
+        target TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        mode TEXT NOT NULL CHECK (mode IN ('enforce', 'shadow')),
+        description TEXT NOT NULL,
+        quorum INTEGER,
+        active INTEGER NOT NULL CHECK (active IN (0, 1)),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT NOT NULL,
+        PRIMARY KEY (id, version)
+      );
+      CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        request_digest TEXT NOT NULL,
+        initiator TEXT NOT NULL,
+        quorum INTEGER NOT NULL,
+        approver_pool TEXT,
+        votes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        execute_by INTEGER,
+        execution TEXT,
+        subject TEXT NOT NULL,
+        result TEXT
+      );
+      CREATE INDEX approvals_state ON approvals(state, created_at);
+      CREATE TABLE withdrawal_settings (
+        account_id TEXT PRIMARY KEY REFERENCES accounts(id),
+        settings TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE withdrawal_addresses (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        asset TEXT NOT NULL,
+        network TEXT NOT NULL,
+        address TEXT NOT NULL,
+        memo TEXT,
+        added_at INTEGER NOT NULL,
+        usable_from INTEGER NOT NULL,
+        removed_at INTEGER
+      );
+      CREATE INDEX withdrawal_addresses_account ON withdrawal_addresses(account_id);
+      CREATE TABLE withdrawal_ledgers (
+        account_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+      );
+      CREATE TABLE withdrawal_reservations (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        network TEXT NOT NULL,
+        address TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('reserved', 'committed'))
+      );
+      CREATE INDEX withdrawal_reservations_account ON withdrawal_reservations(account_id, created_at);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's, each atomically with its version row. */

@@ -12,8 +12,12 @@ import type { Clock } from '../../core/clock.js';
 import type { Account } from '../../core/keys/model.js';
 import type {
   AdminToken,
+  ApprovalStore,
   AuditQuery,
   ControlStore,
+  GovernanceStore,
+  PolicyStore,
+  WithdrawalStore,
   KeyListFilter,
   KeyUpdate,
   SealedSecret,
@@ -21,6 +25,7 @@ import type {
   StoredSecretVersion,
 } from '../../ports.js';
 import { migrateSqlite } from './migrations.js';
+import { createSqliteGovernance } from './sqlite-governance.js';
 import {
   adminTokenFromRow,
   auditFromRow,
@@ -45,8 +50,11 @@ export interface SqliteStoreOptions {
   readonly synchronous?: 'FULL' | 'OFF';
 }
 
+/** The control store plus the governance ports (policies, approvals, withdrawal rules). */
+export type SqliteControlStore = ControlStore & GovernanceStore;
+
 /** The embedded control store: better-sqlite3 in WAL mode with full fsync on commit. */
-export function createSqliteControlStore(options: SqliteStoreOptions): ControlStore {
+export function createSqliteControlStore(options: SqliteStoreOptions): SqliteControlStore {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const db: Database = new BetterSqlite3(options.path);
   db.pragma('journal_mode = WAL');
@@ -55,14 +63,20 @@ export function createSqliteControlStore(options: SqliteStoreOptions): ControlSt
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrateSqlite(db, options.clock.now());
-  return new SqliteControlStore(db);
+  return new SqliteStore(db);
 }
 
-class SqliteControlStore implements ControlStore {
+class SqliteStore implements ControlStore, GovernanceStore {
   private sealer: AuditSealer | undefined;
   private readonly stmts;
+  private readonly governance: GovernanceStore;
 
   constructor(private readonly db: Database) {
+    this.governance = createSqliteGovernance({
+      db,
+      tx: (fn) => this.tx(fn),
+      appendInTx: (draft) => this.appendInTx(draft),
+    });
     const p = <T extends unknown[] = unknown[]>(sql: string): Statement<T> => db.prepare<T>(sql);
     this.stmts = {
       lastAudit: p('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
@@ -314,6 +328,31 @@ class SqliteControlStore implements ControlStore {
       this.stmts.setMeta.run(name, value);
     });
   }
+
+  // Governance ports: delegated to sqlite-governance.ts, inside this store's transactions.
+  listPolicies: PolicyStore['listPolicies'] = () => this.governance.listPolicies();
+  getPolicy: PolicyStore['getPolicy'] = (id) => this.governance.getPolicy(id);
+  policyHistory: PolicyStore['policyHistory'] = (id) => this.governance.policyHistory(id);
+  writePolicy: PolicyStore['writePolicy'] = (record, expected, audit) =>
+    this.governance.writePolicy(record, expected, audit);
+  createApproval: ApprovalStore['createApproval'] = (record, audit) =>
+    this.governance.createApproval(record, audit);
+  getApproval: ApprovalStore['getApproval'] = (id) => this.governance.getApproval(id);
+  listApprovals: ApprovalStore['listApprovals'] = (filter) => this.governance.listApprovals(filter);
+  transitionApproval: ApprovalStore['transitionApproval'] = (next, transition, audit, result) =>
+    this.governance.transitionApproval(next, transition, audit, result);
+  getWithdrawalSettings: WithdrawalStore['getWithdrawalSettings'] = (accountId) =>
+    this.governance.getWithdrawalSettings(accountId);
+  putWithdrawalSettings: WithdrawalStore['putWithdrawalSettings'] = (settings, audit) =>
+    this.governance.putWithdrawalSettings(settings, audit);
+  addAddress: WithdrawalStore['addAddress'] = (entry, audit) =>
+    this.governance.addAddress(entry, audit);
+  listAddresses: WithdrawalStore['listAddresses'] = (accountId) =>
+    this.governance.listAddresses(accountId);
+  reserveWithdrawal: WithdrawalStore['reserveWithdrawal'] = (request, rules, nowMs, audit) =>
+    this.governance.reserveWithdrawal(request, rules, nowMs, audit);
+  settleReservation: WithdrawalStore['settleReservation'] = (account, id, outcome, nowMs, audit) =>
+    this.governance.settleReservation(account, id, outcome, nowMs, audit);
 
   close(): Promise<void> {
     if (this.db.open) this.db.close();
