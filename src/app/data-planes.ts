@@ -5,6 +5,7 @@ import { createMemoryReplayGuard } from '../adapters/memory/replay-guard.js';
 import type { Config, EnvironmentConfig } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import { createClientIpResolver } from '../core/net/client-ip.js';
+import type { PipelineLimits } from '../core/limits/limit-step.js';
 import type { KeyLookup, PipelineDeps } from '../core/pipeline.js';
 import type { ReplayGuard } from '../core/replay/replay-guard.js';
 import { compileRouteTable, type RouteSpec } from '../core/routes/route-table.js';
@@ -59,6 +60,8 @@ export async function createDataPlane(
     dummyKeys: PipelineDeps['dummyKeys'];
     logger: Logger;
     onDecision: (record: DecisionRecord) => void;
+    /** Rate limits, failure budget and bans of this environment; none when undefined. */
+    limitsFor?: (env: EnvironmentConfig) => PipelineLimits | undefined;
   },
 ): Promise<DataPlane> {
   let sandbox: RunningSandbox | undefined;
@@ -75,6 +78,7 @@ export async function createDataPlane(
     origin = sandbox.url;
   }
   const upstream = createUpstream(origin, { timeoutMs: env.upstreamTimeoutMs });
+  const limits = shared.limitsFor?.(env);
   const pipeline: PipelineDeps = {
     environment: env.name,
     schemes: env.dialects.map((dialect) => SCHEMES[dialect]()),
@@ -83,6 +87,7 @@ export async function createDataPlane(
     keys: shared.keys,
     replay: shared.replay,
     dummyKeys: shared.dummyKeys,
+    ...(limits !== undefined ? { limits } : {}),
   };
   const app = buildDataPlaneApp(
     {

@@ -27,6 +27,7 @@ import {
 } from './data-planes.js';
 import { createLastUsedTracker } from './last-used.js';
 import { createLocalEvents } from './local-events.js';
+import { createRateLimitRuntime } from './rate-limits.js';
 
 export interface RuntimeOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -127,6 +128,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const replay = createReplayGuard(config, clock);
   const dummyKeys = createDummyKeys();
   const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
+  const rateLimits = createRateLimitRuntime(config, { clock, logger, store });
   const dataPlanes: DataPlane[] = [];
   for (const env of [config.environments.production, config.environments.sandbox]) {
     if (!env.enabled) continue;
@@ -138,6 +140,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         replay,
         dummyKeys,
         logger,
+        limitsFor: (environment) => rateLimits.forEnvironment(environment),
         onDecision: (record) => {
           if (record.decision.outcome === 'allow')
             lastUsed.record(record.decision.key.id, record.nowMs);
@@ -206,6 +209,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       );
       keyCache.close();
       await lastUsed.close();
+      await rateLimits.close();
       await store.close();
     },
   };

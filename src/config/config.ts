@@ -5,6 +5,9 @@ import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../core/duration.js';
 import { PortcullisError } from '../core/errors.js';
 import type { Environment } from '../core/keys/model.js';
+import { DEFAULT_BAN_POLICY, type BanPolicy } from '../core/limits/bans.js';
+import { MAX_WINDOW_MS } from '../core/limits/limit-rule.js';
+import type { RequestLimitsSpec, WindowLimit } from '../core/limits/request-limits.js';
 import { parseCidrList } from '../core/net/cidr.js';
 import type { RouteSpec } from '../core/routes/route-table.js';
 import { DIALECTS, type Dialect } from '../core/signing/types.js';
@@ -27,7 +30,38 @@ export interface EnvironmentConfig {
   readonly dialects: readonly Dialect[];
   /** The route table; null means the built-in sandbox exchange's default table. */
   readonly routes: readonly RouteSpec[] | null;
+  readonly limits: LimitsConfig;
 }
+
+/** Rate limits, failure budget and bans of one environment (docs/rate-limits.md). */
+export interface LimitsConfig extends RequestLimitsSpec {
+  readonly enabled: boolean;
+  readonly bans: BanPolicy;
+}
+
+/** Where the limit state lives; shared by both environments. */
+export interface RateLimitsConfig {
+  readonly backend: 'memory' | 'redis';
+  readonly onRedisDown: 'fail-closed' | 'local-fallback';
+  readonly nodeCount: number;
+  readonly keyPrefix: string;
+}
+
+/**
+ * Defaults that never bother a normal client (Binance-like): 6000 weight a minute per IP,
+ * per key and 12000 per account, 50 orders per 10 s and 160,000 a day per account, 100 failed
+ * verifications a minute per IP prefix.
+ */
+export const DEFAULT_LIMITS = {
+  perKey: [{ window: '1m', limit: 6000 }],
+  perAccount: [{ window: '1m', limit: 12000 }],
+  perIp: [{ window: '1m', limit: 6000 }],
+  orders: [
+    { window: '10s', limit: 50 },
+    { window: '1d', limit: 160000 },
+  ],
+  authFailures: [{ window: '1m', limit: 100 }],
+} as const;
 
 export interface Config {
   readonly dataDir: string;
@@ -44,6 +78,7 @@ export interface Config {
     readonly requestTimeoutMs: number;
   };
   readonly environments: Readonly<Record<Environment, EnvironmentConfig>>;
+  readonly rateLimits: RateLimitsConfig;
 }
 
 type Raw = Record<string, unknown>;
@@ -182,6 +217,12 @@ export function loadConfig(
       seen.add(key);
     });
   }
+  for (const name of ['production', 'sandbox'] as const) {
+    problems.push(...limitProblems(obj(envs[name]), `/environments/${name}`));
+  }
+  if (obj(merged.rateLimits).backend === 'redis' && typeof merged.redis !== 'string') {
+    problems.push('/rateLimits/backend: redis needs the top-level `redis` URL');
+  }
   if (problems.length > 0) {
     throw new PortcullisError(
       'CONFIG_INVALID',
@@ -216,8 +257,10 @@ export function loadConfig(
             ),
           )
         : null,
+      limits: limitsOf(obj(e.limits)),
     });
   };
+  const rateLimits = obj(merged.rateLimits);
   const store =
     typeof merged.store === 'string' ? merged.store : `sqlite:${resolve(dataDir, 'portcullis.db')}`;
   return Object.freeze({
@@ -247,5 +290,93 @@ export function loadConfig(
       production: environment('production', 8080),
       sandbox: environment('sandbox', 8090),
     }),
+    rateLimits: Object.freeze({
+      backend: (rateLimits.backend as 'memory' | 'redis' | undefined) ?? 'memory',
+      onRedisDown:
+        (rateLimits.onRedisDown as 'fail-closed' | 'local-fallback' | undefined) ??
+        'local-fallback',
+      nodeCount: (rateLimits.nodeCount as number | undefined) ?? 1,
+      keyPrefix: (rateLimits.keyPrefix as string | undefined) ?? 'pc:rl:',
+    }),
   });
+}
+
+type RawWindow = { window: string; limit: number };
+
+function windowsOf(value: unknown, fallback: readonly RawWindow[]): readonly WindowLimit[] {
+  const list = Array.isArray(value) ? (value as RawWindow[]) : fallback;
+  return Object.freeze(
+    list.map((w) => Object.freeze({ windowMs: ms(w.window, '1m'), limit: w.limit })),
+  );
+}
+
+function limitsOf(raw: Raw): LimitsConfig {
+  const bans = obj(raw.bans);
+  const d = DEFAULT_BAN_POLICY;
+  const overrides: Record<string, RequestLimitsSpec['accountOverrides'][string]> = {};
+  for (const [accountId, value] of Object.entries(obj(raw.accountOverrides))) {
+    const o = obj(value);
+    overrides[accountId] = Object.freeze({
+      ...(o.perKey ? { perKey: windowsOf(o.perKey, []) } : {}),
+      ...(o.perAccount ? { perAccount: windowsOf(o.perAccount, []) } : {}),
+      ...(o.orders ? { orders: windowsOf(o.orders, []) } : {}),
+    });
+  }
+  const duration = (value: unknown, fallbackMs: number) =>
+    typeof value === 'string' ? ms(value, '1m') : fallbackMs;
+  return Object.freeze({
+    enabled: raw.enabled !== false,
+    perKey: windowsOf(raw.perKey, DEFAULT_LIMITS.perKey),
+    perAccount: windowsOf(raw.perAccount, DEFAULT_LIMITS.perAccount),
+    perIp: windowsOf(raw.perIp, DEFAULT_LIMITS.perIp),
+    orders: windowsOf(raw.orders, DEFAULT_LIMITS.orders),
+    authFailures: windowsOf(raw.authFailures, DEFAULT_LIMITS.authFailures),
+    bans: Object.freeze({
+      refusalThreshold: (bans.refusalThreshold as number | undefined) ?? d.refusalThreshold,
+      refusalWindowMs: duration(bans.refusalWindow, d.refusalWindowMs),
+      firstBanMs: duration(bans.firstBan, d.firstBanMs),
+      maxBanMs: duration(bans.maxBan, d.maxBanMs),
+      offenceMemoryMs: duration(bans.offenceMemory, d.offenceMemoryMs),
+    }),
+    accountOverrides: Object.freeze(overrides),
+  });
+}
+
+/** Checks the schema cannot express: window ranges, duplicate windows, weights above a limit. */
+function limitProblems(env: Raw, where: string): string[] {
+  const problems: string[] = [];
+  const raw = obj(env.limits);
+  const weights = Array.isArray(env.routes)
+    ? (env.routes as { weight?: unknown }[]).map((r) =>
+        typeof r.weight === 'number' ? r.weight : 1,
+      )
+    : [];
+  const maxWeight = Math.max(20, ...weights); // the built-in table's heaviest route weighs 20
+  const check = (list: unknown, path: string, weighted: boolean) => {
+    if (!Array.isArray(list)) return;
+    const seen = new Set<number>();
+    (list as RawWindow[]).forEach((w, i) => {
+      const windowMs = typeof w.window === 'string' ? parseDuration(w.window) : undefined;
+      if (windowMs === undefined) return; // the schema reported it
+      if (windowMs < 1 || windowMs > MAX_WINDOW_MS)
+        problems.push(`${where}/limits/${path}/${i}/window: must be between 1ms and 7d`);
+      if (seen.has(windowMs))
+        problems.push(`${where}/limits/${path}/${i}/window: duplicate window`);
+      seen.add(windowMs);
+      if (weighted && typeof w.limit === 'number' && w.limit < maxWeight)
+        problems.push(
+          `${where}/limits/${path}/${i}/limit: below the heaviest route weight ${maxWeight}`,
+        );
+    });
+  };
+  for (const kind of ['perKey', 'perAccount', 'perIp'] as const) check(raw[kind], kind, true);
+  check(raw.orders, 'orders', false);
+  check(raw.authFailures, 'authFailures', false);
+  for (const [accountId, value] of Object.entries(obj(raw.accountOverrides))) {
+    const o = obj(value);
+    for (const kind of ['perKey', 'perAccount'] as const)
+      check(o[kind], `accountOverrides/${accountId}/${kind}`, true);
+    check(o.orders, `accountOverrides/${accountId}/orders`, false);
+  }
+  return problems;
 }

@@ -23,6 +23,52 @@ const route = {
   required: ['method', 'path', 'action', 'scope'],
 } as const;
 
+const windowLimit = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    window: duration,
+    limit: { type: 'integer', minimum: 1, maximum: 1000000000 },
+  },
+  required: ['window', 'limit'],
+} as const;
+const windowList = { type: 'array', items: windowLimit, maxItems: 8 } as const;
+
+const limits = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean' },
+    perKey: windowList,
+    perAccount: windowList,
+    perIp: windowList,
+    orders: windowList,
+    authFailures: windowList,
+    bans: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        refusalThreshold: { type: 'integer', minimum: 1, maximum: 1000000 },
+        refusalWindow: duration,
+        firstBan: duration,
+        maxBan: duration,
+        offenceMemory: duration,
+      },
+    },
+    accountOverrides: {
+      type: 'object',
+      propertyNames: { pattern: '^acc_[A-Za-z0-9_]{1,64}$' },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        patternProperties: { '^(perKey|perAccount|orders)$': windowList },
+      },
+      maxProperties: 10000,
+    },
+  },
+} as const;
+
 const environment = {
   type: 'object',
   additionalProperties: false,
@@ -42,6 +88,7 @@ const environment = {
       uniqueItems: true,
     },
     routes: { type: 'array', items: route, maxItems: 10000 },
+    limits,
   },
 } as const;
 
@@ -71,6 +118,16 @@ export const CONFIG_SCHEMA = {
         replayCacheSize: { type: 'integer', minimum: 1000, maximum: 100000000 },
         headersTimeout: duration,
         requestTimeout: duration,
+      },
+    },
+    rateLimits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        backend: { enum: ['memory', 'redis'] },
+        onRedisDown: { enum: ['fail-closed', 'local-fallback'] },
+        nodeCount: { type: 'integer', minimum: 1, maximum: 1000 },
+        keyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_.-]{1,64}$' },
       },
     },
     environments: {

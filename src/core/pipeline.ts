@@ -1,5 +1,13 @@
 import type { ApiKey, Environment } from './keys/model.js';
 import { keyState } from './keys/model.js';
+import { ipBucket } from './limits/ip-bucket.js';
+import {
+  chargeAllowed,
+  chargeFailure,
+  guardPrefix,
+  type PipelineLimits,
+} from './limits/limit-step.js';
+import type { LimitResult } from './limits/types.js';
 import type { IpMatcher } from './net/compile-allowlist.js';
 import type { ReasonCode } from './reasons.js';
 import { replayKey, type ReplayGuard, type ReplayVerdict } from './replay/replay-guard.js';
@@ -39,6 +47,8 @@ export interface PipelineDeps {
   readonly replay: ReplayGuard;
   /** Verified against when the key is unknown, so that both paths do the same work. */
   readonly dummyKeys: { readonly hmac: VerifierKey; readonly ed25519: VerifierKey };
+  /** Rate limits, failure budget and bans; absent means no limits (embedding, old tests). */
+  readonly limits?: PipelineLimits;
 }
 
 /** The request as the pipeline sees it: exact bytes plus the derived client address and time. */
@@ -58,6 +68,8 @@ export type Decision =
       readonly secretIndex: number;
       readonly forwardQuery: string | null;
       readonly forwardBody: Buffer;
+      /** The charged limits, for RateLimit / dialect headers on the answer. */
+      readonly limits?: LimitResult;
     }
   | { readonly outcome: 'public'; readonly route: RouteMatch }
   | {
@@ -66,21 +78,55 @@ export type Decision =
       readonly dialect: Dialect;
       readonly keyId?: string;
       readonly route?: RouteMatch;
+      /** For RATE_LIMITED, IP_BANNED and RATE_LIMIT_UNAVAILABLE: sent as `Retry-After`. */
+      readonly retryAfterMs?: number;
+      /** The refused limit set, for RateLimit / dialect headers. */
+      readonly limits?: LimitResult;
     };
 
 type Deny = Extract<Decision, { outcome: 'deny' }>;
 
 /**
- * The request pipeline, steps 1–5 of the architecture: identify the scheme, load the key,
+ * The request pipeline, steps 1–6 of the architecture: identify the scheme, load the key,
  * verify (window, signature, key state, environment, replay), match the route, authorize
- * (IP allowlist, scope). Answers synchronously when the key is cached and the replay guard is
- * in memory; a Promise otherwise. Never throws on client input.
+ * (IP allowlist, scope), rate-limit. A banned IP prefix, or one whose failure budget is spent,
+ * is refused before any verification work. Answers synchronously when the key is cached and the
+ * replay guard and limiter are in memory; a Promise otherwise. Never throws on client input.
  */
 export function evaluateRequest(
   deps: PipelineDeps,
   request: PipelineRequest,
 ): Decision | Promise<Decision> {
+  const limits = deps.limits;
+  if (limits === undefined) return verifyAndAuthorize(deps, request, undefined);
+  // The SAME derived address as the allowlists (socket peer or trusted proxy's X-Forwarded-For).
+  const prefix = ipBucket(request.clientIp) ?? request.clientIp;
+  const decision = verifyAndAuthorize(deps, request, prefix);
+  const settle = (d: Decision): Decision | Promise<Decision> => {
+    if (d.outcome === 'allow') return chargeAllowed(limits, prefix, request.nowMs, d);
+    if (d.outcome === 'deny' && d.retryAfterMs === undefined)
+      return chargeFailure(limits, prefix, request.nowMs, d);
+    return d;
+  };
+  return decision instanceof Promise ? decision.then(settle) : settle(decision);
+}
+
+function verifyAndAuthorize(
+  deps: PipelineDeps,
+  request: PipelineRequest,
+  prefix: string | undefined,
+): Decision | Promise<Decision> {
   const route = deps.routes.match(request.method, request.path);
+  if (prefix !== undefined && deps.limits !== undefined) {
+    const refused = guardPrefix(
+      deps.limits,
+      prefix,
+      request.nowMs,
+      route?.route.dialect ?? 'native',
+      route,
+    );
+    if (refused) return refused;
+  }
   let scheme: SigningScheme | undefined;
   for (const candidate of deps.schemes) {
     if (candidate.detect(request)) {

@@ -10,6 +10,7 @@ import type { Clock } from '../../core/clock.js';
 import { renderDenial, type DenialReason } from '../../core/dialects/render-denial.js';
 import type { ClientIpResolver } from '../../core/net/client-ip.js';
 import { evaluateRequest, type Decision, type PipelineDeps } from '../../core/pipeline.js';
+import type { LimitResult } from '../../core/limits/types.js';
 import type { ReasonCode } from '../../core/reasons.js';
 import type { Dialect } from '../../core/signing/types.js';
 import { newRequestId } from '../../services/ids.js';
@@ -59,13 +60,30 @@ function sendDenial(
   reason: DenialReason,
   requestId: string,
   nowMs: number,
+  limit?: { retryAfterMs: number; headers: Record<string, string> },
 ): FastifyReply {
-  const rendered = renderDenial(dialect, reason, { requestId, nowMs });
+  const rendered = renderDenial(
+    dialect,
+    reason,
+    limit === undefined
+      ? { requestId, nowMs }
+      : { requestId, nowMs, retryAfterMs: limit.retryAfterMs },
+  );
   return reply
     .status(rendered.status)
-    .headers(rendered.headers)
+    .headers(limit === undefined ? rendered.headers : { ...limit.headers, ...rendered.headers })
     .header('x-request-id', requestId)
     .send(rendered.body);
+}
+
+/** The rate-limit answer headers of the request's dialect (RateLimit, X-MBX-…, X-Bapi-…). */
+function limitHeaders(
+  pipeline: PipelineDeps,
+  dialect: Dialect,
+  result: LimitResult,
+  nowMs: number,
+): Record<string, string> {
+  return pipeline.limits?.rules.headersFor(dialect, result, nowMs) ?? {};
 }
 
 /**
@@ -133,7 +151,17 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
         { reqId: request.id, reason: decision.reason, keyId: decision.keyId, ip: clientIp },
         'denied',
       );
-      return sendDenial(reply, decision.dialect, decision.reason, request.id, nowMs);
+      const limit =
+        decision.retryAfterMs === undefined
+          ? undefined
+          : {
+              retryAfterMs: decision.retryAfterMs,
+              headers:
+                decision.limits === undefined
+                  ? {}
+                  : limitHeaders(deps.pipeline, decision.dialect, decision.limits, nowMs),
+            };
+      return sendDenial(reply, decision.dialect, decision.reason, request.id, nowMs, limit);
     }
     const identity: Record<string, string> = { 'x-request-id': request.id };
     if (deps.upstreamToken !== undefined)
@@ -158,6 +186,9 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
       const dialect =
         decision.outcome === 'allow' ? decision.dialect : decision.route.route.dialect;
       return sendDenial(reply, dialect, result.reason, request.id, nowMs);
+    }
+    if (decision.outcome === 'allow' && decision.limits !== undefined) {
+      void reply.headers(limitHeaders(deps.pipeline, decision.dialect, decision.limits, nowMs));
     }
     return reply
       .status(result.status)

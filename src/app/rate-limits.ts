@@ -1,0 +1,149 @@
+/**
+ * Composition of the rate-limit pieces: one limiter, ban store and failure-block list per
+ * environment (memory, or Redis shared by every node), the audit queue for bans decided on the
+ * hot path, and the admin operations on bans.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createMemoryBanStore, type MemoryBanStore } from '../adapters/memory/ban-store.js';
+import { createMemoryRateLimiter } from '../adapters/memory/rate-limiter.js';
+import {
+  createRedisRateLimiter,
+  REDIS_LIMITER_CLIENT_OPTIONS,
+} from '../adapters/redis/rate-limiter.js';
+import type { Config, EnvironmentConfig } from '../config/config.js';
+import type { Clock } from '../core/clock.js';
+import type { Environment } from '../core/keys/model.js';
+import { createFailureBlocks } from '../core/limits/failure-blocks.js';
+import type { BanEvent, PipelineLimits } from '../core/limits/limit-step.js';
+import { createRequestLimits } from '../core/limits/request-limits.js';
+import type { RateLimiter } from '../core/limits/types.js';
+import type { ControlStore } from '../ports.js';
+
+/** One active ban as the admin API shows it. */
+export interface BanView {
+  readonly environment: Environment;
+  readonly prefix: string;
+  readonly untilMs: number;
+  readonly offences: number;
+}
+
+export interface RateLimitRuntime {
+  /** The pipeline's limit deps for an environment; undefined when its limits are disabled. */
+  forEnvironment(env: EnvironmentConfig): PipelineLimits | undefined;
+  listBans(): BanView[];
+  /** Lifts the ban on `prefix` (in every environment); returns the environments it was lifted in. */
+  liftBan(
+    prefix: string,
+    forgive: boolean,
+    ctx: { actor: string; requestId: string },
+  ): Promise<Environment[]>;
+  close(): Promise<void>;
+}
+
+/** Builds the limiters for `config` (Redis only when `rateLimits.backend` is `redis`). */
+export function createRateLimitRuntime(
+  config: Config,
+  deps: { clock: Clock; logger: Logger; store: ControlStore },
+): RateLimitRuntime {
+  const { clock, logger, store } = deps;
+  const banStores = new Map<Environment, MemoryBanStore>();
+  let redis: Redis | undefined;
+  const settings = config.rateLimits;
+  if (settings.backend === 'redis' && config.redis !== null) {
+    redis = new Redis(config.redis, { ...REDIS_LIMITER_CLIENT_OPTIONS, lazyConnect: false });
+    // ioredis reconnects by itself; the limiter's mode change is what gets logged.
+    redis.on('error', () => undefined);
+  }
+
+  // Bans decided on the hot path are audited off it: queued, written on the next turn.
+  const pending: BanEvent[] = [];
+  let flushing: Promise<void> | undefined;
+  async function flush(): Promise<void> {
+    while (pending.length > 0) {
+      const event = pending.shift();
+      if (event === undefined) break;
+      try {
+        await store.appendAudit({
+          ts: event.nowMs,
+          actor: 'system',
+          action: 'ban.create',
+          target: event.prefix,
+          requestId: 'rate-limit',
+          data: { untilMs: event.untilMs, durationMs: event.durationMs, offence: event.offence },
+        });
+      } catch (error) {
+        logger.error({ err: error, prefix: event.prefix }, 'could not audit a ban');
+      }
+    }
+    flushing = undefined;
+  }
+  function queueBan(environment: Environment, event: BanEvent): void {
+    logger.warn({ environment, prefix: event.prefix, untilMs: event.untilMs }, 'ip prefix banned');
+    if (pending.length >= 10_000) return; // a flood of bans: the log line above still says it
+    pending.push(event);
+    flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(flush);
+  }
+
+  function limiterFor(env: EnvironmentConfig): RateLimiter {
+    if (redis === undefined) return createMemoryRateLimiter();
+    return createRedisRateLimiter(
+      { redis },
+      {
+        keyPrefix: `${settings.keyPrefix}${env.name}:`,
+        onRedisDown: settings.onRedisDown,
+        nodeCount: settings.nodeCount,
+        onModeChange: (status) =>
+          logger.warn(
+            { environment: env.name, mode: status.mode, error: status.lastError },
+            'rate limiter mode changed',
+          ),
+      },
+    );
+  }
+
+  return {
+    forEnvironment(env) {
+      if (!env.limits.enabled) return undefined;
+      const bans = createMemoryBanStore({ policy: env.limits.bans });
+      banStores.set(env.name, bans);
+      return {
+        rules: createRequestLimits(env.limits),
+        limiter: limiterFor(env),
+        bans,
+        failureBlocks: createFailureBlocks(),
+        onBan: (event) => queueBan(env.name, event),
+      };
+    },
+    listBans() {
+      const nowMs = clock.now();
+      const all: BanView[] = [];
+      for (const [environment, bans] of banStores) {
+        for (const ban of bans.list(nowMs)) all.push({ environment, ...ban });
+      }
+      return all.sort((a, b) => a.untilMs - b.untilMs);
+    },
+    async liftBan(prefix, forgive, ctx) {
+      const nowMs = clock.now();
+      const lifted: Environment[] = [];
+      for (const [environment, bans] of banStores) {
+        if (bans.lift(prefix, nowMs, forgive)) lifted.push(environment);
+      }
+      if (lifted.length > 0) {
+        await store.appendAudit({
+          ts: nowMs,
+          actor: ctx.actor,
+          action: 'ban.lift',
+          target: prefix,
+          requestId: ctx.requestId,
+          data: { environments: lifted, forgive },
+        });
+      }
+      return lifted;
+    },
+    async close() {
+      await flushing;
+      redis?.disconnect();
+    },
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * Step 6 of the pipeline (rate limits) and the guards in front of step 1: IP-prefix bans and the
+ * unauthenticated-failure budget. Sync with the in-memory limiter; a Promise when the limiter
+ * (Redis) answers asynchronously.
+ */
+import type { Decision } from '../pipeline.js';
+import type { ReasonCode } from '../reasons.js';
+import type { Dialect } from '../signing/types.js';
+import type { BanStatus, RefusalOutcome } from './bans.js';
+import type { FailureBlocks } from './failure-blocks.js';
+import type { RequestLimits } from './request-limits.js';
+import type { LimitResult, RateLimiter } from './types.js';
+
+/** The slice of a ban store the pipeline uses (createMemoryBanStore satisfies it). */
+export interface BanBook {
+  status(prefix: string, nowMs: number): BanStatus;
+  recordRefusal(prefix: string, nowMs: number): RefusalOutcome;
+}
+
+/** A ban decided on the hot path; the composition root audits it off the hot path. */
+export interface BanEvent {
+  readonly prefix: string;
+  readonly untilMs: number;
+  readonly durationMs: number;
+  readonly offence: number;
+  readonly nowMs: number;
+}
+
+export interface PipelineLimits {
+  readonly rules: RequestLimits;
+  readonly limiter: RateLimiter;
+  readonly bans: BanBook;
+  readonly failureBlocks: FailureBlocks;
+  readonly onBan?: (event: BanEvent) => void;
+}
+
+type Allow = Extract<Decision, { outcome: 'allow' }>;
+type Deny = Extract<Decision, { outcome: 'deny' }>;
+
+/** Failed verifications that spend the failure budget: what guessing keys or signatures causes. */
+const FAILURES: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
+  'SIGNATURE_MALFORMED',
+  'SIGNATURE_INVALID',
+  'KEY_UNKNOWN',
+  'TIMESTAMP_OUTSIDE_WINDOW',
+  'DIGEST_MISMATCH',
+  'PASSPHRASE_INVALID',
+]);
+
+function refusal(
+  reason: ReasonCode,
+  dialect: Dialect,
+  base: { route?: Deny['route']; keyId?: string },
+  retryAfterMs: number,
+  limits?: LimitResult,
+): Deny {
+  return {
+    outcome: 'deny',
+    reason,
+    dialect,
+    retryAfterMs,
+    ...(base.route ? { route: base.route } : {}),
+    ...(base.keyId !== undefined ? { keyId: base.keyId } : {}),
+    ...(limits ? { limits } : {}),
+  };
+}
+
+/**
+ * A 429 for `prefix`: counts towards an escalating ban; the refusal that starts a ban is
+ * answered 418 already (Binance does the same once an IP keeps going).
+ */
+export function refuseRateLimited(
+  limits: PipelineLimits,
+  prefix: string,
+  nowMs: number,
+  dialect: Dialect,
+  base: { route?: Deny['route']; keyId?: string },
+  retryAfterMs: number,
+  result?: LimitResult,
+): Deny {
+  const outcome = limits.bans.recordRefusal(prefix, nowMs);
+  if (outcome.ban !== undefined) {
+    limits.onBan?.({ prefix, nowMs, ...outcome.ban });
+    return refusal('IP_BANNED', dialect, base, outcome.ban.untilMs - nowMs);
+  }
+  return refusal('RATE_LIMITED', dialect, base, retryAfterMs, result);
+}
+
+/** Before any verification work: a banned prefix gets 418, a spent failure budget 429. */
+export function guardPrefix(
+  limits: PipelineLimits,
+  prefix: string,
+  nowMs: number,
+  dialect: Dialect,
+  route: Deny['route'],
+): Deny | undefined {
+  const ban = limits.bans.status(prefix, nowMs);
+  const base = route ? { route } : {};
+  if (ban.banned) return refusal('IP_BANNED', dialect, base, ban.retryAfterMs);
+  const blockedMs = limits.failureBlocks.blockedFor(prefix, nowMs);
+  if (blockedMs > 0) return refuseRateLimited(limits, prefix, nowMs, dialect, base, blockedMs);
+  return undefined;
+}
+
+/** After a failed verification: charge the prefix's failure budget; a refused charge blocks it. */
+export function chargeFailure(
+  limits: PipelineLimits,
+  prefix: string,
+  nowMs: number,
+  decision: Deny,
+): Deny | Promise<Deny> {
+  if (!FAILURES.has(decision.reason)) return decision;
+  const checks = limits.rules.failureChecks(prefix);
+  if (checks.length === 0) return decision;
+  const settle = (result: LimitResult): Deny => {
+    // Fail-closed Redis must not turn every bad signature into a 503: keep the real reason.
+    if (result.allowed || result.unavailable) return decision;
+    limits.failureBlocks.block(prefix, nowMs + result.retryAfterMs, nowMs);
+    return refuseRateLimited(
+      limits,
+      prefix,
+      nowMs,
+      decision.dialect,
+      decision,
+      result.retryAfterMs,
+    );
+  };
+  const taken = limits.limiter.take(checks, nowMs);
+  return taken instanceof Promise ? taken.then(settle, () => decision) : settle(taken);
+}
+
+/** Step 6: one atomic take of weight per key, account and IP prefix (and orders). */
+export function chargeAllowed(
+  limits: PipelineLimits,
+  prefix: string,
+  nowMs: number,
+  decision: Allow,
+): Decision | Promise<Decision> {
+  const { route, key } = decision;
+  const checks = limits.rules.checksFor(
+    key.id,
+    key.accountId,
+    prefix,
+    route.route.weight,
+    route.route.action,
+  );
+  if (checks.length === 0) return decision;
+  const base = { route, keyId: key.id };
+  const settle = (result: LimitResult): Decision => {
+    if (result.allowed) return { ...decision, limits: result };
+    if (result.unavailable)
+      return refusal('RATE_LIMIT_UNAVAILABLE', decision.dialect, base, result.retryAfterMs);
+    return refuseRateLimited(
+      limits,
+      prefix,
+      nowMs,
+      decision.dialect,
+      base,
+      result.retryAfterMs,
+      result,
+    );
+  };
+  const taken = limits.limiter.take(checks, nowMs);
+  return taken instanceof Promise
+    ? taken.then(settle, () => refusal('RATE_LIMIT_UNAVAILABLE', decision.dialect, base, 1000))
+    : settle(taken);
+}

@@ -1,0 +1,141 @@
+/**
+ * Which limits a data-plane request is charged against, and how its answer headers look in
+ * each dialect. Pure: the pipeline builds the check set here and hands it to the RateLimiter
+ * port, which applies it atomically.
+ *
+ * Subjects (docs/rate-limits.md): `key:<keyId>`, `acct:<accountId>` (rotating or adding keys
+ * does not reset the budget), `ip:<ipBucket>` (IPv4, IPv6 /64), `ord:<accountId>` for order
+ * counts, `fail:<ipBucket>` for failed verifications.
+ */
+import type { Dialect } from '../signing/types.js';
+import { binanceHeaders, binanceInterval, bybitHeaders, rateLimitHeaders } from './headers.js';
+import type { LimitCheck, LimitResult, LimitRule } from './types.js';
+
+/** One configured window: at most `limit` in any `windowMs`. */
+export interface WindowLimit {
+  readonly windowMs: number;
+  readonly limit: number;
+}
+
+/** The rule lists of one subject kind, as configured for an environment. */
+export interface LimitLists {
+  readonly perKey: readonly WindowLimit[];
+  readonly perAccount: readonly WindowLimit[];
+  readonly perIp: readonly WindowLimit[];
+  /** Orders per account, counted on `orderActions` only (one per order, whatever its weight). */
+  readonly orders: readonly WindowLimit[];
+  /** Failed verifications per IP prefix. */
+  readonly authFailures: readonly WindowLimit[];
+}
+
+/** Per-account replacements of the account, key and order lists (market makers get more). */
+export type AccountOverride = Partial<Pick<LimitLists, 'perKey' | 'perAccount' | 'orders'>>;
+
+export interface RequestLimitsSpec extends LimitLists {
+  readonly accountOverrides: Readonly<Record<string, AccountOverride>>;
+  /** Route actions that count as orders; default `order.place`. */
+  readonly orderActions?: readonly string[];
+}
+
+/** Rules compiled once per account (or the defaults). */
+interface AccountRules {
+  readonly perKey: readonly LimitRule[];
+  readonly perAccount: readonly LimitRule[];
+  readonly orders: readonly LimitRule[];
+}
+
+export interface RequestLimits {
+  /** The checks of an authorized request; `order` when its action is an order action. */
+  checksFor(
+    keyId: string,
+    accountId: string,
+    ipPrefix: string,
+    weight: number,
+    action: string,
+  ): LimitCheck[];
+  /** The single-unit checks that charge one failed verification to an IP prefix. */
+  failureChecks(ipPrefix: string): LimitCheck[];
+  /** Answer headers for a result in the dialect's own wire format. */
+  headersFor(dialect: Dialect, result: LimitResult, nowMs: number): Record<string, string>;
+}
+
+/** `key-1m`, `orders-10s`: the kind and Binance's interval label of the window, lower case. */
+export function ruleName(kind: string, windowMs: number): string {
+  const interval = binanceInterval(windowMs);
+  return `${kind}-${interval === undefined ? `${windowMs}ms` : interval.toLowerCase()}`;
+}
+
+function compile(kind: string, list: readonly WindowLimit[]): readonly LimitRule[] {
+  return Object.freeze(
+    list.map((w) =>
+      Object.freeze({ name: ruleName(kind, w.windowMs), windowMs: w.windowMs, limit: w.limit }),
+    ),
+  );
+}
+
+/** Compiles the configuration once; every request afterwards reuses the same rule objects. */
+export function createRequestLimits(spec: RequestLimitsSpec): RequestLimits {
+  const defaults: AccountRules = {
+    perKey: compile('key', spec.perKey),
+    perAccount: compile('acct', spec.perAccount),
+    orders: compile('orders', spec.orders),
+  };
+  const perIp = compile('ip', spec.perIp);
+  const authFailures = compile('auth-fail', spec.authFailures);
+  const overrides = new Map<string, AccountRules>();
+  for (const [accountId, o] of Object.entries(spec.accountOverrides)) {
+    overrides.set(accountId, {
+      perKey: o.perKey ? compile('key', o.perKey) : defaults.perKey,
+      perAccount: o.perAccount ? compile('acct', o.perAccount) : defaults.perAccount,
+      orders: o.orders ? compile('orders', o.orders) : defaults.orders,
+    });
+  }
+  const orderActions = new Set(spec.orderActions ?? ['order.place']);
+  const binanceRules = {
+    // Binance's X-MBX-USED-WEIGHT is the IP's weight; the key's stands in when no IP rule exists.
+    usedWeight: (perIp.length > 0 ? perIp : defaults.perKey).map((r) => r.name),
+    orderCount: defaults.orders.map((r) => r.name),
+  };
+  // Bybit reports one rule per answer: the tightest per-key (else per-account) rule.
+  const bybitRule = (defaults.perKey[0] ?? defaults.perAccount[0] ?? perIp[0])?.name;
+
+  return {
+    checksFor(keyId, accountId, ipPrefix, weight, action) {
+      const rules = overrides.get(accountId) ?? defaults;
+      const checks: LimitCheck[] = [];
+      if (weight > 0) {
+        push(checks, `key:${keyId}`, rules.perKey, weight);
+        push(checks, `acct:${accountId}`, rules.perAccount, weight);
+        push(checks, `ip:${ipPrefix}`, perIp, weight);
+      }
+      if (orderActions.has(action)) push(checks, `ord:${accountId}`, rules.orders, 1);
+      return checks;
+    },
+    failureChecks(ipPrefix) {
+      const checks: LimitCheck[] = [];
+      push(checks, `fail:${ipPrefix}`, authFailures, 1);
+      return checks;
+    },
+    headersFor(dialect, result, nowMs) {
+      switch (dialect) {
+        case 'binance':
+          return binanceHeaders(result, binanceRules);
+        case 'bybit': {
+          const headers = bybitRule === undefined ? {} : bybitHeaders(result, bybitRule, nowMs);
+          return result.allowed ? headers : { ...headers, ...retryAfter(result) };
+        }
+        case 'native':
+        case 'okx':
+          return rateLimitHeaders(result);
+      }
+    },
+  };
+}
+
+function push(checks: LimitCheck[], bucketKey: string, rules: readonly LimitRule[], cost: number) {
+  for (const rule of rules) checks.push({ bucketKey, rule, cost });
+}
+
+function retryAfter(result: LimitResult): Record<string, string> {
+  return { 'Retry-After': String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))) };
+}
