@@ -1,0 +1,28 @@
+/** `portcullis/client`: the TypeScript SDK for Portcullis' native signed API (docs/sdk.md). */
+export { createClient, type PortcullisClient } from './create-client.js';
+export type { ClientOptions, ClientResponse, FetchLike, RequestOptions } from './types.js';
+export {
+  PortcullisApiError,
+  isPortcullisApiError,
+  CLIENT_ERROR_CODES,
+  type ClientErrorCode,
+} from './portcullis-api-error.js';
+export { createRateLimitPacer, type RateLimitPacer } from './rate-limit-pacer.js';
+export {
+  newNonce,
+  resolveRequestUrl,
+  signRequest,
+  toSigningKey,
+  type SignRequestInput,
+  type SigningKey,
+} from './sign-request.js';
+export type {
+  Account,
+  Balance,
+  Order,
+  PlaceOrderInput,
+  SandboxApi,
+  Withdrawal,
+  WithdrawInput,
+} from './sandbox-api.js';
+export { PortcullisError } from '../core/errors.js';
