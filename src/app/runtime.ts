@@ -86,6 +86,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const tokens = createAdminTokenService({ store, clock, events });
   const audit = createAuditService({ store, sealer: () => sealer });
 
+  const rateLimits = createRateLimitRuntime(config, { clock, logger, store });
   let rotation: Promise<unknown> | undefined;
   const admin: FastifyInstance = buildAdminApp(
     {
@@ -93,6 +94,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       tokens,
       audit,
       clock,
+      bans: {
+        list: () => rateLimits.listBans(),
+        lift: (prefix, forgive, ctx) => rateLimits.liftBan(prefix, forgive, ctx),
+      },
       async rotateMasterKey(ctx) {
         if (rotation)
           throw new PortcullisError('CONFLICT', 'A master-key rotation is already running.');
@@ -128,7 +133,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const replay = createReplayGuard(config, clock);
   const dummyKeys = createDummyKeys();
   const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
-  const rateLimits = createRateLimitRuntime(config, { clock, logger, store });
   const dataPlanes: DataPlane[] = [];
   for (const env of [config.environments.production, config.environments.sandbox]) {
     if (!env.enabled) continue;

@@ -11,10 +11,20 @@ export const PERMISSIONS = [
   'master-key:rotate',
   'approvals:read',
   'approvals:decide',
+  'bans:read',
+  'bans:write',
+  'policies:read',
+  'policies:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const READ: readonly Permission[] = ['accounts:read', 'keys:read', 'audit:read'];
+const READ: readonly Permission[] = [
+  'accounts:read',
+  'keys:read',
+  'audit:read',
+  'bans:read',
+  'policies:read',
+];
 
 export const ROLE_PERMISSIONS: Readonly<Record<AdminRoleName, ReadonlySet<Permission>>> = {
   // The owner administers the gateway itself; deciding approvals is kept to approvers.
@@ -25,14 +35,24 @@ export const ROLE_PERMISSIONS: Readonly<Record<AdminRoleName, ReadonlySet<Permis
     'tokens:write',
     'master-key:rotate',
     'approvals:read',
+    'bans:write',
+    'policies:write',
   ]),
-  operator: new Set<Permission>([...READ, 'accounts:write', 'keys:write', 'approvals:read']),
+  operator: new Set<Permission>([
+    ...READ,
+    'accounts:write',
+    'keys:write',
+    'approvals:read',
+    'bans:write',
+    'policies:write',
+  ]),
   auditor: new Set<Permission>([...READ, 'approvals:read']),
   approver: new Set<Permission>([
     'approvals:read',
     'approvals:decide',
     'keys:read',
     'accounts:read',
+    'policies:read',
   ]),
 };
 

@@ -267,6 +267,45 @@ export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
       return { json: result, text, exitCode: result.ok ? 0 : 1 };
     },
   },
+  'bans list': {
+    usage: 'portcullis bans list',
+    options: {},
+    async run(ctx) {
+      const { bans } = await callAdmin<{ bans: Record<string, unknown>[] }>(
+        ctx.target,
+        'GET',
+        '/v1/bans',
+      );
+      return {
+        json: bans,
+        text:
+          bans.length === 0
+            ? 'no active bans'
+            : formatTable(bans, ['environment', 'prefix', 'until', 'offences']),
+      };
+    },
+  },
+  'bans lift': {
+    usage: 'portcullis bans lift PREFIX [--forgive]',
+    options: { forgive: { type: 'boolean' } },
+    async run(ctx) {
+      const prefix = ctx.positionals[0];
+      if (prefix === undefined) throw ctx.usage('An IP prefix is required.');
+      const result = await callAdmin<{ prefix: string; lifted: string[] }>(
+        ctx.target,
+        'POST',
+        '/v1/bans/lift',
+        { prefix, forgive: ctx.values.forgive === true },
+      );
+      return {
+        json: result,
+        text:
+          result.lifted.length === 0
+            ? `${prefix} was not banned`
+            : `ban on ${prefix} lifted (${result.lifted.join(', ')})`,
+      };
+    },
+  },
   'admin-tokens create': {
     usage:
       'portcullis admin-tokens create --role owner|operator|auditor|approver [--label L] [--expires-in 30d]',

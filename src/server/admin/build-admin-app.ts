@@ -15,19 +15,39 @@ import { replyWithError } from '../error-envelope.js';
 import { collectOpenApi } from './openapi.js';
 import { registerAccountRoutes } from './routes/accounts.js';
 import { registerAuditRoutes } from './routes/audit.js';
+import { registerBanRoutes } from './routes/bans.js';
 import { registerKeyRoutes } from './routes/keys.js';
+import { registerGovernanceRoutes, type GovernanceDeps } from './routes/governance.js';
 import { registerTokenRoutes } from './routes/tokens.js';
+import type { KeyChangeGate } from '../../services/key-change-gate.js';
 
 export interface AdminDeps {
   readonly keys: KeyService;
   readonly tokens: AdminTokenService;
   readonly audit: AuditService;
   readonly clock: { now(): number };
+  /** Policies, approvals and withdrawal rules; absent when the store lacks those ports. */
+  readonly governance?: GovernanceDeps & { readonly keyChanges?: KeyChangeGate };
   /** Re-wraps every secret under a new master key. */
   readonly rotateMasterKey: (ctx: {
     actor: string;
     requestId: string;
   }) => Promise<{ rewrapped: number; activeKeyId: string }>;
+  /** IP-prefix bans of the data planes; absent means no bans to show (no data plane). */
+  readonly bans?: {
+    list(): readonly {
+      environment: 'production' | 'sandbox';
+      prefix: string;
+      untilMs: number;
+      offences: number;
+    }[];
+    /** Lifts and audits; returns the environments the ban was lifted in. */
+    lift(
+      prefix: string,
+      forgive: boolean,
+      ctx: { actor: string; requestId: string },
+    ): Promise<readonly ('production' | 'sandbox')[]>;
+  };
 }
 
 export interface AdminAppOptions {
@@ -115,6 +135,7 @@ export function buildAdminApp(deps: AdminDeps, options: AdminAppOptions): Fastif
   registerKeyRoutes(app, deps);
   registerAuditRoutes(app, deps);
   registerTokenRoutes(app, deps);
+  registerBanRoutes(app, deps);
   return app;
 }
 
