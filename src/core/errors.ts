@@ -40,6 +40,26 @@ export const ERROR_CATALOG = {
     status: 409,
     description: 'The key is revoked or expired and cannot be changed.',
   },
+  POLICY_INVALID: {
+    status: 400,
+    description: 'A policy does not compile; details give policy id, line, column and error.',
+  },
+  POLICY_NOT_FOUND: { status: 404, description: 'No policy with this id.' },
+  APPROVAL_NOT_FOUND: { status: 404, description: 'No approval with this id.' },
+  APPROVAL_SELF: {
+    status: 403,
+    description: 'The initiator of a held request cannot approve or reject it.',
+  },
+  APPROVAL_REFUSED: {
+    status: 409,
+    description:
+      'The vote is not accepted (not pending, expired, already voted, digest changed); details give the reason.',
+  },
+  GOVERNANCE_UNAVAILABLE: {
+    status: 501,
+    description:
+      'The configured store does not implement policies, approvals and withdrawal rules.',
+  },
   CONFLICT: { status: 409, description: 'The change conflicts with the current state; retry.' },
   STORE_UNAVAILABLE: { status: 503, description: 'The store cannot be reached; retry later.' },
   MASTER_KEY_MISMATCH: {

@@ -27,3 +27,15 @@ export type {
   ParameterExtractor,
 } from './compile-extractors.js';
 export { positionOf } from './cel-diagnostics.js';
+export {
+  compileRules,
+  decideRequest,
+  explainVerdict,
+  DEFAULT_APPROVAL_QUORUM,
+} from './decide-request.js';
+export type {
+  PolicyRule,
+  RequestVerdict,
+  RuleExplanation,
+  RuleSnapshot,
+} from './decide-request.js';

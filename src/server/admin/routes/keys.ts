@@ -8,6 +8,7 @@ import {
   type KeyWithSecret,
 } from '../../../services/key-service.js';
 import { actorOf, type AdminDeps } from '../build-admin-app.js';
+import { personOf } from './governance.js';
 import {
   createKeyBody,
   keyIdParams,
@@ -78,6 +79,19 @@ function expiryOf(
   return undefined;
 }
 
+const heldResponse = {
+  type: 'object',
+  properties: {
+    approval: {
+      type: 'object',
+      properties: {
+        id: { type: 'string' },
+        state: { type: 'string' },
+        quorum: { type: 'integer' },
+      },
+    },
+  },
+} as const;
 const keyResponse = { type: 'object', properties: { key: keySchema } } as const;
 const keyWithSecretResponse = {
   type: 'object',
@@ -143,16 +157,27 @@ export function registerKeyRoutes(app: FastifyInstance, deps: AdminDeps): void {
     '/v1/keys/:id',
     {
       config: { permission: 'keys:write' },
-      schema: { params: keyIdParams, body: updateKeyBody, response: { 200: keyResponse } },
+      schema: {
+        params: keyIdParams,
+        body: updateKeyBody,
+        response: { 200: keyResponse, 202: heldResponse },
+      },
     },
-    async (request) => {
+    async (request, reply) => {
       const { expiresIn: _in, expiresAt: _at, ...patch } = request.body;
       const expiresAt = expiryOf(request.body, deps.clock.now());
-      const key = await deps.keys.updateKey(
-        request.params.id,
-        { ...patch, ...(expiresAt !== undefined ? { expiresAt } : {}) },
-        actorOf(request),
-      );
+      const input = { ...patch, ...(expiresAt !== undefined ? { expiresAt } : {}) };
+      // Widening a key (withdraw, no allowlist) may need approval: answered 202 with its id.
+      const held = await deps.governance?.keyChanges?.maybeHold(request.params.id, input, {
+        ...actorOf(request),
+        person: personOf(request.admin),
+      });
+      if (held) {
+        return reply
+          .status(202)
+          .send({ approval: { id: held.approvalId, state: 'pending', quorum: held.quorum } });
+      }
+      const key = await deps.keys.updateKey(request.params.id, input, actorOf(request));
       return { key: keyJson(key) };
     },
   );
