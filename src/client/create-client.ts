@@ -183,8 +183,14 @@ export function createClient(options: ClientOptions): PortcullisClient {
       }
       const result = await attempt(verb, url, body, headers);
       if (result.kind === 'response') {
-        pacer.observe(result.answer.status, result.answer.headers, result.answer.receivedAtMs);
-        if (![502, 503, 504].includes(result.answer.status)) preferred = index;
+        const { status, headers: answerHeaders, receivedAtMs } = result.answer;
+        pacer.observe({
+          status,
+          headers: answerHeaders,
+          nowMs: receivedAtMs,
+          serverNowMs: receivedAtMs + offsetMs,
+        });
+        if (![502, 503, 504].includes(status)) preferred = index;
       }
       const next = (index + 1) % baseUrls.length;
       const plan = planRetry(toOutcome(result), {

@@ -7,7 +7,11 @@ export {
   CLIENT_ERROR_CODES,
   type ClientErrorCode,
 } from './portcullis-api-error.js';
-export { createRateLimitPacer, type RateLimitPacer } from './rate-limit-pacer.js';
+export {
+  createRateLimitPacer,
+  type ObservedAnswer,
+  type RateLimitPacer,
+} from './rate-limit-pacer.js';
 export {
   newNonce,
   resolveRequestUrl,

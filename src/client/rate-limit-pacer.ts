@@ -9,8 +9,18 @@ import { parseRetryAfterMs } from './retry-policy.js';
 export interface RateLimitPacer {
   /** Milliseconds to wait before the next attempt may be sent; 0 to send now. */
   delayBeforeNextMs(nowMs: number): number;
-  /** Reads an answer's rate-limit fields (header names lower-case). */
-  observe(status: number, headers: Readonly<Record<string, string>>, nowMs: number): void;
+  /** Reads an answer's rate-limit fields. */
+  observe(answer: ObservedAnswer): void;
+}
+
+export interface ObservedAnswer {
+  readonly status: number;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Local time when the answer arrived (the pacer's time base). */
+  readonly nowMs: number;
+  /** The same instant on the server's clock, for HTTP dates such as `Retry-After`. */
+  readonly serverNowMs: number;
 }
 
 /**
@@ -22,11 +32,11 @@ export function createRateLimitPacer(): RateLimitPacer {
   let notBeforeMs = 0;
   return {
     delayBeforeNextMs: (nowMs) => Math.max(0, notBeforeMs - nowMs),
-    observe(status, headers, nowMs) {
+    observe({ status, headers, nowMs, serverNowMs }) {
       const exhaustedMs = exhaustedForMs(headers.ratelimit);
       if (exhaustedMs !== undefined) notBeforeMs = Math.max(notBeforeMs, nowMs + exhaustedMs);
       if (status === 429 || status === 503) {
-        const retryAfterMs = parseRetryAfterMs(headers['retry-after'], nowMs);
+        const retryAfterMs = parseRetryAfterMs(headers['retry-after'], serverNowMs);
         if (retryAfterMs !== undefined) notBeforeMs = Math.max(notBeforeMs, nowMs + retryAfterMs);
       }
     },

@@ -107,6 +107,8 @@ export function isIdempotentRequest(
 }
 
 const DELAY_SECONDS = /^\d{1,10}$/;
+/** All three HTTP-date forms (RFC 9110 §5.6.7) start with a day name; Date.parse alone takes "1.5". */
+const HTTP_DATE_START = /^[A-Za-z]{3,9},? /;
 
 /**
  * `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. A date is the server's
@@ -120,7 +122,7 @@ export function parseRetryAfterMs(
   if (value === undefined) return undefined;
   const text = value.trim();
   if (DELAY_SECONDS.test(text)) return Number(text) * 1000;
-  const dateMs = Date.parse(text);
+  const dateMs = HTTP_DATE_START.test(text) ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(dateMs)) return undefined;
   return Math.max(0, dateMs - serverNowMs);
 }
