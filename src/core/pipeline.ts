@@ -9,6 +9,7 @@ import {
 } from './limits/limit-step.js';
 import type { LimitResult } from './limits/types.js';
 import type { IpMatcher } from './net/compile-allowlist.js';
+import type { PolicyStep, PolicyStepResult } from './policy/policy-step.js';
 import type { ReasonCode } from './reasons.js';
 import { replayKey, type ReplayGuard, type ReplayVerdict } from './replay/replay-guard.js';
 import type { RouteMatch, RouteTable } from './routes/route-table.js';
@@ -49,6 +50,8 @@ export interface PipelineDeps {
   readonly dummyKeys: { readonly hmac: VerifierKey; readonly ed25519: VerifierKey };
   /** Rate limits, failure budget and bans; absent means no limits (embedding, old tests). */
   readonly limits?: PipelineLimits;
+  /** Policies and route parameters (docs/policies.md); absent means scopes alone decide. */
+  readonly policies?: PolicyStep;
 }
 
 /** The request as the pipeline sees it: exact bytes plus the derived client address and time. */
@@ -70,6 +73,8 @@ export type Decision =
       readonly forwardBody: Buffer;
       /** The charged limits, for RateLimit / dialect headers on the answer. */
       readonly limits?: LimitResult;
+      /** Extracted parameters, shadow results and a required approval, when policies ran. */
+      readonly policy?: Extract<PolicyStepResult, { outcome: 'allow' }>;
     }
   | { readonly outcome: 'public'; readonly route: RouteMatch }
   | {
@@ -82,6 +87,8 @@ export type Decision =
       readonly retryAfterMs?: number;
       /** The refused limit set, for RateLimit / dialect headers. */
       readonly limits?: LimitResult;
+      /** For POLICY_DENIED: the policy (id and version) that decided, when one did. */
+      readonly policy?: { readonly policyId: string; readonly version: number };
     };
 
 type Deny = Extract<Decision, { outcome: 'deny' }>;
@@ -197,11 +204,11 @@ function afterLookup(
   const verdict = deps.replay.remember(replayKey(keyId, credential.replayId), ttlMs);
   if (verdict instanceof Promise) {
     return verdict.then(
-      (v) => afterReplay(request, scheme, credential, cached, route, secretIndex, v),
+      (v) => afterReplay(request, scheme, credential, cached, route, secretIndex, v, deps),
       () => deny('REPLAY_CHECK_UNAVAILABLE', dialect, route, keyId),
     );
   }
-  return afterReplay(request, scheme, credential, cached, route, secretIndex, verdict);
+  return afterReplay(request, scheme, credential, cached, route, secretIndex, verdict, deps);
 }
 
 function afterReplay(
@@ -212,6 +219,7 @@ function afterReplay(
   route: RouteMatch | undefined,
   secretIndex: number,
   verdict: ReplayVerdict,
+  deps?: PipelineDeps,
 ): Decision {
   const dialect = scheme.dialect;
   const keyId = credential.keyId;
@@ -222,7 +230,25 @@ function afterReplay(
   const scope = route.route.scope;
   if (scope !== null && !cached.key.scopes.includes(scope))
     return deny('SCOPE_MISSING', dialect, route, keyId);
-  return {
+  const forwardBody = scheme.forwardBody
+    ? scheme.forwardBody(credential, request.body)
+    : request.body;
+  const policy = deps?.policies?.check({
+    key: cached.key,
+    route: route.route,
+    pathParams: route.params,
+    method: request.method,
+    path: request.path,
+    clientIp: request.clientIp,
+    nowMs: request.nowMs,
+    query: credential.forwardQuery,
+    body: forwardBody,
+  });
+  if (policy !== undefined && policy.outcome === 'deny') {
+    const denied = deny(policy.reason, dialect, route, keyId);
+    return policy.decidedBy === undefined ? denied : { ...denied, policy: policy.decidedBy };
+  }
+  const allowed: Decision = {
     outcome: 'allow',
     dialect,
     route,
@@ -230,8 +256,9 @@ function afterReplay(
     credential,
     secretIndex,
     forwardQuery: credential.forwardQuery,
-    forwardBody: scheme.forwardBody ? scheme.forwardBody(credential, request.body) : request.body,
+    forwardBody,
   };
+  return policy === undefined ? allowed : { ...allowed, policy };
 }
 
 function shapeIsUnambiguous(request: SignedRequest, credential: Credential): boolean {

@@ -64,6 +64,28 @@ export const REASON_CATALOG = {
     status: 503,
     description: 'The shared rate-limit store cannot be reached and the gateway fails closed.',
   },
+  POLICY_DENIED: {
+    status: 403,
+    description:
+      'A policy denies the request (forbid, default deny, evaluation error, or no loaded policy set).',
+  },
+  APPROVAL_REQUIRED: {
+    status: 202,
+    description:
+      'The request is held for multi-party approval; the answer carries the approval id to poll.',
+  },
+  AMOUNT_LIMIT_EXCEEDED: {
+    status: 403,
+    description: 'A per-transaction or rolling 1 h / 24 h withdrawal limit would be exceeded.',
+  },
+  ADDRESS_NOT_ALLOWED: {
+    status: 403,
+    description: "The withdrawal address is not on the account's address book.",
+  },
+  ADDRESS_COOLING_DOWN: {
+    status: 403,
+    description: 'The withdrawal address was added recently and is still in its cool-down.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ReasonCode = keyof typeof REASON_CATALOG;

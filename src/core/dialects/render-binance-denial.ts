@@ -85,6 +85,9 @@ export const BINANCE_DENIALS: Readonly<Record<string, DialectError<number>>> = {
   RATE_LIMIT_UNAVAILABLE: INTERNAL,
   IP_BANNED: { status: 418, code: -1003, message: 'Way too much request weight used; IP banned.' },
   POLICY_DENIED: NOT_AUTHORIZED,
+  AMOUNT_LIMIT_EXCEEDED: NOT_AUTHORIZED,
+  ADDRESS_NOT_ALLOWED: NOT_AUTHORIZED,
+  ADDRESS_COOLING_DOWN: NOT_AUTHORIZED,
   APPROVAL_REQUIRED: NOT_AUTHORIZED,
 };
 

@@ -75,6 +75,9 @@ export const BYBIT_DENIALS: Readonly<Record<string, DialectError<number>>> = {
   RATE_LIMIT_UNAVAILABLE: SYSTEM,
   IP_BANNED: { status: 403, code: 10018, message: 'Exceeded the IP Rate Limit.' },
   POLICY_DENIED: { ...PERMISSION, message: 'Permission denied by a policy.' },
+  AMOUNT_LIMIT_EXCEEDED: { ...PERMISSION, message: 'Withdrawal amount limit exceeded.' },
+  ADDRESS_NOT_ALLOWED: { ...PERMISSION, message: 'Withdrawal address not whitelisted.' },
+  ADDRESS_COOLING_DOWN: { ...PERMISSION, message: 'Withdrawal address is cooling down.' },
   APPROVAL_REQUIRED: { ...PERMISSION, message: 'Permission denied: this request needs approval.' },
 };
 

@@ -1,4 +1,4 @@
-import { REASON_CATALOG, type ReasonCode } from '../reasons.js';
+import { REASON_CATALOG } from '../reasons.js';
 import {
   nativeStatus,
   retryAfterHeader,
@@ -17,10 +17,10 @@ const FUTURE_MESSAGES: Readonly<Record<string, string>> = {
 
 /** The native envelope: `{"error":{"code","message","requestId"}}` with the catalog status. */
 export function renderNativeDenial(reason: DenialReason, ctx: DenialContext): RenderedDenial {
-  const visible = reason in REASON_CATALOG ? publicReason(reason as ReasonCode) : reason;
+  const visible = reason in REASON_CATALOG ? publicReason(reason) : reason;
   const message =
     visible in REASON_CATALOG
-      ? REASON_CATALOG[visible as ReasonCode].description
+      ? REASON_CATALOG[visible].description
       : (FUTURE_MESSAGES[visible] ?? 'The request is denied.');
   return {
     status: nativeStatus(visible),
