@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminApiError, resolveAdminTarget } from './admin-client.js';
 import { ADMIN_COMMANDS, type CommandContext } from './commands/admin-commands.js';
+import { runSign } from './commands/sign.js';
 import { runStart } from './commands/start.js';
 
 const GLOBAL_OPTIONS = {
@@ -24,6 +25,8 @@ const USAGE = `Usage: portcullis <command> [options]
   audit list [--after SEQ] [--limit N] | audit verify
   admin-tokens create --role owner|operator|auditor|approver [--label L] [--expires-in D]
   master-key rotate
+  sign --key-id ID (--secret-file F | --private-key FILE) --url URL [--method M]
+       [--body TEXT | --body-file F] [--json | --curl]   sign one request locally
 
 Global: --json (one JSON document on stdout), --data-dir DIR (default ./data),
         --admin-url URL, --token TOKEN (or PORTCULLIS_ADMIN_URL / PORTCULLIS_ADMIN_TOKEN)`;
@@ -42,6 +45,7 @@ export async function main(
     return command === undefined ? 2 : 0;
   }
   if (command === 'start') return runStart(argv.slice(1), env);
+  if (command === 'sign') return runSign(argv.slice(1), env);
 
   const name = sub !== undefined && !sub.startsWith('-') ? `${command} ${sub}` : command;
   const spec = ADMIN_COMMANDS[name];
