@@ -8,6 +8,13 @@ import { createClientIpResolver } from '../core/net/client-ip.js';
 import type { PipelineLimits } from '../core/limits/limit-step.js';
 import type { KeyLookup, PipelineDeps } from '../core/pipeline.js';
 import type { ReplayGuard } from '../core/replay/replay-guard.js';
+import { PortcullisError } from '../core/errors.js';
+import {
+  compileExtractors,
+  type ParameterExtractor,
+  type RuleSnapshot,
+} from '../core/policy/index.js';
+import { createPolicyStep } from '../core/policy/policy-step.js';
 import { compileRouteTable, type RouteSpec } from '../core/routes/route-table.js';
 import { binanceScheme } from '../core/signing/binance.js';
 import { bybitScheme } from '../core/signing/bybit.js';
@@ -62,6 +69,8 @@ export async function createDataPlane(
     onDecision: (record: DecisionRecord) => void;
     /** Rate limits, failure budget and bans of this environment; none when undefined. */
     limitsFor?: (env: EnvironmentConfig) => PipelineLimits | undefined;
+    /** The current policy snapshot (swapped on every change); no policy step when undefined. */
+    policies?: () => RuleSnapshot;
   },
 ): Promise<DataPlane> {
   let sandbox: RunningSandbox | undefined;
@@ -79,15 +88,25 @@ export async function createDataPlane(
   }
   const upstream = createUpstream(origin, { timeoutMs: env.upstreamTimeoutMs });
   const limits = shared.limitsFor?.(env);
+  const routeSpecs = env.routes ?? DEFAULT_ROUTES;
+  const policies =
+    shared.policies === undefined
+      ? undefined
+      : createPolicyStep({
+          environment: env.name,
+          snapshot: shared.policies,
+          extractors: compileRouteExtractors(routeSpecs),
+        });
   const pipeline: PipelineDeps = {
     environment: env.name,
     schemes: env.dialects.map((dialect) => SCHEMES[dialect]()),
-    routes: compileRouteTable(env.routes ?? DEFAULT_ROUTES),
+    routes: compileRouteTable(routeSpecs),
     window: { pastMs: env.windowPastMs, futureMs: env.windowFutureMs },
     keys: shared.keys,
     replay: shared.replay,
     dummyKeys: shared.dummyKeys,
     ...(limits !== undefined ? { limits } : {}),
+    ...(policies !== undefined ? { policies } : {}),
   };
   const app = buildDataPlaneApp(
     {
@@ -106,6 +125,34 @@ export async function createDataPlane(
     },
   );
   return { name: env.name, app, upstream, sandbox };
+}
+
+/** Compiles every route's parameter extractors once; a bad expression refuses start-up. */
+export function compileRouteExtractors(
+  routes: readonly RouteSpec[],
+): ReadonlyMap<RouteSpec, ParameterExtractor> {
+  const map = new Map<RouteSpec, ParameterExtractor>();
+  const problems: string[] = [];
+  for (const route of routes) {
+    if (route.params === undefined) continue;
+    const compiled = compileExtractors(route.params);
+    if (compiled.ok) map.set(route, compiled.extractor);
+    else {
+      for (const e of compiled.errors) {
+        problems.push(
+          `${route.method} ${route.path} ${e.param} ${e.line}:${e.column}: ${e.message}`,
+        );
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new PortcullisError(
+      'CONFIG_INVALID',
+      `Route parameters do not compile:\n  ${problems.join('\n  ')}`,
+      problems,
+    );
+  }
+  return map;
 }
 
 export function createReplayGuard(config: Config, clock: Clock): ReplayGuard {

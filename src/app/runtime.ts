@@ -25,6 +25,7 @@ import {
   createReplayGuard,
   type DataPlane,
 } from './data-planes.js';
+import { createGovernance } from './governance.js';
 import { createLastUsedTracker } from './last-used.js';
 import { createLocalEvents } from './local-events.js';
 import { createRateLimitRuntime } from './rate-limits.js';
@@ -85,6 +86,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const keys = createKeyService({ store, clock, events, keyring: () => keyring });
   const tokens = createAdminTokenService({ store, clock, events });
   const audit = createAuditService({ store, sealer: () => sealer });
+  const governance = await createGovernance({
+    store,
+    clock,
+    keys,
+    logger,
+    keyChangeQuorum: Number(env.PORTCULLIS_KEY_CHANGE_QUORUM ?? '0') || 0,
+  });
 
   const rateLimits = createRateLimitRuntime(config, { clock, logger, store });
   let rotation: Promise<unknown> | undefined;
@@ -94,6 +102,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       tokens,
       audit,
       clock,
+      ...(governance.services ? { governance: governance.services } : {}),
       bans: {
         list: () => rateLimits.listBans(),
         lift: (prefix, forgive, ctx) => rateLimits.liftBan(prefix, forgive, ctx),
@@ -145,6 +154,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         dummyKeys,
         logger,
         limitsFor: (environment) => rateLimits.forEnvironment(environment),
+        policies: governance.snapshot,
         onDecision: (record) => {
           if (record.decision.outcome === 'allow')
             lastUsed.record(record.decision.key.id, record.nowMs);

@@ -19,6 +19,11 @@ const route = {
     scope: { enum: ['read', 'trade', 'withdraw', 'transfer', null] },
     weight: { type: 'integer', minimum: 0, maximum: 100000 },
     dialect: { enum: ['native', 'binance', 'bybit', 'okx'] },
+    params: {
+      type: 'object',
+      additionalProperties: { type: 'string', minLength: 1, maxLength: 1024 },
+      maxProperties: 16,
+    },
   },
   required: ['method', 'path', 'action', 'scope'],
 } as const;

@@ -25,6 +25,8 @@ export interface SandboxRoute {
   /** Rate-limit weight, Binance-like (account 20, order 1, open orders 6). */
   readonly weight: number;
   readonly dialect: SandboxDialect;
+  /** Parameter extractors (CEL over query/body) for policies and withdrawal rules. */
+  readonly params?: Readonly<Record<string, string>>;
 }
 
 function route(
@@ -35,8 +37,39 @@ function route(
   scope: Scope | null,
   weight: number,
 ): SandboxRoute {
-  return Object.freeze({ method, path, action, scope, weight, dialect });
+  const extract = PARAMS[`${dialect} ${action}`];
+  return Object.freeze({
+    method,
+    path,
+    action,
+    scope,
+    weight,
+    dialect,
+    ...(extract ? { params: extract } : {}),
+  });
 }
+
+const NATIVE_ORDER = {
+  symbol: 'body.symbol',
+  side: 'body.side',
+  orderType: 'body.type',
+  quantity: 'body.quantity',
+  price: 'body.price',
+  notional: 'double(body.quantity) * double(body.price)',
+} as const;
+
+/**
+ * What policies see of each action (docs/policies.md §2.1). Native routes only for now: the
+ * exchange dialects carry parameters in query or form bodies whose shape varies by client.
+ */
+const PARAMS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  'native order.place': NATIVE_ORDER,
+  'native withdrawal.create': {
+    asset: 'body.asset',
+    amount: 'body.amount',
+    address: 'body.address',
+  },
+};
 
 /**
  * The default route table the gateway uses in front of the sandbox. Every dialect maps onto the

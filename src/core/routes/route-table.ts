@@ -13,6 +13,11 @@ export interface RouteSpec {
   readonly weight: number;
   /** The dialect whose wire format answers unauthenticated denials on this route. */
   readonly dialect: Dialect;
+  /**
+   * Parameters policies and withdrawal rules see, each a CEL expression over `query`,
+   * `pathParams` and `body` (docs/policies.md §2.1), e.g. `{ symbol: 'body.symbol' }`.
+   */
+  readonly params?: Readonly<Record<string, string>>;
 }
 
 export interface RouteMatch {

@@ -1,0 +1,57 @@
+/**
+ * Wires policies, approvals and withdrawal rules when the store implements the governance ports.
+ * A stored policy set that does not compile is logged and leaves the snapshot failed: every
+ * authenticated request is then refused with POLICY_DENIED (fail closed, never allow-all) until
+ * an operator fixes the set through the admin API.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.js';
+import { compileRules, type RuleSnapshot } from '../core/policy/index.js';
+import { hasGovernance, type ControlStore } from '../ports.js';
+import { createApprovalService, type ApprovalService } from '../services/approval-service.js';
+import { createKeyChangeGate, type KeyChangeGate } from '../services/key-change-gate.js';
+import type { KeyService } from '../services/key-service.js';
+import { createPolicyService, type PolicyService } from '../services/policy-service.js';
+import { createWithdrawalService, type WithdrawalService } from '../services/withdrawal-service.js';
+
+export interface Governance {
+  readonly policies: PolicyService;
+  readonly approvals: ApprovalService;
+  readonly withdrawals: WithdrawalService;
+  readonly keyChanges: KeyChangeGate;
+}
+
+export async function createGovernance(deps: {
+  store: ControlStore;
+  clock: Clock;
+  keys: KeyService;
+  logger: Logger;
+  /** Approvers needed for key updates that add `withdraw` or empty the allowlist; 0 = off. */
+  keyChangeQuorum: number;
+}): Promise<{ services: Governance | undefined; snapshot: () => RuleSnapshot }> {
+  const { store, clock, logger } = deps;
+  if (!hasGovernance(store)) {
+    logger.warn('the store does not implement policies and approvals: scopes alone decide');
+    const empty = compileRules([]);
+    return { services: undefined, snapshot: () => empty };
+  }
+  const policies = createPolicyService({ store, clock });
+  const loaded = await policies.load();
+  if (!loaded.ok) {
+    logger.error(
+      { problems: loaded.errors },
+      'the stored policy set does not compile: refusing all authenticated traffic until it is fixed',
+    );
+  }
+  const approvals = createApprovalService({ store, clock });
+  const withdrawals = createWithdrawalService({ store, clock, approvals });
+  const keyChanges = createKeyChangeGate({
+    keys: deps.keys,
+    approvals,
+    quorum: deps.keyChangeQuorum,
+  });
+  return {
+    services: { policies, approvals, withdrawals, keyChanges },
+    snapshot: () => policies.snapshot(),
+  };
+}
