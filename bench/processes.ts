@@ -37,10 +37,14 @@ async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: s
 }
 
 /** Starts `portcullis start` on ephemeral ports; resolves with its data-plane URLs. */
-export async function startGateway(dataDir: string, env: Record<string, string>) {
+export async function startGateway(
+  dataDir: string,
+  env: Record<string, string>,
+  args: readonly string[] = [],
+) {
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'bin', 'portcullis.js'), 'start', '--data-dir', dataDir],
+    [join(ROOT, 'bin', 'portcullis.js'), 'start', '--data-dir', dataDir, ...args],
     {
       env: {
         ...process.env,

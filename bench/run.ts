@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binanceOrderRequest, nativeOrderRequest, pipelineDeps, seedKeys } from './fixtures.js';
-import { hmacNsPerOp, pipelineNsPerOp, warm } from './micro.js';
+import { memoryLimits, redisLimits } from './limiter.js';
+import { hmacNsPerOp, pipelineAsyncNsPerOp, pipelineNsPerOp, warm } from './micro.js';
 import { rssMb, runLoad, startBareProxy, startGateway, type LoadResult } from './processes.js';
 import { seedDataDir } from './seed-data-dir.js';
 
@@ -27,22 +28,86 @@ async function micro(count: number, inUse: number) {
   const pipeline = pipelineNsPerOp(deps, batch(nativeOrderRequest));
   const pipelineBinance = pipelineNsPerOp(deps, batch(binanceOrderRequest));
   const hmac = hmacNsPerOp(hot[0]!, nativeOrderRequest(hot[0]!, now, 0), 1000);
+  // Same requests with the limiter: key, account, IP and order windows, one atomic take each.
+  // Baseline and limited runs alternate so that machine drift affects both alike.
+  const limited = { ...deps, limits: memoryLimits() };
+  const base: number[] = [pipeline];
+  const withMemory: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    withMemory.push(pipelineNsPerOp(limited, batch(nativeOrderRequest)));
+    base.push(pipelineNsPerOp(deps, batch(nativeOrderRequest)));
+  }
+  const redis = await redisLimits();
+  let pipelineRedis = NaN;
+  let pipelineAsyncBase = NaN;
+  try {
+    pipelineAsyncBase = await pipelineAsyncNsPerOp(deps, batch(nativeOrderRequest));
+    pipelineRedis = await pipelineAsyncNsPerOp(
+      { ...deps, limits: redis.limits },
+      batch(nativeOrderRequest),
+    );
+  } finally {
+    redis.close();
+  }
   await seeded.store.close();
-  return { hmac, pipeline, pipelineBinance };
+  return {
+    hmac,
+    pipeline: Math.min(...base),
+    pipelineBinance,
+    pipelineMemory: Math.min(...withMemory),
+    pipelineRedis,
+    pipelineAsyncBase,
+  };
 }
 
-async function macroThroughput(): Promise<{ gateway: LoadResult; bare: LoadResult }> {
+/**
+ * A configuration whose limits the load never reaches (every request comes from 127.0.0.1), so
+ * that the throughput figures measure the limiter's cost, not cheap 429s.
+ */
+function limitsConfig(dir: string, name: string, redis: boolean): string {
+  const high = [{ window: '1m', limit: 1_000_000_000 }];
+  const file = join(dir, `${name}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ...(redis
+        ? {
+            redis: 'redis://127.0.0.1:6379',
+            rateLimits: { backend: 'redis', keyPrefix: `pc:bench:${Date.now()}:` },
+          }
+        : {}),
+      environments: {
+        sandbox: {
+          limits: { perKey: high, perAccount: high, perIp: high, orders: high, authFailures: high },
+        },
+      },
+    }),
+  );
+  return file;
+}
+
+async function macroThroughput(): Promise<{
+  gateway: LoadResult;
+  bare: LoadResult;
+  redis: LoadResult;
+}> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
   try {
     const seeded = await seedDataDir(join(dir, 'data'), 1_000);
     const keysFile = join(dir, 'keys.json');
     writeFileSync(keysFile, JSON.stringify(seeded.keys.slice(0, 100)));
-    const gateway = await startGateway(join(dir, 'data'), {
-      PORTCULLIS_MASTER_KEY: seeded.masterKey,
-    });
+    const env = { PORTCULLIS_MASTER_KEY: seeded.masterKey };
+    const gateway = await startGateway(join(dir, 'data'), env, [
+      '--config',
+      limitsConfig(dir, 'memory', false),
+    ]);
     const bare = await startBareProxy();
     const load = { path: '/api/v1/balances', connections: 32, durationMs: 5_000, warmupMs: 1_000 };
-    const results = { gateway: [] as LoadResult[], bare: [] as LoadResult[] };
+    const results = {
+      gateway: [] as LoadResult[],
+      bare: [] as LoadResult[],
+      redis: [] as LoadResult[],
+    };
     try {
       // Alternate the two so that drift in the machine's load affects both alike.
       for (let i = 0; i < 2; i++) {
@@ -53,12 +118,26 @@ async function macroThroughput(): Promise<{ gateway: LoadResult; bare: LoadResul
       await gateway.stop();
       await bare.stop();
     }
+    // The same data directory behind a gateway whose limits live in Redis (one node).
+    const viaRedis = await startGateway(join(dir, 'data'), env, [
+      '--config',
+      limitsConfig(dir, 'redis', true),
+    ]);
+    try {
+      results.redis.push(await runLoad({ ...load, url: viaRedis.sandboxUrl, keysFile }));
+    } finally {
+      await viaRedis.stop();
+    }
     const mean = (list: LoadResult[]): LoadResult => ({
       ...list[list.length - 1]!,
       rps: list.reduce((sum, r) => sum + r.rps, 0) / list.length,
       failed: list.reduce((sum, r) => sum + r.failed, 0),
     });
-    return { gateway: mean(results.gateway), bare: mean(results.bare) };
+    return {
+      gateway: mean(results.gateway),
+      bare: mean(results.bare),
+      redis: mean(results.redis),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -70,9 +149,11 @@ async function macroMemory(): Promise<{ rss: number; load: LoadResult }> {
     const seeded = await seedDataDir(join(dir, 'data'), 100_000);
     const keysFile = join(dir, 'keys.json');
     writeFileSync(keysFile, JSON.stringify(seeded.keys.slice(0, 10_000)));
-    const gateway = await startGateway(join(dir, 'data'), {
-      PORTCULLIS_MASTER_KEY: seeded.masterKey,
-    });
+    const gateway = await startGateway(
+      join(dir, 'data'),
+      { PORTCULLIS_MASTER_KEY: seeded.masterKey },
+      ['--config', limitsConfig(dir, 'memory', false)],
+    );
     let peak = 0;
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssMb(gateway.pid));
@@ -107,6 +188,14 @@ log(
 log(
   `  pipeline, binance hmac order (1k keys)        ${small.pipelineBinance.toFixed(0)} ns/op   (${(small.pipelineBinance / small.hmac).toFixed(2)} × hmac)`,
 );
+const memoryOverhead = small.pipelineMemory / small.pipeline - 1;
+const redisOverhead = small.pipelineRedis / small.pipelineAsyncBase - 1;
+log(
+  `  pipeline + in-memory limiter (7 windows)      ${small.pipelineMemory.toFixed(0)} ns/op   (+${(memoryOverhead * 100).toFixed(1)} % of the pipeline)`,
+);
+log(
+  `  pipeline + Redis limiter, 64 in flight        ${small.pipelineRedis.toFixed(0)} ns/op   (+${(redisOverhead * 100).toFixed(0)} % of ${small.pipelineAsyncBase.toFixed(0)} ns/op without)`,
+);
 const large = await micro(100_000, 1_000);
 log(
   `  pipeline, native hmac order (100k keys)       ${large.pipeline.toFixed(0)} ns/op   (${(large.pipeline / small.pipeline).toFixed(2)} × 1k keys)`,
@@ -115,6 +204,9 @@ const throughput = await macroThroughput();
 log(`  bare Fastify+undici proxy                     ${throughput.bare.rps.toFixed(0)} req/s`);
 log(
   `  gateway (signed GET, verified, forwarded)     ${throughput.gateway.rps.toFixed(0)} req/s   (${(throughput.gateway.rps / throughput.bare.rps).toFixed(2)} × bare proxy; p99 ${throughput.gateway.p99_ms.toFixed(1)} ms; failed ${throughput.gateway.failed})`,
+);
+log(
+  `  gateway with Redis limits                     ${throughput.redis.rps.toFixed(0)} req/s   (${(throughput.redis.rps / throughput.gateway.rps).toFixed(2)} × in-memory limits; failed ${throughput.redis.failed})`,
 );
 const memory = await macroMemory();
 log(
@@ -138,6 +230,9 @@ if (json) {
       gateway_to_bare_proxy: round(throughput.gateway.rps / throughput.bare.rps),
       gateway_failed_requests: throughput.gateway.failed,
       rss_mb: round(memory.rss, 1),
+      limiter_memory_overhead: round(memoryOverhead),
+      limiter_redis_overhead: round(redisOverhead),
+      gateway_redis_to_memory: round(throughput.redis.rps / throughput.gateway.rps),
     }),
   );
 }

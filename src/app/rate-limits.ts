@@ -38,6 +38,8 @@ export interface RateLimitRuntime {
     forgive: boolean,
     ctx: { actor: string; requestId: string },
   ): Promise<Environment[]>;
+  /** Waits (at most `timeoutMs`) for Redis to be connected, so the first requests find it. */
+  ready(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -140,6 +142,19 @@ export function createRateLimitRuntime(
         });
       }
       return lifted;
+    },
+    async ready(timeoutMs = 2_000) {
+      const client = redis;
+      if (client === undefined || client.status === 'ready') return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        client.once('ready', done);
+        client.once('error', done); // down: onRedisDown applies from the first request on
+      });
     },
     async close() {
       await flushing;

@@ -181,6 +181,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     /** Starts every listener and writes runtime.json; returns where things are. */
     async start(): Promise<RuntimeInfo> {
       const { created } = await tokens.bootstrap(tokenFile);
+      // A Redis that is down is not a start-up fault (onRedisDown decides); a slow one is waited for.
+      await rateLimits.ready();
       const adminUrl = await admin.listen({
         host: config.admin.listen.host,
         port: config.admin.listen.port,

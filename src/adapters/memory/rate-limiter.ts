@@ -8,15 +8,16 @@
  *   Dropping a live bucket forgets its admissions (that subject gets a fresh window): the bound
  *   must be sized above the number of subjects active within the longest window.
  */
-import { decideLimits, mergeChecks } from '../../core/limits/decide-limits.js';
+import { assertCost, mergeChecks } from '../../core/limits/decide-limits.js';
 import {
   createWindowLog,
+  decideWindow,
   isLogIdle,
   pruneLog,
   recordAdmission,
   type WindowLog,
 } from '../../core/limits/sliding-window.js';
-import type { LimitCheck, LimitResult, RateLimiter } from '../../core/limits/types.js';
+import type { CheckResult, LimitCheck, LimitResult, RateLimiter } from '../../core/limits/types.js';
 
 export interface MemoryRateLimiterOptions {
   /** Upper bound on stored buckets (one per subject and rule). Default 1,000,000. */
@@ -103,17 +104,67 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
     count++;
   }
 
-  return {
-    take(rawChecks, nowMs) {
-      if (nowMs - lastSweepMs >= sweepIntervalMs) sweep(nowMs);
-      const checks = mergeChecks(rawChecks);
-      const logs = checks.map((check) => lookup(check, nowMs));
-      const result = decideLimits(logs, nowMs, checks);
-      if (result.allowed) {
-        for (let i = 0; i < checks.length; i++) charge(checks[i]!, logs[i], nowMs); // i in range
+  // Scratch space reused by every take (take is synchronous, so never shared between calls).
+  let logs: (WindowLog | undefined)[] = [];
+
+  /**
+   * decideLimits fused with the store's lookup, in one pass and without a decision object per
+   * check: after pruneLog the log holds only live entries, so `log.used` is the weight in the
+   * window. Same results as decideLimits (the contract suite runs against both paths' figures).
+   */
+  function take(rawChecks: readonly LimitCheck[], nowMs: number): LimitResult {
+    if (nowMs - lastSweepMs >= sweepIntervalMs) sweep(nowMs);
+    const checks = mergeChecks(rawChecks);
+    const n = checks.length;
+    if (logs.length < n) logs = new Array<WindowLog | undefined>(n);
+    let allowed = true;
+    let retryAfterMs = 0;
+    let violated: string | undefined;
+    for (let i = 0; i < n; i++) {
+      const check = checks[i]!; // i < n
+      assertCost(check.cost);
+      const log = lookup(check, nowMs);
+      logs[i] = log;
+      const used = log === undefined ? 0 : log.used;
+      if (used + check.cost <= check.rule.limit) continue;
+      allowed = false;
+      // Refusals are the rare path: the exact wait comes from the reference decision.
+      const wait = decideWindow(log, nowMs, check.rule, check.cost).retryAfterMs;
+      if (violated === undefined || wait > retryAfterMs) {
+        retryAfterMs = wait;
+        violated = check.rule.name;
       }
-      return result;
-    },
+    }
+    const results = new Array<CheckResult>(n);
+    for (let i = 0; i < n; i++) {
+      const check = checks[i]!; // i < n
+      const log = logs[i];
+      const { rule, cost } = check;
+      const used = log === undefined ? 0 : log.used;
+      const lastTime =
+        log === undefined || log.head >= log.times.length
+          ? undefined
+          : log.times[log.times.length - 1];
+      const charged = allowed && cost > 0;
+      const newest = charged ? Math.max(nowMs, lastTime ?? nowMs) : lastTime;
+      results[i] = {
+        name: rule.name,
+        bucketKey: check.bucketKey,
+        limit: rule.limit,
+        windowMs: rule.windowMs,
+        remaining: allowed ? rule.limit - used - cost : rule.limit - used,
+        resetMs: newest === undefined ? 0 : newest + rule.windowMs - nowMs,
+      };
+      if (allowed) charge(check, log, nowMs);
+      logs[i] = undefined; // do not keep logs of dropped buckets alive
+    }
+    return violated === undefined
+      ? { allowed, results, retryAfterMs }
+      : { allowed, results, retryAfterMs, violated };
+  }
+
+  return {
+    take,
     size: () => count,
     evictedLive: () => evicted,
   };

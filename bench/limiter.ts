@@ -1,0 +1,51 @@
+/** Limiter set-ups for the benchmarks: the pipeline's limit deps over memory or Redis. */
+import { Redis } from 'ioredis';
+import { createMemoryBanStore } from '../src/adapters/memory/ban-store.js';
+import { createMemoryRateLimiter } from '../src/adapters/memory/rate-limiter.js';
+import {
+  createRedisRateLimiter,
+  REDIS_LIMITER_CLIENT_OPTIONS,
+} from '../src/adapters/redis/rate-limiter.js';
+import { createFailureBlocks } from '../src/core/limits/failure-blocks.js';
+import type { PipelineLimits } from '../src/core/limits/limit-step.js';
+import { createRequestLimits } from '../src/core/limits/request-limits.js';
+import type { RateLimiter } from '../src/core/limits/types.js';
+
+/** Limits shaped like the defaults (key, account, IP, orders 10 s + 1 d) but never reached. */
+const HUGE = 1_000_000_000;
+const RULES = createRequestLimits({
+  perKey: [
+    { windowMs: 1_000, limit: HUGE },
+    { windowMs: 60_000, limit: HUGE },
+  ],
+  perAccount: [{ windowMs: 60_000, limit: HUGE }],
+  perIp: [{ windowMs: 60_000, limit: HUGE }],
+  orders: [
+    { windowMs: 10_000, limit: HUGE },
+    { windowMs: 86_400_000, limit: HUGE },
+  ],
+  authFailures: [{ windowMs: 60_000, limit: HUGE }],
+  accountOverrides: {},
+});
+
+function limitsOver(limiter: RateLimiter): PipelineLimits {
+  return {
+    rules: RULES,
+    limiter,
+    bans: createMemoryBanStore(),
+    failureBlocks: createFailureBlocks(),
+  };
+}
+
+export const memoryLimits = (): PipelineLimits => limitsOver(createMemoryRateLimiter());
+
+/** Redis on 127.0.0.1:6379 (as the tests use), a fresh key prefix per run. */
+export async function redisLimits(): Promise<{ limits: PipelineLimits; close(): void }> {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, ...REDIS_LIMITER_CLIENT_OPTIONS });
+  await new Promise((resolve) => redis.once('ready', resolve));
+  const limiter = createRedisRateLimiter(
+    { redis },
+    { keyPrefix: `pc:bench:${Date.now()}:`, onRedisDown: 'fail-closed' },
+  );
+  return { limits: limitsOver(limiter), close: () => redis.disconnect() };
+}
