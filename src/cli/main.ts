@@ -25,6 +25,9 @@ const USAGE = `Usage: portcullis <command> [options]
   audit list [--after SEQ] [--limit N] | audit verify
   admin-tokens create --role owner|operator|auditor|approver [--label L] [--expires-in D]
   master-key rotate
+  policy list | policy create --file F | policy update ID --file F | policy delete ID
+  policy test --file request.json            decide a described request (simulate)
+  approvals list [--state S] | approvals show ID | approvals approve|reject ID [--digest HEX]
   sign --key-id ID (--secret-file F | --private-key FILE) --url URL [--method M]
        [--body TEXT | --body-file F] [--json | --curl]   sign one request locally
 

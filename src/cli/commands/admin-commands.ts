@@ -63,7 +63,149 @@ const withSecret = (result: { key: KeyJson; secret?: string }): CommandResult =>
   text: keyText(result.key, result.secret),
 });
 
+const readJsonFile = (ctx: CommandContext, name: string): unknown => {
+  const file = str(ctx, name);
+  if (file === undefined) throw ctx.usage(`--${name} FILE is required.`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch {
+    throw ctx.usage(`Cannot read JSON from ${file}.`);
+  }
+};
+const enc = encodeURIComponent;
+
+/** `portcullis policy …` and `portcullis approvals …` (docs/policies.md). */
+const GOVERNANCE_COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  'policy list': {
+    usage: 'portcullis policy list',
+    options: {},
+    async run(ctx) {
+      const { policies } = await callAdmin<{ policies: Record<string, unknown>[] }>(
+        ctx.target,
+        'GET',
+        '/v1/policies',
+      );
+      return {
+        json: policies,
+        text: formatTable(policies, ['id', 'version', 'effect', 'mode', 'condition']),
+      };
+    },
+  },
+  'policy create': {
+    usage: 'portcullis policy create --file policy.json',
+    options: { file: { type: 'string' } },
+    async run(ctx) {
+      const { policy } = await callAdmin<{ policy: Record<string, unknown> }>(
+        ctx.target,
+        'POST',
+        '/v1/policies',
+        readJsonFile(ctx, 'file'),
+      );
+      return { json: policy, text: formatRecord(policy) };
+    },
+  },
+  'policy update': {
+    usage: 'portcullis policy update ID --file policy.json',
+    options: { file: { type: 'string' } },
+    async run(ctx) {
+      const id = ctx.positionals[0];
+      if (id === undefined) throw ctx.usage('A policy id is required.');
+      const { policy } = await callAdmin<{ policy: Record<string, unknown> }>(
+        ctx.target,
+        'PUT',
+        `/v1/policies/${enc(id)}`,
+        readJsonFile(ctx, 'file'),
+      );
+      return { json: policy, text: formatRecord(policy) };
+    },
+  },
+  'policy delete': {
+    usage: 'portcullis policy delete ID',
+    options: {},
+    async run(ctx) {
+      const id = ctx.positionals[0];
+      if (id === undefined) throw ctx.usage('A policy id is required.');
+      const { policy } = await callAdmin<{ policy: Record<string, unknown> }>(
+        ctx.target,
+        'DELETE',
+        `/v1/policies/${enc(id)}`,
+      );
+      return { json: policy, text: formatRecord(policy) };
+    },
+  },
+  'policy test': {
+    usage: 'portcullis policy test --file request.json',
+    options: { file: { type: 'string' } },
+    async run(ctx) {
+      const result = await callAdmin<Record<string, unknown> & { decision: string }>(
+        ctx.target,
+        'POST',
+        '/v1/policies/simulate',
+        readJsonFile(ctx, 'file'),
+      );
+      const decidedBy = result.decidedBy as { policyId: string; version: number } | null;
+      const by = decidedBy ? ` by ${decidedBy.policyId} v${decidedBy.version}` : '';
+      return {
+        json: result,
+        text: `${result.decision} (${String(result.reason)})${by}\n${JSON.stringify(result.explanation, null, 2)}`,
+      };
+    },
+  },
+  'approvals list': {
+    usage: 'portcullis approvals list [--state pending]',
+    options: { state: { type: 'string' } },
+    async run(ctx) {
+      const state = str(ctx, 'state');
+      const { approvals } = await callAdmin<{ approvals: Record<string, unknown>[] }>(
+        ctx.target,
+        'GET',
+        `/v1/approvals${state !== undefined ? `?state=${enc(state)}` : ''}`,
+      );
+      return {
+        json: approvals,
+        text: formatTable(approvals, ['id', 'kind', 'state', 'quorum', 'initiator', 'createdAt']),
+      };
+    },
+  },
+  'approvals show': {
+    usage: 'portcullis approvals show ID',
+    options: {},
+    async run(ctx) {
+      const id = ctx.positionals[0];
+      if (id === undefined) throw ctx.usage('An approval id is required.');
+      const { approval } = await callAdmin<{ approval: Record<string, unknown> }>(
+        ctx.target,
+        'GET',
+        `/v1/approvals/${enc(id)}`,
+      );
+      return { json: approval, text: JSON.stringify(approval, null, 2) };
+    },
+  },
+  ...Object.fromEntries(
+    (['approve', 'reject'] as const).map((vote) => [
+      `approvals ${vote}`,
+      {
+        usage: `portcullis approvals ${vote} ID [--digest HEX]`,
+        options: { digest: { type: 'string' } },
+        async run(ctx: CommandContext): Promise<CommandResult> {
+          const id = ctx.positionals[0];
+          if (id === undefined) throw ctx.usage('An approval id is required.');
+          const digest = str(ctx, 'digest');
+          const { approval } = await callAdmin<{ approval: Record<string, unknown> }>(
+            ctx.target,
+            'POST',
+            `/v1/approvals/${enc(id)}/${vote}`,
+            digest !== undefined ? { digest } : {},
+          );
+          return { json: approval, text: `approval ${id}: ${String(approval.state)}` };
+        },
+      } satisfies CommandSpec,
+    ]),
+  ),
+};
+
 export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  ...GOVERNANCE_COMMANDS,
   'accounts create': {
     usage: 'portcullis accounts create --name NAME',
     options: { name: { type: 'string' } },
