@@ -17,9 +17,9 @@ export interface ClientOptions {
   readonly baseUrls: readonly string[];
   readonly keyId: string;
   /** The HMAC secret exactly as shown at creation (signed with as UTF-8 bytes). */
-  readonly secret?: string;
+  readonly secret?: string | undefined;
   /** The Ed25519 private key (KeyObject or PKCS#8 PEM) of an `ed25519` key. */
-  readonly privateKey?: KeyObject | string;
+  readonly privateKey?: KeyObject | string | undefined;
   /** Per attempt, until the whole answer is read. Default 10 000. */
   readonly timeoutMs?: number;
   /** Further attempts after the first (retries and fail-overs together). Default 3. */
