@@ -248,6 +248,12 @@ function afterReplay(
     const denied = deny(policy.reason, dialect, route, keyId);
     return policy.decidedBy === undefined ? denied : { ...denied, policy: policy.decidedBy };
   }
+  // Held requests are not executed yet by the data plane (the hold/execute path is still to be
+  // wired): a request a require-approval rule matches is refused, never forwarded (fail closed).
+  if (policy?.outcome === 'allow' && policy.approval !== undefined) {
+    const { policyId, version } = policy.approval;
+    return { ...deny('APPROVAL_REQUIRED', dialect, route, keyId), policy: { policyId, version } };
+  }
   const allowed: Decision = {
     outcome: 'allow',
     dialect,
