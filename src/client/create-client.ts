@@ -5,9 +5,9 @@ import {
   isIdempotentRequest,
   parseRetryAfterMs,
   planRetry,
-  provesNotSent,
   type AttemptOutcome,
 } from './retry-policy.js';
+import { sendAttempt, transportError, type Answer, type Attempt } from './send-attempt.js';
 import { createSandboxApi, type SandboxApi } from './sandbox-api.js';
 import { newNonce, resolveRequestUrl, signRequest, toSigningKey } from './sign-request.js';
 import type { ClientOptions, ClientResponse, FetchLike, RequestOptions } from './types.js';
@@ -40,24 +40,6 @@ export interface PortcullisClient extends SandboxApi {
   /** The base URL the next request starts with: the last one that answered. */
   currentBaseUrl(): string;
 }
-
-/** A completed exchange with the server. */
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: unknown;
-  readonly sentAtMs: number;
-  readonly receivedAtMs: number;
-}
-
-type Attempt =
-  | { readonly kind: 'response'; readonly answer: Answer }
-  | {
-      readonly kind: 'failure';
-      readonly error: unknown;
-      readonly notSent: boolean;
-      readonly timedOut: boolean;
-    };
 
 const DEFAULTS = {
   timeoutMs: 10_000,
@@ -98,48 +80,6 @@ export function createClient(options: ClientOptions): PortcullisClient {
     options.timeOffsetMs === undefined ? undefined : Promise.resolve();
   let preferred = 0;
 
-  async function attempt(
-    method: string,
-    url: URL,
-    body: Buffer | undefined,
-    headers: Record<string, string>,
-  ): Promise<Attempt> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
-    timer.unref?.();
-    const sentAtMs = clock.now();
-    try {
-      const response = await fetchImpl(url.href, {
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        signal: controller.signal,
-      });
-      const text = await response.text();
-      const responseHeaders: Record<string, string> = {};
-      response.headers.forEach((value, name) => (responseHeaders[name.toLowerCase()] = value));
-      return {
-        kind: 'response',
-        answer: {
-          status: response.status,
-          headers: responseHeaders,
-          body: parseBody(text),
-          sentAtMs,
-          receivedAtMs: clock.now(),
-        },
-      };
-    } catch (error) {
-      return {
-        kind: 'failure',
-        error,
-        notSent: provesNotSent(error),
-        timedOut: controller.signal.aborted,
-      };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   /** The request loop: pace, sign (fresh nonce and time per attempt), send, plan the next step. */
   async function send(
     method: string,
@@ -164,10 +104,7 @@ export function createClient(options: ClientOptions): PortcullisClient {
       if (waitMs > 0) await sleep(waitMs);
       tried.add(index);
       const url = resolveRequestUrl(baseUrls[index] as string, path, requestOptions.query);
-      const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
-      if (body !== undefined && !hasHeader(headers, 'content-type')) {
-        headers['content-type'] = 'application/json';
-      }
+      const headers = baseHeaders(extraHeaders, body !== undefined);
       if (signed) {
         Object.assign(
           headers,
@@ -181,7 +118,10 @@ export function createClient(options: ClientOptions): PortcullisClient {
           }),
         );
       }
-      const result = await attempt(verb, url, body, headers);
+      const result = await sendAttempt(
+        { fetch: fetchImpl, clock, timeoutMs },
+        { method: verb, url, body, headers },
+      );
       if (result.kind === 'response') {
         const { status, headers: answerHeaders, receivedAtMs } = result.answer;
         pacer.observe({
@@ -294,32 +234,14 @@ export function createClient(options: ClientOptions): PortcullisClient {
   return client;
 }
 
-function hasHeader(headers: Readonly<Record<string, string>>, name: string): boolean {
-  return Object.keys(headers).some((key) => key.toLowerCase() === name);
-}
-
-function parseBody(text: string): unknown {
-  if (text === '') return text;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
+/** Accept, the caller's headers, and a JSON content type for a body unless the caller set one. */
+function baseHeaders(
+  extra: Readonly<Record<string, string>>,
+  hasBody: boolean,
+): Record<string, string> {
+  const headers: Record<string, string> = { accept: 'application/json', ...extra };
+  if (hasBody && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) {
+    headers['content-type'] = 'application/json';
   }
-}
-
-function transportError(
-  method: string,
-  path: string,
-  failure: Extract<Attempt, { kind: 'failure' }>,
-): PortcullisApiError {
-  return new PortcullisApiError({
-    code: failure.timedOut ? 'TIMEOUT' : 'CONNECTION_FAILED',
-    status: 0,
-    method,
-    path,
-    serverMessage: failure.timedOut
-      ? 'No answer within the timeout.'
-      : 'The gateway cannot be reached.',
-    cause: failure.error,
-  });
+  return headers;
 }

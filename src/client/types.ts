@@ -8,6 +8,7 @@ export type FetchLike = (
     readonly method: string;
     readonly headers: Record<string, string>;
     readonly body?: Uint8Array;
+    readonly redirect: 'manual';
     readonly signal: AbortSignal;
   },
 ) => Promise<Pick<Response, 'status' | 'headers' | 'text'>>;

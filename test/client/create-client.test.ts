@@ -408,6 +408,15 @@ describe('errors', () => {
     expect(error).toMatchObject({ code: 'HTTP_500', status: 500, requestId: 'req_x1' });
   });
 
+  it('does not follow redirects with a signed request', async () => {
+    const { client, fake } = setup(() => ({
+      status: 302,
+      headers: { location: 'http://elsewhere.test/' },
+    }));
+    const response = await client.get('/api/v1/balances');
+    expect([response.status, fake.calls[0]!.redirect]).toEqual([302, 'manual']);
+  });
+
   it('reports TIMEOUT when no answer comes in time', async () => {
     const clock = createManualClock(START_MS);
     const client = createClient({

@@ -19,6 +19,7 @@ export interface RecordedCall {
   readonly method: string;
   readonly headers: Record<string, string>;
   readonly body: Buffer;
+  readonly redirect: string;
 }
 
 export type Reply =
@@ -51,6 +52,7 @@ export function createFakeFetch(
         Object.entries(init.headers).map(([k, v]) => [k.toLowerCase(), v]),
       ),
       body: init.body === undefined ? Buffer.alloc(0) : Buffer.from(init.body),
+      redirect: init.redirect,
     };
     calls.push(call);
     clock?.advance(latencyMs);

@@ -53,7 +53,7 @@ afterAll(async () => {
 });
 
 const hmacClient = (baseUrls = [sandboxUrl]) =>
-  createClient({ baseUrls, keyId: hmacKey.id, secret: hmacKey.secret as string, maxRetries: 2 });
+  createClient({ baseUrls, keyId: hmacKey.id, secret: hmacKey.secret, maxRetries: 2 });
 
 describe('SDK through a real gateway', () => {
   it('learns a small clock offset from the gateway', async () => {
