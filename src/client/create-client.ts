@@ -234,12 +234,18 @@ export function createClient(options: ClientOptions): PortcullisClient {
   return client;
 }
 
+const SIGNATURE_FIELDS = new Set(['signature', 'signature-input', 'content-digest']);
+
 /** Accept, the caller's headers, and a JSON content type for a body unless the caller set one. */
 function baseHeaders(
   extra: Readonly<Record<string, string>>,
   hasBody: boolean,
 ): Record<string, string> {
-  const headers: Record<string, string> = { accept: 'application/json', ...extra };
+  const headers: Record<string, string> = { accept: 'application/json' };
+  for (const [name, value] of Object.entries(extra)) {
+    // The signature fields are the client's to write; a caller's copy would be sent twice.
+    if (!SIGNATURE_FIELDS.has(name.toLowerCase())) headers[name] = value;
+  }
   if (hasBody && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) {
     headers['content-type'] = 'application/json';
   }
