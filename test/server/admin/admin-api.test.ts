@@ -199,6 +199,21 @@ const ENDPOINTS: readonly Endpoint[] = [
     build: () => Promise.resolve({ method: 'POST', url: '/v1/master-key/rotate' }),
   },
   {
+    name: 'GET /v1/bans',
+    route: 'get /v1/bans',
+    allowed: readersNotApprover,
+    ok: 200,
+    build: () => Promise.resolve({ method: 'GET', url: '/v1/bans' }),
+  },
+  {
+    name: 'POST /v1/bans/lift',
+    route: 'post /v1/bans/lift',
+    allowed: writers,
+    ok: 200,
+    build: () =>
+      Promise.resolve({ method: 'POST', url: '/v1/bans/lift', payload: { prefix: '192.0.2.1' } }),
+  },
+  {
     name: 'GET /v1/whoami',
     route: 'get /v1/whoami',
     allowed: everyone,
