@@ -136,6 +136,7 @@ export function buildAdminApp(deps: AdminDeps, options: AdminAppOptions): Fastif
   registerAuditRoutes(app, deps);
   registerTokenRoutes(app, deps);
   registerBanRoutes(app, deps);
+  registerGovernanceRoutes(app, deps);
   return app;
 }
 
