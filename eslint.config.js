@@ -4,7 +4,15 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['.tmp/**', 'dist/**', 'node_modules/**', 'data/**', 'console/dist/**', 'bin/**', 'coverage/**'],
+    ignores: [
+      '.tmp/**',
+      'dist/**',
+      'node_modules/**',
+      'data/**',
+      'console/dist/**',
+      'bin/**',
+      'coverage/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
