@@ -62,7 +62,9 @@ export function compileRouteTable(routes: readonly RouteSpec[]): RouteTable {
           const expected = pattern.segments[i] as string;
           const actual = segments[i] as string;
           if (expected.startsWith(':')) {
-            if (actual === '' || !/^[A-Za-z0-9_.~-]+$/.test(actual)) {
+            // `.` and `..` are dot segments (RFC 3986 §5.2.4): an upstream that removes them
+            // would route `/orders/..` somewhere else than the route authorized here.
+            if (actual === '.' || actual === '..' || !/^[A-Za-z0-9_.~-]+$/.test(actual)) {
               ok = false;
               break;
             }
