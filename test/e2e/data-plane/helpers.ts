@@ -174,8 +174,8 @@ export interface TestUpstream {
 }
 
 /**
- * A tiny upstream: paths starting with `/api/v1/hang` never answer; everything else answers 200
- * with the request it received (method, url, headers, body) as JSON.
+ * A tiny upstream: a request carrying `x-test-hang` is never answered; everything else answers
+ * 200 with the request it received (method, url, headers, body) as JSON.
  */
 export async function startTestUpstream(): Promise<TestUpstream> {
   const seen: TestUpstream['seen'] = [];
@@ -190,7 +190,7 @@ export async function startTestUpstream(): Promise<TestUpstream> {
         body: Buffer.concat(chunks).toString('utf8'),
       };
       seen.push(entry);
-      if (entry.url.startsWith('/api/v1/hang')) return; // never answers
+      if (request.headers['x-test-hang'] !== undefined) return; // never answers
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify(entry));
     });
