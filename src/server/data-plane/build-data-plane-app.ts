@@ -45,6 +45,11 @@ export interface DataPlaneOptions {
 const EMPTY = Buffer.alloc(0);
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 
+/** How often Node checks for timed-out connections: a quarter of the headers timeout, 0.1–1 s. */
+function sweepIntervalMs(headersTimeoutMs: number): number {
+  return Math.min(1000, Math.max(100, Math.floor(headersTimeoutMs / 4)));
+}
+
 /** Guesses the dialect from headers alone, for errors raised before the pipeline runs. */
 function dialectOfHeaders(request: FastifyRequest): Dialect {
   const headers = request.headers;
@@ -100,7 +105,12 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
     genReqId: () => newRequestId(),
     requestIdHeader: false,
     // Slow clients (slow-loris) are cut off; a header block over 16 KiB gets 431 from Node.
-    http: { maxHeaderSize: 16_384 },
+    // Node enforces headersTimeout/requestTimeout only when it sweeps its connections, every
+    // 30 s by default: sweep often enough that a short headers timeout really applies.
+    http: {
+      maxHeaderSize: 16_384,
+      connectionsCheckingInterval: sweepIntervalMs(options.headersTimeoutMs),
+    },
     connectionTimeout: options.requestTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     return503OnClosing: true,
