@@ -270,10 +270,25 @@ function afterReplay(
 function shapeIsUnambiguous(request: SignedRequest, credential: Credential): boolean {
   if (credential.forwardQuery !== null && hasDuplicateQueryParams(credential.forwardQuery))
     return false;
-  if (request.body.length > 0 && isJson(request.headers['content-type'])) {
+  // Checked by content as well as by label: an engine that parses JSON whatever the
+  // Content-Type says (text/plain, none) must not see a duplicate key the gateway never checked.
+  if (
+    request.body.length > 0 &&
+    (isJson(request.headers['content-type']) || looksLikeJson(request.body))
+  ) {
     return checkStrictJson(request.body).ok;
   }
   return true;
+}
+
+/** Whether the first non-whitespace byte opens a JSON object or array. */
+function looksLikeJson(body: Buffer): boolean {
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    return c === 0x7b || c === 0x5b;
+  }
+  return false;
 }
 
 function isJson(contentType: string | string[] | undefined): boolean {

@@ -235,6 +235,15 @@ const REASON_CASES: readonly ReasonCase[] = [
     ),
   },
   {
+    reason: 'BAD_REQUEST',
+    name: 'a duplicate JSON key sent as text/plain',
+    run: single(() =>
+      nativeRequest('POST', '/api/v1/orders', ORDER.replace('}', ',"quantity":"100"}'), {
+        contentType: 'text/plain',
+      }),
+    ),
+  },
+  {
     reason: 'PASSPHRASE_INVALID',
     name: 'an OKX request with the wrong passphrase',
     run: single(() => okxRequest(okx.key.id, 'wrong passphrase')),

@@ -159,6 +159,17 @@ describe('duplicates on signed routes → 400 BAD_REQUEST', () => {
       code: 'BAD_REQUEST',
     });
   });
+  it('a repeated JSON key sent as text/plain is refused too (checked by content, not label)', async () => {
+    const request = signed(sandboxUrl, 'POST', '/api/v1/orders', undefined, trader, {
+      rawBody: Buffer.from('{"symbol":"BTCUSDT","quantity":"0.01","quantity":"100"}'),
+      headers: { 'content-type': 'text/plain' },
+    });
+    const answer = await send(request);
+    expect({ status: answer.status, code: codeOf(answer) }).toEqual({
+      status: 400,
+      code: 'BAD_REQUEST',
+    });
+  });
 });
 
 describe('malformed signature fields', () => {
