@@ -26,7 +26,9 @@ export interface ObservedAnswer {
 /**
  * The default pacer: after an answer whose `RateLimit` field (draft-ietf-httpapi-ratelimit-
  * headers, `"name";r=…;t=…`) reports a quota with nothing remaining, or after a 429/503 with
- * `Retry-After`, it holds every further request until the quota resets.
+ * `Retry-After`, it holds every further request until the quota resets. A 418 (`IP_BANNED`: the
+ * client's IP prefix kept going after 429s and is banned) with `Retry-After` holds them until the
+ * ban ends — every request before that would be refused and, on Binance, lengthen the ban.
  */
 export function createRateLimitPacer(): RateLimitPacer {
   let notBeforeMs = 0;
@@ -35,7 +37,7 @@ export function createRateLimitPacer(): RateLimitPacer {
     observe({ status, headers, nowMs, serverNowMs }) {
       const exhaustedMs = exhaustedForMs(headers.ratelimit);
       if (exhaustedMs !== undefined) notBeforeMs = Math.max(notBeforeMs, nowMs + exhaustedMs);
-      if (status === 429 || status === 503) {
+      if (status === 429 || status === 503 || status === 418) {
         const retryAfterMs = parseRetryAfterMs(headers['retry-after'], serverNowMs);
         if (retryAfterMs !== undefined) notBeforeMs = Math.max(notBeforeMs, nowMs + retryAfterMs);
       }
