@@ -1,0 +1,144 @@
+import { GENESIS_HASH } from '../../core/audit/audit-chain.js';
+import type { PgPool } from './pg-pool.js';
+
+export interface PostgresMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * Versioned schema migrations; each runs once, in order, in its own transaction. The tables
+ * mirror src/adapters/sqlite/migrations.ts: bytea for sealed secrets, bigint epoch-millisecond
+ * times, ids in the "C" collation so that they sort bytewise like SQLite's (pagination cursors)
+ * whatever the database's default collation, and the primary-key index serves the ORDER BY. `audit_head` is the one-row lock every audit append takes (see postgres-control-store.ts).
+ */
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
+  {
+    version: 1,
+    name: 'accounts, keys, secrets, admin tokens, audit log, audit head, meta',
+    sql: `
+      CREATE TABLE accounts (
+        id text COLLATE "C" PRIMARY KEY,
+        name text NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE TABLE api_keys (
+        id text COLLATE "C" PRIMARY KEY,
+        account_id text COLLATE "C" NOT NULL REFERENCES accounts(id),
+        label text NOT NULL,
+        environment text NOT NULL CHECK (environment IN ('sandbox', 'production')),
+        scheme text NOT NULL CHECK (scheme IN ('hmac', 'ed25519')),
+        scopes text NOT NULL,
+        ip_allowlist text NOT NULL,
+        passphrase_hash text,
+        public_key_pem text,
+        status text NOT NULL CHECK (status IN ('active', 'revoked')),
+        created_at bigint NOT NULL,
+        expires_at bigint,
+        revoked_at bigint,
+        last_used_at bigint,
+        epoch integer NOT NULL,
+        secret_version integer NOT NULL
+      );
+      CREATE INDEX api_keys_account ON api_keys(account_id);
+      CREATE TABLE key_secrets (
+        key_id text NOT NULL REFERENCES api_keys(id),
+        version integer NOT NULL,
+        ciphertext bytea NOT NULL,
+        iv bytea NOT NULL,
+        tag bytea NOT NULL,
+        wrapped_dek bytea NOT NULL,
+        dek_iv bytea NOT NULL,
+        dek_tag bytea NOT NULL,
+        kek_id text NOT NULL,
+        created_at bigint NOT NULL,
+        not_after bigint,
+        PRIMARY KEY (key_id, version)
+      );
+      CREATE INDEX key_secrets_kek ON key_secrets(kek_id);
+      CREATE TABLE admin_tokens (
+        id text COLLATE "C" PRIMARY KEY,
+        role text NOT NULL,
+        label text NOT NULL,
+        token_hash text NOT NULL UNIQUE,
+        created_at bigint NOT NULL,
+        expires_at bigint,
+        revoked_at bigint,
+        created_by text NOT NULL
+      );
+      CREATE TABLE audit_log (
+        seq bigint PRIMARY KEY,
+        ts bigint NOT NULL,
+        actor text NOT NULL,
+        action text NOT NULL,
+        target text NOT NULL,
+        request_id text NOT NULL,
+        data text NOT NULL,
+        prev_hash text NOT NULL,
+        hash text NOT NULL,
+        seal text NOT NULL
+      );
+      CREATE INDEX audit_log_target ON audit_log(target);
+      CREATE TABLE audit_head (
+        id integer PRIMARY KEY CHECK (id = 1),
+        seq bigint NOT NULL,
+        hash text NOT NULL
+      );
+      INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '${GENESIS_HASH}');
+      CREATE TABLE meta (
+        name text PRIMARY KEY,
+        value text NOT NULL
+      );
+    `,
+  },
+];
+
+/**
+ * Applies every migration newer than the schema's. Each one runs in a transaction that first
+ * takes a transaction-scoped advisory lock keyed by the schema: nodes starting together queue
+ * on it, and the one that comes second sees the version row and skips. A failed migration
+ * rolls back whole, version row included. Returns the versions this call applied.
+ */
+export async function migratePostgres(
+  pool: PgPool,
+  schema: string,
+  nowMs: number,
+  migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
+): Promise<number[]> {
+  const ran: number[] = [];
+  for (const migration of migrations) {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `portcullis:migrate:${schema}`,
+      ]);
+      // Inside the lock: two nodes creating the schema at once would otherwise race on it.
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await client.query(`SET LOCAL search_path TO ${schema}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
+      const applied = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [
+        migration.version,
+      ]);
+      if (applied.rows.length === 0) {
+        await client.query(migration.sql);
+        await client.query(
+          'INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)',
+          [migration.version, migration.name, nowMs],
+        );
+        ran.push(migration.version);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      broken = true;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+  return ran;
+}
