@@ -37,6 +37,8 @@ export interface PgPoolOptions {
   readonly connectTimeoutMs?: number;
   /** Server-side limit per statement, also the client-side read limit. Default 5000 ms. */
   readonly statementTimeoutMs?: number;
+  /** Shown in pg_stat_activity. Default `portcullis`. */
+  readonly applicationName?: string;
   /** Told about errors of idle connections (the server went away); never given credentials. */
   readonly onIdleError?: (error: Error) => void;
 }
@@ -89,7 +91,7 @@ export function createPgPool(options: PgPoolOptions): PgPool {
     // The client-side limit catches a server that stopped answering at all (no cancel arrives).
     query_timeout: statementTimeoutMs + 1000,
     idle_in_transaction_session_timeout: statementTimeoutMs * 2,
-    application_name: 'portcullis',
+    application_name: options.applicationName ?? 'portcullis',
     options: `-c search_path=${schema}`,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>

@@ -48,6 +48,8 @@ export interface PostgresStoreOptions {
   readonly connectTimeoutMs?: number;
   /** Longest a statement (or a lock wait) may take. Default 5000 ms. */
   readonly statementTimeoutMs?: number;
+  /** Shown in pg_stat_activity (which node holds which connection). Default `portcullis`. */
+  readonly applicationName?: string;
   /** Told about errors of idle pooled connections (e.g. the server restarted). */
   readonly onIdleError?: (error: Error) => void;
 }
@@ -75,6 +77,7 @@ export async function createPostgresControlStore(
     ...(options.statementTimeoutMs !== undefined && {
       statementTimeoutMs: options.statementTimeoutMs,
     }),
+    ...(options.applicationName !== undefined && { applicationName: options.applicationName }),
     ...(options.onIdleError && { onIdleError: options.onIdleError }),
   });
   try {
