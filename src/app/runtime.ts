@@ -2,6 +2,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { createPostgresControlStore } from '../adapters/postgres/postgres-control-store.js';
 import { createSqliteControlStore } from '../adapters/sqlite/sqlite-control-store.js';
 import type { Config } from '../config/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -46,9 +47,12 @@ export interface RuntimeInfo {
   readonly masterKeyGenerated: boolean;
 }
 
-function openStore(config: Config, clock: Clock): ControlStore {
+/** Picks the store adapter by URL scheme; PostgreSQL runs its migrations before resolving. */
+function openStore(config: Config, clock: Clock): Promise<ControlStore> {
   if (config.store.startsWith('sqlite:'))
-    return createSqliteControlStore({ path: config.store.slice(7), clock });
+    return Promise.resolve(createSqliteControlStore({ path: config.store.slice(7), clock }));
+  if (config.store.startsWith('postgres://') || config.store.startsWith('postgresql://'))
+    return createPostgresControlStore({ url: config.store, clock });
   throw new PortcullisError(
     'CONFIG_INVALID',
     `Store ${config.store.split(':')[0] ?? ''} is not supported by this build.`,
@@ -73,7 +77,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     );
   }
   let keyring: Keyring = loaded.keyring;
-  const store = openStore(config, clock);
+  const store = await openStore(config, clock);
   let sealer;
   try {
     sealer = await openAuditSealer(store, keyring);
