@@ -45,16 +45,19 @@ interface AccountRules {
 }
 
 export interface RequestLimits {
-  /** The checks of an authorized request; `order` when its action is an order action. */
+  /**
+   * The checks of an authorized request; `order` when its action is an order action. The array
+   * is frozen and may be shared with earlier calls (it is cached per key).
+   */
   checksFor(
     keyId: string,
     accountId: string,
     ipPrefix: string,
     weight: number,
     action: string,
-  ): LimitCheck[];
-  /** The single-unit checks that charge one failed verification to an IP prefix. */
-  failureChecks(ipPrefix: string): LimitCheck[];
+  ): readonly LimitCheck[];
+  /** The single-unit checks that charge one failed verification to an IP prefix (cached). */
+  failureChecks(ipPrefix: string): readonly LimitCheck[];
   /** Answer headers for a result in the dialect's own wire format. */
   headersFor(dialect: Dialect, result: LimitResult, nowMs: number): Record<string, string>;
 }
@@ -99,22 +102,72 @@ export function createRequestLimits(spec: RequestLimitsSpec): RequestLimits {
   // Bybit reports one rule per answer: the tightest per-key (else per-account) rule.
   const bybitRule = (defaults.perKey[0] ?? defaults.perAccount[0] ?? perIp[0])?.name;
 
+  // Per-request work is a few Map lookups: the prefixed bucket keys are built once per subject
+  // (a fresh `key:${id}` string would be flattened and hashed again by every Map lookup in the
+  // limiter), and each key remembers its last check set, which a client calling the same route
+  // from the same address reuses as is. Bounded: a cache that reaches MAX_CACHED is cleared.
+  const keyBuckets = new Map<string, string>();
+  const accountBuckets = new Map<string, AccountBuckets>();
+  const ipBuckets = new Map<string, string>();
+  const failures = new Map<string, readonly LimitCheck[]>();
+  const lastSets = new Map<string, CheckSet>();
+
+  function build(
+    keyId: string,
+    accountId: string,
+    ipPrefix: string,
+    weight: number,
+    order: boolean,
+  ): readonly LimitCheck[] {
+    const rules = overrides.get(accountId) ?? defaults;
+    const account = cached(accountBuckets, accountId, () => ({
+      acct: `acct:${accountId}`,
+      ord: `ord:${accountId}`,
+    }));
+    const checks: LimitCheck[] = [];
+    if (weight > 0) {
+      push(
+        checks,
+        cached(keyBuckets, keyId, () => `key:${keyId}`),
+        rules.perKey,
+        weight,
+      );
+      push(checks, account.acct, rules.perAccount, weight);
+      push(
+        checks,
+        cached(ipBuckets, ipPrefix, () => `ip:${ipPrefix}`),
+        perIp,
+        weight,
+      );
+    }
+    if (order) push(checks, account.ord, rules.orders, 1);
+    return Object.freeze(checks);
+  }
+
   return {
     checksFor(keyId, accountId, ipPrefix, weight, action) {
-      const rules = overrides.get(accountId) ?? defaults;
-      const checks: LimitCheck[] = [];
-      if (weight > 0) {
-        push(checks, `key:${keyId}`, rules.perKey, weight);
-        push(checks, `acct:${accountId}`, rules.perAccount, weight);
-        push(checks, `ip:${ipPrefix}`, perIp, weight);
+      const order = orderActions.has(action);
+      const last = lastSets.get(keyId);
+      if (
+        last !== undefined &&
+        last.accountId === accountId &&
+        last.ipPrefix === ipPrefix &&
+        last.weight === weight &&
+        last.order === order
+      ) {
+        return last.checks;
       }
-      if (orderActions.has(action)) push(checks, `ord:${accountId}`, rules.orders, 1);
+      const checks = build(keyId, accountId, ipPrefix, weight, order);
+      if (lastSets.size >= MAX_CACHED && last === undefined) lastSets.clear();
+      lastSets.set(keyId, { accountId, ipPrefix, weight, order, checks });
       return checks;
     },
     failureChecks(ipPrefix) {
-      const checks: LimitCheck[] = [];
-      push(checks, `fail:${ipPrefix}`, authFailures, 1);
-      return checks;
+      return cached(failures, ipPrefix, () => {
+        const checks: LimitCheck[] = [];
+        push(checks, `fail:${ipPrefix}`, authFailures, 1);
+        return Object.freeze(checks);
+      });
     },
     headersFor(dialect, result, nowMs) {
       switch (dialect) {
@@ -130,6 +183,32 @@ export function createRequestLimits(spec: RequestLimitsSpec): RequestLimits {
       }
     },
   };
+}
+
+/** Entries per cache before it is cleared (a clear only costs rebuilding what is in use). */
+const MAX_CACHED = 100_000;
+
+interface AccountBuckets {
+  readonly acct: string;
+  readonly ord: string;
+}
+
+/** The check set a key used last, with what it was built from. */
+interface CheckSet {
+  readonly accountId: string;
+  readonly ipPrefix: string;
+  readonly weight: number;
+  readonly order: boolean;
+  readonly checks: readonly LimitCheck[];
+}
+
+function cached<V>(cache: Map<string, V>, key: string, make: () => V): V {
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  if (cache.size >= MAX_CACHED) cache.clear();
+  const value = make();
+  cache.set(key, value);
+  return value;
 }
 
 function push(checks: LimitCheck[], bucketKey: string, rules: readonly LimitRule[], cost: number) {
