@@ -6,7 +6,7 @@ import type { Config, EnvironmentConfig } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import { createClientIpResolver } from '../core/net/client-ip.js';
 import type { PipelineLimits } from '../core/limits/limit-step.js';
-import type { KeyLookup, PipelineDeps } from '../core/pipeline.js';
+import type { KeyLookup, PipelineDeps, RiskLookup } from '../core/pipeline.js';
 import type { ReplayGuard } from '../core/replay/replay-guard.js';
 import { PortcullisError } from '../core/errors.js';
 import {
@@ -71,6 +71,8 @@ export async function createDataPlane(
     limitsFor?: (env: EnvironmentConfig) => PipelineLimits | undefined;
     /** The current policy snapshot (swapped on every change); no policy step when undefined. */
     policies?: () => RuleSnapshot;
+    /** Anomaly responses in force in this environment (docs/observability.md). */
+    riskFor?: (env: EnvironmentConfig, routes: readonly RouteSpec[]) => RiskLookup;
   },
 ): Promise<DataPlane> {
   let sandbox: RunningSandbox | undefined;
@@ -107,6 +109,7 @@ export async function createDataPlane(
     dummyKeys: shared.dummyKeys,
     ...(limits !== undefined ? { limits } : {}),
     ...(policies !== undefined ? { policies } : {}),
+    ...(shared.riskFor !== undefined ? { risk: shared.riskFor(env, routeSpecs) } : {}),
   };
   const app = buildDataPlaneApp(
     {

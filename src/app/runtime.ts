@@ -29,6 +29,7 @@ import {
 import { createGovernance } from './governance.js';
 import { createLastUsedTracker } from './last-used.js';
 import { createLocalEvents } from './local-events.js';
+import { createObservability, observabilityOptionsOf } from './observability.js';
 import { createRateLimitRuntime } from './rate-limits.js';
 
 export interface RuntimeOptions {
@@ -99,6 +100,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   });
 
   const rateLimits = createRateLimitRuntime(config, { clock, logger, store });
+  const observability = createObservability(
+    { clock, logger, audit: (draft) => store.appendAudit(draft), keys },
+    observabilityOptionsOf(config),
+  );
   let rotation: Promise<unknown> | undefined;
   const admin: FastifyInstance = buildAdminApp(
     {
@@ -110,6 +115,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       bans: {
         list: () => rateLimits.listBans(),
         lift: (prefix, forgive, ctx) => rateLimits.liftBan(prefix, forgive, ctx),
+      },
+      observability: {
+        metrics: observability.metrics,
+        metricsPublic: config.admin.metricsPublic,
+        risk: observability.risk,
+        governance: observability.governance,
+        ...(observability.traffic ? { traffic: observability.traffic } : {}),
       },
       async rotateMasterKey(ctx) {
         if (rotation)
@@ -153,15 +165,17 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       await createDataPlane(env, {
         config,
         clock,
-        keys: keyCache,
+        keys: observability.countingKeys(env.name, keyCache),
         replay,
         dummyKeys,
         logger,
         limitsFor: (environment) => rateLimits.forEnvironment(environment),
         policies: governance.snapshot,
+        riskFor: (plane, routes) => observability.riskLookup(plane.name, routes),
         onDecision: (record) => {
           if (record.decision.outcome === 'allow')
             lastUsed.record(record.decision.key.id, record.nowMs);
+          observability.record(env.name, record);
         },
       }),
     );
@@ -181,12 +195,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     logger,
     keyCache,
     dataPlanes,
+    observability,
 
     /** Starts every listener and writes runtime.json; returns where things are. */
     async start(): Promise<RuntimeInfo> {
       const { created } = await tokens.bootstrap(tokenFile);
       // A Redis that is down is not a start-up fault (onRedisDown decides); a slow one is waited for.
       await rateLimits.ready();
+      await observability.start();
       const adminUrl = await admin.listen({
         host: config.admin.listen.host,
         port: config.admin.listen.port,
@@ -229,6 +245,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       );
       keyCache.close();
       await lastUsed.close();
+      await observability.close();
       await rateLimits.close();
       await store.close();
     },

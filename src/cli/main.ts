@@ -25,6 +25,9 @@ const USAGE = `Usage: portcullis <command> [options]
   audit list [--after SEQ] [--limit N] | audit verify
   admin-tokens create --role owner|operator|auditor|approver [--label L] [--expires-in D]
   master-key rotate
+  traffic [--key ID] [--account ID] [--env E] [--since 1h] [--reason CODE] [--limit N]
+  alerts list [--env E] [--state S] [--key ID] | alerts ack ID | alerts resolve ID
+  keys report | keys risk ID | keys risk-reset ID
   policy list | policy create --file F | policy update ID --file F | policy delete ID
   policy test --file request.json            decide a described request (simulate)
   approvals list [--state S] | approvals show ID | approvals approve|reject ID [--digest HEX]

@@ -11,6 +11,14 @@ import type { RequestLimitsSpec, WindowLimit } from '../core/limits/request-limi
 import { parseCidrList } from '../core/net/cidr.js';
 import type { RouteSpec } from '../core/routes/route-table.js';
 import { DIALECTS, type Dialect } from '../core/signing/types.js';
+import {
+  governancePolicyOf,
+  observabilityConfigOf,
+  riskSettingsOf,
+  type ObservabilityConfig,
+  type RiskSettings,
+} from './observability-config.js';
+import type { GovernancePolicy } from '../core/governance/index.js';
 import { CONFIG_SCHEMA } from './schema.js';
 
 export interface ListenerConfig {
@@ -31,6 +39,9 @@ export interface EnvironmentConfig {
   /** The route table; null means the built-in sandbox exchange's default table. */
   readonly routes: readonly RouteSpec[] | null;
   readonly limits: LimitsConfig;
+  /** Anomaly thresholds and response ladder (docs/observability.md). */
+  readonly risk: RiskSettings;
+  readonly keyGovernance: GovernancePolicy;
 }
 
 /** Rate limits, failure budget and bans of one environment (docs/rate-limits.md). */
@@ -63,12 +74,17 @@ export const DEFAULT_LIMITS = {
   authFailures: [{ window: '1m', limit: 100 }],
 } as const;
 
-export interface Config {
+export interface Config extends ObservabilityConfig {
   readonly dataDir: string;
   readonly store: string;
   readonly redis: string | null;
   readonly logLevel: string;
-  readonly admin: { readonly listen: ListenerConfig; readonly bodyLimitBytes: number };
+  readonly admin: {
+    readonly listen: ListenerConfig;
+    readonly bodyLimitBytes: number;
+    /** Serve /metrics without an admin token (for scrapers; bind the admin listener privately). */
+    readonly metricsPublic: boolean;
+  };
   readonly dataPlane: {
     readonly bodyLimitBytes: number;
     readonly trustedProxies: readonly string[];
@@ -258,6 +274,8 @@ export function loadConfig(
           )
         : null,
       limits: limitsOf(obj(e.limits)),
+      risk: riskSettingsOf(e.risk),
+      keyGovernance: governancePolicyOf(e.keyGovernance, name),
     });
   };
   const rateLimits = obj(merged.rateLimits);
@@ -277,6 +295,7 @@ export function loadConfig(
         port: (adminListen.port as number | undefined) ?? 8081,
       },
       bodyLimitBytes: (admin.bodyLimitBytes as number | undefined) ?? 65536,
+      metricsPublic: admin.metricsPublic === true,
     }),
     dataPlane: Object.freeze({
       bodyLimitBytes: (dataPlane.bodyLimitBytes as number | undefined) ?? 65536,
@@ -290,6 +309,7 @@ export function loadConfig(
       production: environment('production', 8080),
       sandbox: environment('sandbox', 8090),
     }),
+    ...observabilityConfigOf(merged),
     rateLimits: Object.freeze({
       backend: (rateLimits.backend as 'memory' | 'redis' | undefined) ?? 'memory',
       onRedisDown:

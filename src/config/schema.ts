@@ -74,6 +74,93 @@ const limits = {
   },
 } as const;
 
+const signalMode = { enum: ['off', 'shadow', 'enforce'] } as const;
+const count = { type: 'integer', minimum: 1, maximum: 1000000000 } as const;
+/** One anomaly signal's overrides (docs/observability.md has the defaults). */
+const signal = (extra: Record<string, unknown>) =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    properties: { mode: signalMode, cooldown: duration, ...extra },
+  }) as const;
+const responseRule = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    step: { enum: ['observe', 'alert', 'throttle', 'step_down', 'disable_key', 'ban_prefix'] },
+    throttleFactor: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    tradeMode: { enum: ['cancel_only', 'read_only'] },
+    duration: { oneOf: [duration, { type: 'null' }] },
+  },
+  required: ['step'],
+} as const;
+const SIGNAL_NAMES = [
+  'newIpPrefix',
+  'failureBurst',
+  'rateSpike',
+  'firstSensitiveAction',
+  'unusualHour',
+  'keySpray',
+] as const;
+const risk = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean' },
+    signals: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        newIpPrefix: signal({ maxPrefixesPerKey: count, forgetAfter: duration }),
+        failureBurst: signal({
+          window: duration,
+          perKey: count,
+          perPrefix: count,
+          ignoredReasons: { type: 'array', items: { type: 'string' }, maxItems: 64 },
+        }),
+        rateSpike: signal({
+          interval: duration,
+          lambda: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+          warmupIntervals: count,
+          zThreshold: { type: 'number', exclusiveMinimum: 0 },
+          minRequestsPerInterval: count,
+        }),
+        firstSensitiveAction: signal({
+          actions: { type: 'array', items: { type: 'string' }, maxItems: 64 },
+        }),
+        unusualHour: signal({
+          minActiveHours: count,
+          minShare: { type: 'number', minimum: 0, maximum: 1 },
+        }),
+        keySpray: signal({ window: duration, distinctKeys: count }),
+      },
+    },
+    responses: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(SIGNAL_NAMES.map((name) => [name, responseRule])),
+    },
+  },
+} as const;
+const nullableDuration = { oneOf: [duration, { type: 'null' }] } as const;
+const keyGovernance = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxKeyAge: nullableDuration,
+    warnBefore: duration,
+    onMaxAge: { enum: ['step_down', 'expire'] },
+    unrestrictedScopeTtl: nullableDuration,
+    unrestrictedLosesScopes: {
+      type: 'array',
+      items: { enum: ['read', 'trade', 'withdraw', 'transfer'] },
+      uniqueItems: true,
+    },
+    unrestrictedMayWithdraw: { type: 'boolean' },
+    dormantAfter: nullableDuration,
+  },
+} as const;
+
 const environment = {
   type: 'object',
   additionalProperties: false,
@@ -94,6 +181,8 @@ const environment = {
     },
     routes: { type: 'array', items: route, maxItems: 10000 },
     limits,
+    risk,
+    keyGovernance,
   },
 } as const;
 
@@ -111,6 +200,7 @@ export const CONFIG_SCHEMA = {
       properties: {
         listen: listener,
         bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 10485760 },
+        metricsPublic: { type: 'boolean' },
       },
     },
     dataPlane: {
@@ -139,6 +229,41 @@ export const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: { production: environment, sandbox: environment },
+    },
+    trafficLog: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        retention: duration,
+        flushInterval: duration,
+        batchSize: { type: 'integer', minimum: 1, maximum: 100000 },
+        maxBuffered: { type: 'integer', minimum: 1, maximum: 10000000 },
+      },
+    },
+    alerts: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        webhooks: {
+          type: 'array',
+          maxItems: 16,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              url: { type: 'string', pattern: '^https?://' },
+              secret: { type: 'string', minLength: 16 },
+            },
+            required: ['url', 'secret'],
+          },
+        },
+      },
+    },
+    keyGovernance: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { enabled: { type: 'boolean' }, interval: duration },
     },
   },
 } as const;

@@ -11,6 +11,7 @@ import type { LimitResult } from './limits/types.js';
 import type { IpMatcher } from './net/compile-allowlist.js';
 import type { PolicyStep, PolicyStepResult } from './policy/policy-step.js';
 import type { ReasonCode } from './reasons.js';
+import { riskAllows, type KeyRiskState } from './risk/key-risk.js';
 import { replayKey, type ReplayGuard, type ReplayVerdict } from './replay/replay-guard.js';
 import type { RouteMatch, RouteTable } from './routes/route-table.js';
 import type {
@@ -52,6 +53,18 @@ export interface PipelineDeps {
   readonly limits?: PipelineLimits;
   /** Policies and route parameters (docs/policies.md); absent means scopes alone decide. */
   readonly policies?: PolicyStep;
+  /** Anomaly responses in force (docs/observability.md); absent means none are consulted. */
+  readonly risk?: RiskLookup;
+}
+
+/** What the anomaly responses allow: a Map lookup that finds nothing for a normal key. */
+export interface RiskLookup {
+  /** The key's restrictions in force; undefined when it is at the `normal` level. */
+  stateOf(keyId: string, nowMs: number): KeyRiskState | undefined;
+  /** Whether the client's IP prefix is banned by a `ban_prefix` response. */
+  prefixBanned(clientIp: string, nowMs: number): boolean;
+  /** Route actions a `cancel_only` key may still call. */
+  readonly cancelActions: readonly string[];
 }
 
 /** The request as the pipeline sees it: exact bytes plus the derived client address and time. */
@@ -134,6 +147,8 @@ function verifyAndAuthorize(
     );
     if (refused) return refused;
   }
+  if (deps.risk?.prefixBanned(request.clientIp, request.nowMs) === true)
+    return deny('IP_BANNED', route?.route.dialect ?? 'native', route);
   let scheme: SigningScheme | undefined;
   for (const candidate of deps.schemes) {
     if (candidate.detect(request)) {
@@ -230,6 +245,13 @@ function afterReplay(
   const scope = route.route.scope;
   if (scope !== null && !cached.key.scopes.includes(scope))
     return deny('SCOPE_MISSING', dialect, route, keyId);
+  // A stepped-down or disabled key (anomaly response or governance) is refused on its next request.
+  const risk = deps?.risk?.stateOf(keyId, request.nowMs);
+  if (risk !== undefined && deps?.risk !== undefined) {
+    if (risk.disabled) return deny('KEY_DISABLED', dialect, route, keyId);
+    if (!riskAllows(risk, scope, route.route.action, deps.risk.cancelActions))
+      return deny('KEY_STEPPED_DOWN', dialect, route, keyId);
+  }
   const forwardBody = scheme.forwardBody
     ? scheme.forwardBody(credential, request.body)
     : request.body;

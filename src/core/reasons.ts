@@ -44,6 +44,16 @@ export const REASON_CATALOG = {
     description: "The client address is not on the key's IP allowlist.",
   },
   SCOPE_MISSING: { status: 403, description: 'The key lacks the scope the route requires.' },
+  KEY_DISABLED: {
+    status: 403,
+    description:
+      'The key is disabled by an anomaly response or key governance until an operator resets it.',
+  },
+  KEY_STEPPED_DOWN: {
+    status: 403,
+    description:
+      'The key is stepped down (withdraw suspended; trade cancel-only or read-only) by an anomaly response.',
+  },
   ROUTE_UNKNOWN: { status: 404, description: 'No route matches the method and path.' },
   BAD_REQUEST: {
     status: 400,

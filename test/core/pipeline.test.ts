@@ -12,8 +12,10 @@ import {
   type Decision,
   type PipelineDeps,
   type PipelineRequest,
+  type RiskLookup,
 } from '../../src/core/pipeline.js';
 import { publicReason, REASON_CATALOG, type ReasonCode } from '../../src/core/reasons.js';
+import type { KeyRiskState } from '../../src/core/risk/index.js';
 import { nativeScheme } from '../../src/core/signing/native/index.js';
 import { createManualClock } from '../helpers/manual-clock.js';
 import {
@@ -77,6 +79,19 @@ function withInput(change: (input: string) => string): PipelineRequest {
   const request = nativeRequest('GET', '/api/v1/balances', undefined);
   const input = request.headers['signature-input'] as string;
   return { ...request, headers: { ...request.headers, 'signature-input': change(input) } };
+}
+
+/** A risk lookup that holds every key at the given restrictions (step-down, disable). */
+function riskStub(state: Partial<KeyRiskState>): RiskLookup {
+  const full: KeyRiskState = {
+    level: 'high',
+    disabled: false,
+    withdraw: 'suspended',
+    trade: 'full',
+    throttleFactor: 1,
+    ...state,
+  };
+  return { stateOf: () => full, prefixBanned: () => false, cancelActions: ['order.cancel'] };
 }
 
 const single =
@@ -196,6 +211,18 @@ const REASON_CASES: readonly ReasonCase[] = [
     reason: 'SCOPE_MISSING',
     name: 'a read-only key placing an order',
     run: single(() => nativeRequest('POST', '/api/v1/orders', ORDER, { keyId: reader.key.id })),
+  },
+  {
+    reason: 'KEY_DISABLED',
+    name: 'a key disabled by an anomaly response',
+    run: single(() => nativeRequest('GET', '/api/v1/balances', undefined)),
+    deps: () => pipelineDeps(mapLookup(ALL_KEYS), { risk: riskStub({ disabled: true }) }).deps,
+  },
+  {
+    reason: 'KEY_STEPPED_DOWN',
+    name: 'a read-only stepped-down key placing an order',
+    run: single(() => nativeRequest('POST', '/api/v1/orders', ORDER)),
+    deps: () => pipelineDeps(mapLookup(ALL_KEYS), { risk: riskStub({ trade: 'read_only' }) }).deps,
   },
   {
     reason: 'ROUTE_UNKNOWN',

@@ -62,6 +62,8 @@ export const BINANCE_DENIALS: Readonly<Record<string, DialectError<number>>> = {
   ENV_MISMATCH: KEY,
   PASSPHRASE_INVALID: KEY,
   IP_NOT_ALLOWED: KEY,
+  KEY_DISABLED: KEY,
+  KEY_STEPPED_DOWN: KEY,
   SCOPE_MISSING: KEY,
   ROUTE_UNKNOWN: { status: 404, code: -1020, message: 'This operation is not supported.' },
   BAD_REQUEST: BAD_PARAMS,

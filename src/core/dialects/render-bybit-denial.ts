@@ -56,6 +56,8 @@ export const BYBIT_DENIALS: Readonly<Record<string, DialectError<number>>> = {
     code: 10010,
     message: "Unmatched IP, please check your API key's bound IP addresses.",
   },
+  KEY_DISABLED: PERMISSION,
+  KEY_STEPPED_DOWN: PERMISSION,
   SCOPE_MISSING: PERMISSION,
   ROUTE_UNKNOWN: {
     status: 404,

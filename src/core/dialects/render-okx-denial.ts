@@ -62,6 +62,8 @@ export const OKX_DENIALS: Readonly<Record<string, DialectError<string>>> = {
     code: '50110',
     message: "Your IP is not included in your API key's IP whitelist.",
   },
+  KEY_DISABLED: PERMISSION,
+  KEY_STEPPED_DOWN: PERMISSION,
   SCOPE_MISSING: PERMISSION,
   ROUTE_UNKNOWN: { status: 404, code: '50115', message: 'Invalid request method or path.' },
   BAD_REQUEST: PARAMS,

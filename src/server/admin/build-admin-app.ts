@@ -19,6 +19,10 @@ import { registerBanRoutes } from './routes/bans.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerGovernanceRoutes, type GovernanceDeps } from './routes/governance.js';
 import { registerTokenRoutes } from './routes/tokens.js';
+import {
+  registerObservabilityRoutes,
+  type ObservabilityAdminDeps,
+} from './routes/observability.js';
 import type { KeyChangeGate } from '../../services/key-change-gate.js';
 
 export interface AdminDeps {
@@ -33,6 +37,8 @@ export interface AdminDeps {
     actor: string;
     requestId: string;
   }) => Promise<{ rewrapped: number; activeKeyId: string }>;
+  /** Metrics, traffic, alerts, key risk, governance report; absent means not wired. */
+  readonly observability?: ObservabilityAdminDeps;
   /** IP-prefix bans of the data planes; absent means no bans to show (no data plane). */
   readonly bans?: {
     list(): readonly {
@@ -137,6 +143,7 @@ export function buildAdminApp(deps: AdminDeps, options: AdminAppOptions): Fastif
   registerTokenRoutes(app, deps);
   registerBanRoutes(app, deps);
   registerGovernanceRoutes(app, deps);
+  registerObservabilityRoutes(app, deps);
   return app;
 }
 

@@ -17,12 +17,24 @@ import { newRequestId } from '../../services/ids.js';
 import { clientHeaders, upstreamHeaders } from './forward-headers.js';
 import type { Upstream } from './upstream.js';
 
-/** What happened to one data-plane request; feeds last-used tracking, logs and (later) metrics. */
+/**
+ * What happened to one data-plane request, reported after the answer is sent; feeds last-used
+ * tracking, metrics, the traffic log and anomaly detection (none of them inline here).
+ */
 export interface DecisionRecord {
   readonly requestId: string;
   readonly decision: Decision;
   readonly clientIp: string;
   readonly nowMs: number;
+  readonly method: string;
+  /** The HTTP status answered (a denial's, the upstream's, or 502/504 when it failed). */
+  readonly status: number;
+  /** Milliseconds (fractional) in the decision pipeline. */
+  readonly pipelineMs: number;
+  /** Milliseconds waiting for the upstream; absent when the request was not forwarded. */
+  readonly upstreamMs?: number;
+  /** Milliseconds from the handler's start to the reply. */
+  readonly totalMs: number;
 }
 
 export interface DataPlaneDeps {
@@ -143,10 +155,12 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
     const path = q < 0 ? url : url.slice(0, q);
     const rawQuery = q < 0 ? null : url.slice(q + 1);
     const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
+    const startedAt = performance.now();
     const nowMs = deps.clock.now();
+    const method = raw.method ?? 'GET';
     const clientIp = deps.clientIp(raw.socket.remoteAddress ?? '', raw.headers['x-forwarded-for']);
     const pending = evaluateRequest(deps.pipeline, {
-      method: raw.method ?? 'GET',
+      method,
       path,
       rawQuery,
       headers: raw.headers,
@@ -155,7 +169,22 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
       nowMs,
     });
     const decision = pending instanceof Promise ? await pending : pending;
-    deps.onDecision?.({ requestId: request.id, decision, clientIp, nowMs });
+    const pipelineMs = performance.now() - startedAt;
+    // Reported once the answer is handed to the socket: the consumers are off the request path.
+    const report = (sent: FastifyReply, upstreamMs?: number): FastifyReply => {
+      deps.onDecision?.({
+        requestId: request.id,
+        decision,
+        clientIp,
+        nowMs,
+        method,
+        status: sent.statusCode,
+        pipelineMs,
+        ...(upstreamMs !== undefined ? { upstreamMs } : {}),
+        totalMs: performance.now() - startedAt,
+      });
+      return sent;
+    };
     if (decision.outcome === 'deny') {
       request.log.info(
         { reqId: request.id, reason: decision.reason, keyId: decision.keyId, ip: clientIp },
@@ -171,7 +200,7 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
                   ? {}
                   : limitHeaders(deps.pipeline, decision.dialect, decision.limits, nowMs),
             };
-      return sendDenial(reply, decision.dialect, decision.reason, request.id, nowMs, limit);
+      return report(sendDenial(reply, decision.dialect, decision.reason, request.id, nowMs, limit));
     }
     const identity: Record<string, string> = { 'x-request-id': request.id };
     if (deps.upstreamToken !== undefined)
@@ -185,26 +214,31 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
       forwardQuery = decision.forwardQuery;
       forwardBody = decision.forwardBody;
     }
+    const forwardedAt = performance.now();
     const result = await deps.upstream.forward({
-      method: raw.method ?? 'GET',
+      method,
       path: forwardQuery === null ? path : `${path}?${forwardQuery}`,
       headers: upstreamHeaders(raw.headers, identity),
       body: forwardBody.length > 0 ? forwardBody : null,
     });
+    const upstreamMs = performance.now() - forwardedAt;
     if (!result.ok) {
       request.log.warn({ reqId: request.id, reason: result.reason }, 'upstream failed');
       const dialect =
         decision.outcome === 'allow' ? decision.dialect : decision.route.route.dialect;
-      return sendDenial(reply, dialect, result.reason, request.id, nowMs);
+      return report(sendDenial(reply, dialect, result.reason, request.id, nowMs), upstreamMs);
     }
     if (decision.outcome === 'allow' && decision.limits !== undefined) {
       void reply.headers(limitHeaders(deps.pipeline, decision.dialect, decision.limits, nowMs));
     }
-    return reply
-      .status(result.status)
-      .headers(clientHeaders(result.headers))
-      .header('x-request-id', request.id)
-      .send(result.body);
+    return report(
+      reply
+        .status(result.status)
+        .headers(clientHeaders(result.headers))
+        .header('x-request-id', request.id)
+        .send(result.body),
+      upstreamMs,
+    );
   };
 
   app.route({ method: [...METHODS], url: '/', handler: handle });

@@ -1,0 +1,212 @@
+/**
+ * SQLite implementation of the risk store (alerts and responses in force). Like the traffic
+ * log, its tables are created here idempotently, so the control store's versioned migrations
+ * stay untouched; it lives in the observability database beside `traffic_log`.
+ */
+import type { Database } from 'better-sqlite3';
+import type { Environment } from '../../core/keys/model.js';
+import type { ResponseStep } from '../../core/risk/index.js';
+import type {
+  AlertState,
+  RiskStore,
+  StoredAlert,
+  StoredResponse,
+} from '../../services/risk-store.js';
+
+/** Creates the risk_alerts and risk_responses tables if absent. */
+export function migrateRiskStore(db: Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS risk_alerts (
+      id TEXT PRIMARY KEY,
+      state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+      signal TEXT NOT NULL,
+      step TEXT NOT NULL,
+      environment TEXT NOT NULL CHECK (environment IN ('sandbox', 'production')),
+      key_id TEXT,
+      account_id TEXT,
+      ip_prefix TEXT,
+      observed REAL,
+      threshold REAL,
+      response_id TEXT,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      updated_by TEXT
+    );
+    CREATE INDEX IF NOT EXISTS risk_alerts_env_created ON risk_alerts(environment, created_at);
+    CREATE INDEX IF NOT EXISTS risk_alerts_key ON risk_alerts(key_id) WHERE key_id IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS risk_responses (
+      id TEXT PRIMARY KEY,
+      environment TEXT NOT NULL CHECK (environment IN ('sandbox', 'production')),
+      key_id TEXT,
+      ip_prefix TEXT,
+      action TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      started_at INTEGER NOT NULL,
+      expires_at INTEGER,
+      lifted_at INTEGER,
+      lifted_by TEXT
+    );
+    CREATE INDEX IF NOT EXISTS risk_responses_active ON risk_responses(lifted_at, expires_at);
+  `);
+}
+
+interface AlertRow {
+  id: string;
+  state: AlertState;
+  signal: string;
+  step: ResponseStep;
+  environment: Environment;
+  key_id: string | null;
+  account_id: string | null;
+  ip_prefix: string | null;
+  observed: number | null;
+  threshold: number | null;
+  response_id: string | null;
+  created_at: number;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+interface ResponseRow {
+  id: string;
+  environment: Environment;
+  key_id: string | null;
+  ip_prefix: string | null;
+  action: string;
+  reason: string;
+  started_at: number;
+  expires_at: number | null;
+  lifted_at: number | null;
+  lifted_by: string | null;
+}
+
+const attempt = <T>(work: () => T): Promise<T> => {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+};
+
+/** Creates the store on `db` (migrating it first). */
+export function createSqliteRiskStore(db: Database): RiskStore {
+  migrateRiskStore(db);
+  const insertAlert = db.prepare(`
+    INSERT INTO risk_alerts (id, state, signal, step, environment, key_id, account_id, ip_prefix,
+      observed, threshold, response_id, created_at, updated_at, updated_by)
+    VALUES (@id, @state, @signal, @step, @environment, @key_id, @account_id, @ip_prefix,
+      @observed, @threshold, @response_id, @created_at, @updated_at, @updated_by)`);
+  const getAlert = db.prepare<[string]>('SELECT * FROM risk_alerts WHERE id = ?');
+  const updateAlert = db.prepare<[string, number, string, string]>(
+    'UPDATE risk_alerts SET state = ?, updated_at = ?, updated_by = ? WHERE id = ?',
+  );
+  const insertResponse = db.prepare(`
+    INSERT INTO risk_responses (id, environment, key_id, ip_prefix, action, reason, started_at,
+      expires_at, lifted_at, lifted_by)
+    VALUES (@id, @environment, @key_id, @ip_prefix, @action, @reason, @started_at, @expires_at,
+      @lifted_at, @lifted_by)`);
+  const lift = db.prepare<[number, string, string]>(
+    'UPDATE risk_responses SET lifted_at = ?, lifted_by = ? WHERE id = ? AND lifted_at IS NULL',
+  );
+  const active = db.prepare<[number]>(
+    `SELECT * FROM risk_responses WHERE lifted_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+     ORDER BY started_at`,
+  );
+  return {
+    insertAlert: (a) => attempt(() => void insertAlert.run(alertRow(a))),
+    getAlert: (id) =>
+      attempt(() => {
+        const row = getAlert.get(id) as AlertRow | undefined;
+        return row === undefined ? undefined : fromAlertRow(row);
+      }),
+    updateAlert: (id, state, atMs, by) => attempt(() => void updateAlert.run(state, atMs, by, id)),
+    listAlerts: (q) =>
+      attempt(() => {
+        const where: string[] = [];
+        const params: (string | number)[] = [];
+        const filters = [
+          ['environment', q.environment],
+          ['state', q.state],
+          ['key_id', q.keyId],
+        ] as const;
+        for (const [column, value] of filters) {
+          if (value === undefined) continue;
+          where.push(`${column} = ?`);
+          params.push(value);
+        }
+        const sql = `SELECT * FROM risk_alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+          ORDER BY created_at DESC, id DESC LIMIT ?`;
+        return (db.prepare(sql).all(...params, q.limit) as AlertRow[]).map(fromAlertRow);
+      }),
+    insertResponse: (r) =>
+      attempt(
+        () =>
+          void insertResponse.run({
+            id: r.id,
+            environment: r.environment,
+            key_id: r.keyId,
+            ip_prefix: r.ipPrefix,
+            action: JSON.stringify(r.action),
+            reason: r.reason,
+            started_at: r.startedAtMs,
+            expires_at: r.expiresAtMs,
+            lifted_at: r.liftedAtMs,
+            lifted_by: r.liftedBy,
+          }),
+      ),
+    liftResponse: (id, atMs, by) => attempt(() => void lift.run(atMs, by, id)),
+    listActiveResponses: (nowMs) =>
+      attempt(() =>
+        (active.all(nowMs) as ResponseRow[]).map((row) => ({
+          id: row.id,
+          environment: row.environment,
+          keyId: row.key_id,
+          ipPrefix: row.ip_prefix,
+          action: JSON.parse(row.action) as StoredResponse['action'],
+          reason: row.reason,
+          startedAtMs: row.started_at,
+          expiresAtMs: row.expires_at,
+          liftedAtMs: row.lifted_at,
+          liftedBy: row.lifted_by,
+        })),
+      ),
+  };
+}
+
+function alertRow(a: StoredAlert): AlertRow {
+  return {
+    id: a.id,
+    state: a.state,
+    signal: a.signal,
+    step: a.step,
+    environment: a.environment,
+    key_id: a.keyId,
+    account_id: a.accountId,
+    ip_prefix: a.ipPrefix,
+    observed: a.observed,
+    threshold: a.threshold,
+    response_id: a.responseId,
+    created_at: a.createdAt,
+    updated_at: a.updatedAt,
+    updated_by: a.updatedBy,
+  };
+}
+
+function fromAlertRow(r: AlertRow): StoredAlert {
+  return {
+    id: r.id,
+    state: r.state,
+    signal: r.signal,
+    step: r.step,
+    environment: r.environment,
+    keyId: r.key_id,
+    accountId: r.account_id,
+    ipPrefix: r.ip_prefix,
+    observed: r.observed,
+    threshold: r.threshold,
+    responseId: r.response_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    updatedBy: r.updated_by,
+  };
+}

@@ -1,0 +1,306 @@
+/**
+ * Composition of the observability pieces (docs/observability.md): metrics, the traffic log,
+ * anomaly detection with its response ladder, alerts and their webhooks, and the key-governance
+ * job. The data plane reports each request once its answer is sent (`record`); everything here
+ * runs off the request path except the cheap local metric counters and the risk lookup.
+ */
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { createSqliteRiskStore } from '../adapters/sqlite/risk-store.js';
+import { createSqliteTrafficLogStore } from '../adapters/sqlite/traffic-log-store.js';
+import type { AuditDraft } from '../core/audit/audit-chain.js';
+import type { Clock } from '../core/clock.js';
+import type { GovernancePolicies } from '../core/governance/index.js';
+import type { Environment } from '../core/keys/model.js';
+import type { CachedKey, Decision, KeyLookup, RiskLookup } from '../core/pipeline.js';
+import {
+  DEFAULT_RISK_MEMORY,
+  riskIpPrefix,
+  type ResponsePolicy,
+  type RiskEngineConfig,
+} from '../core/risk/index.js';
+import type { RouteSpec } from '../core/routes/route-table.js';
+import type { DecisionRecord } from '../server/data-plane/build-data-plane-app.js';
+import { createGovernanceJob, type GovernanceJob } from '../services/governance-job.js';
+import type { KeyService } from '../services/key-service.js';
+import {
+  UNMATCHED_ROUTE,
+  createMetrics,
+  type Metrics,
+  type RateLimitSubject,
+} from '../services/metrics.js';
+import { createRiskMonitor, type RiskMonitor } from '../services/risk-monitor.js';
+import { createRiskService, type RiskService } from '../services/risk-service.js';
+import { createMemoryRiskStore } from '../services/risk-store.js';
+import {
+  DEFAULT_TRAFFIC_LOG_OPTIONS,
+  createTrafficLog,
+  systemTimers,
+  type Timers,
+  type TrafficLog,
+  type TrafficLogOptions,
+} from '../services/traffic-log.js';
+import {
+  createWebhookSender,
+  DEFAULT_WEBHOOK_OPTIONS,
+  type WebhookEndpoint,
+} from '../services/webhooks.js';
+
+export interface ObservabilityOptions {
+  /** `sqlite:<file>` for the traffic log, alerts and responses, or `memory`. */
+  readonly database: string;
+  readonly trafficLog: TrafficLogOptions & { readonly enabled: boolean };
+  readonly risk: {
+    readonly enabled: Readonly<Record<Environment, boolean>>;
+    readonly engine: RiskEngineConfig;
+    readonly responses: ResponsePolicy;
+  };
+  readonly webhooks: readonly WebhookEndpoint[];
+  readonly governance: {
+    readonly enabled: boolean;
+    readonly intervalMs: number;
+    readonly policies: GovernancePolicies;
+  };
+}
+
+export interface ObservabilityDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly audit: (draft: AuditDraft) => Promise<unknown>;
+  readonly keys: Pick<KeyService, 'listKeys' | 'updateKey'>;
+  readonly timers?: Timers;
+  readonly fetch?: typeof fetch;
+}
+
+export interface Observability {
+  readonly metrics: Metrics;
+  readonly traffic: TrafficLog | undefined;
+  readonly risk: RiskService;
+  readonly monitor: RiskMonitor;
+  readonly governance: GovernanceJob;
+  /** One data-plane request, reported after its answer was sent. */
+  record(environment: Environment, record: DecisionRecord): void;
+  /** The key cache seen through per-environment hit/miss counters (for the hit-ratio gauge). */
+  countingKeys(environment: Environment, keys: KeyLookup & { readonly size: number }): KeyLookup;
+  /** The data plane's view of the responses in force in `environment`. */
+  riskLookup(environment: Environment, routes: readonly RouteSpec[]): RiskLookup;
+  /** Loads the responses in force and starts the governance job. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds the observability pieces; nothing runs until `start`. */
+export function createObservability(
+  deps: ObservabilityDeps,
+  options: ObservabilityOptions,
+): Observability {
+  const timers = deps.timers ?? systemTimers;
+  const metrics = createMetrics({ collectDefaultMetrics: true });
+  const db: Database | undefined = options.database.startsWith('sqlite:')
+    ? new BetterSqlite3(options.database.slice(7))
+    : undefined;
+  if (db !== undefined) {
+    db.pragma('journal_mode = WAL');
+    // Traffic and alerts are not the audit log: a crash may lose the last batch.
+    db.pragma('synchronous = NORMAL');
+  }
+  const onError = (what: string) => (error: unknown) =>
+    deps.logger.error({ err: error }, `${what} failed`);
+
+  const traffic =
+    options.trafficLog.enabled && db !== undefined
+      ? createTrafficLog(
+          {
+            store: createSqliteTrafficLogStore(db),
+            clock: deps.clock,
+            timers,
+            onDropped: (cause, count) => metrics.recordTrafficLogDropped(cause, count),
+            onWritten: (count) => metrics.recordTrafficLogWritten(count),
+            onError: onError('traffic log write'),
+          },
+          options.trafficLog,
+        )
+      : undefined;
+
+  const webhooks =
+    options.webhooks.length === 0
+      ? undefined
+      : createWebhookSender(
+          {
+            clock: deps.clock,
+            timers,
+            ...(deps.fetch ? { fetch: deps.fetch } : {}),
+            onOutcome: (outcome, endpointId, status) => {
+              metrics.recordWebhookDelivery(outcome);
+              if (outcome === 'failed' || outcome === 'dropped')
+                deps.logger.warn({ endpointId, status, outcome }, 'alert webhook not delivered');
+            },
+          },
+          { ...DEFAULT_WEBHOOK_OPTIONS, endpoints: options.webhooks },
+        );
+  const risk = createRiskService({
+    store: db !== undefined ? createSqliteRiskStore(db) : createMemoryRiskStore(),
+    clock: deps.clock,
+    audit: deps.audit,
+    ...(webhooks ? { webhooks } : {}),
+    onError: onError('risk response'),
+  });
+  const monitor = createRiskMonitor(
+    {
+      risk,
+      metrics,
+      timers,
+      onSignal: (signal) =>
+        deps.logger.warn(
+          {
+            signal: signal.kind,
+            environment: signal.environment,
+            keyId: signal.keyId,
+            ipPrefix: signal.ipPrefix,
+            shadow: signal.shadow,
+            observed: signal.observed,
+            threshold: signal.threshold,
+          },
+          'anomaly signal',
+        ),
+      onError: onError('risk response'),
+    },
+    { engine: options.risk.engine, responses: options.risk.responses, maxQueued: 100_000 },
+  );
+  const governance = createGovernanceJob(
+    { keys: deps.keys, risk, clock: deps.clock, timers, logger: deps.logger },
+    options.governance,
+  );
+
+  function record(environment: Environment, r: DecisionRecord): void {
+    const d = r.decision;
+    const action = d.route?.route.action;
+    const route = action ?? UNMATCHED_ROUTE;
+    const dialect = d.outcome === 'public' ? d.route.route.dialect : d.dialect;
+    const reason = d.outcome === 'deny' ? d.reason : undefined;
+    metrics.recordDecision(d.outcome, reason, dialect, environment);
+    metrics.observePipelineSeconds(route, environment, r.pipelineMs / 1000);
+    if (r.upstreamMs !== undefined)
+      metrics.observeUpstreamSeconds(route, environment, r.upstreamMs / 1000);
+    metrics.observeRequestSeconds(route, environment, r.totalMs / 1000);
+    if (d.outcome === 'deny' && d.reason === 'RATE_LIMITED')
+      metrics.recordRateLimited(limitSubject(d.limits?.violated), environment);
+    const keyId = d.outcome === 'allow' ? d.key.id : d.outcome === 'deny' ? d.keyId : undefined;
+    const accountId = d.outcome === 'allow' ? d.key.accountId : undefined;
+    traffic?.record({
+      ts: r.nowMs,
+      requestId: r.requestId,
+      environment,
+      ...(keyId !== undefined ? { keyId } : {}),
+      ...(accountId !== undefined ? { accountId } : {}),
+      ip: r.clientIp,
+      method: r.method,
+      ...(action !== undefined ? { action } : {}),
+      decision: d.outcome,
+      ...(reason !== undefined ? { reason } : {}),
+      status: r.status,
+      pipelineUs: Math.round(r.pipelineMs * 1000),
+      ...(r.upstreamMs !== undefined ? { upstreamMs: r.upstreamMs } : {}),
+      totalMs: r.totalMs,
+    });
+    if (d.outcome !== 'public' && options.risk.enabled[environment]) observeRisk(environment, r, d);
+  }
+
+  function observeRisk(
+    environment: Environment,
+    r: DecisionRecord,
+    d: Exclude<Decision, { outcome: 'public' }>,
+  ): void {
+    monitor.observe({
+      nowMs: r.nowMs,
+      environment,
+      ...(d.outcome === 'allow'
+        ? { keyId: d.key.id, accountId: d.key.accountId }
+        : d.keyId !== undefined
+          ? { keyId: d.keyId }
+          : {}),
+      ipPrefix: riskIpPrefix(r.clientIp) ?? r.clientIp,
+      action: d.route?.route.action ?? UNMATCHED_ROUTE,
+      outcome: d.outcome,
+      ...(d.outcome === 'deny' ? { reason: d.reason } : {}),
+    });
+  }
+
+  return {
+    metrics,
+    traffic,
+    risk,
+    monitor,
+    governance,
+    record,
+    countingKeys(environment, keys) {
+      let hits = 0;
+      let misses = 0;
+      metrics.addKeyCache(environment, { stats: () => ({ hits, misses, size: keys.size }) });
+      return {
+        get(keyId): CachedKey | undefined | Promise<CachedKey | undefined> {
+          const found = keys.get(keyId);
+          if (found instanceof Promise) misses += 1;
+          else hits += 1;
+          return found;
+        },
+      };
+    },
+    riskLookup(environment, routes) {
+      // Cancel actions stay open to a cancel-only key: never strand open orders.
+      const cancelActions = [
+        ...new Set(routes.filter((r) => /cancel/i.test(r.action)).map((r) => r.action)),
+      ];
+      return {
+        stateOf: (keyId, nowMs) => risk.stateOf(keyId, nowMs),
+        prefixBanned: (clientIp, nowMs) => risk.prefixBanned(environment, clientIp, nowMs),
+        cancelActions,
+      };
+    },
+    async start() {
+      await risk.load();
+      governance.start();
+    },
+    async close() {
+      governance.stop();
+      await monitor.close();
+      await traffic?.close();
+      webhooks?.close();
+      if (db?.open === true) db.close();
+    },
+  };
+}
+
+function limitSubject(violated: string | undefined): RateLimitSubject {
+  if (violated === undefined) return 'key';
+  for (const subject of ['account', 'ip', 'order'] as const) {
+    if (violated.startsWith(subject)) return subject;
+  }
+  return 'key';
+}
+
+/** The observability options of a loaded configuration. */
+export function observabilityOptionsOf(config: Config): ObservabilityOptions {
+  const { production, sandbox } = config.environments;
+  return {
+    database: config.store.startsWith('sqlite:')
+      ? `sqlite:${join(config.dataDir, 'observability.db')}`
+      : 'memory',
+    trafficLog: { ...DEFAULT_TRAFFIC_LOG_OPTIONS, ...config.trafficLog },
+    risk: {
+      enabled: { production: production.risk.enabled, sandbox: sandbox.risk.enabled },
+      engine: {
+        environments: { production: production.risk.thresholds, sandbox: sandbox.risk.thresholds },
+        memory: DEFAULT_RISK_MEMORY,
+      },
+      responses: { production: production.risk.responses, sandbox: sandbox.risk.responses },
+    },
+    webhooks: config.alerts.webhooks.map((w, i) => ({ id: `webhook-${i + 1}`, ...w })),
+    governance: {
+      ...config.keyGovernance,
+      policies: { production: production.keyGovernance, sandbox: sandbox.keyGovernance },
+    },
+  };
+}

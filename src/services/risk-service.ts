@@ -1,0 +1,279 @@
+/**
+ * The responses in force and the alerts: applies what the response ladder decided (stored,
+ * audited, delivered to webhooks), answers the data plane's per-request question "what may
+ * this key still do" from memory, and lets an operator acknowledge, resolve and reverse.
+ *
+ * Hot path: `stateOf` and `prefixBanned` are a Map lookup that finds nothing for a normal key
+ * or address; state changes take effect on the next request (the maps are updated before the
+ * admin API answers or the detection batch ends).
+ */
+import type { AuditDraft } from '../core/audit/audit-chain.js';
+import type { Clock } from '../core/clock.js';
+import { PortcullisError } from '../core/errors.js';
+import type { Environment } from '../core/keys/model.js';
+import {
+  keyRiskState,
+  riskIpPrefix,
+  responseExpiresAtMs,
+  type ActiveResponse,
+  type KeyRiskState,
+  type ResponseAction,
+  type RiskLevel,
+} from '../core/risk/index.js';
+import { newId } from './ids.js';
+import type {
+  AlertQuery,
+  AlertState,
+  RiskStore,
+  StoredAlert,
+  StoredResponse,
+} from './risk-store.js';
+import type { WebhookSender } from './webhooks.js';
+
+export interface RiskServiceDeps {
+  readonly store: RiskStore;
+  readonly clock: Clock;
+  /** Appends to the audit chain (the control store's `appendAudit`). */
+  readonly audit: (draft: AuditDraft) => Promise<unknown>;
+  readonly webhooks?: WebhookSender;
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface ActorContext {
+  readonly actor: string;
+  readonly requestId: string;
+}
+
+/** The automated actor recorded in the audit log for ladder responses. */
+export const RISK_ACTOR = 'system:risk';
+export const GOVERNANCE_ACTOR = 'system:governance';
+
+const LOCKED: KeyRiskState = {
+  level: 'locked',
+  disabled: true,
+  withdraw: 'suspended',
+  trade: 'read_only',
+  throttleFactor: 1,
+};
+
+export interface KeyRiskView {
+  readonly keyId: string;
+  readonly level: RiskLevel;
+  readonly state: KeyRiskState;
+  readonly responses: readonly StoredResponse[];
+}
+
+export type RiskService = ReturnType<typeof createRiskService>;
+
+/** Creates the service; call `load()` once before traffic to restore responses in force. */
+export function createRiskService(deps: RiskServiceDeps) {
+  const byKey = new Map<string, StoredResponse[]>();
+  const bans = new Map<string, StoredResponse[]>();
+  const banKey = (environment: Environment, prefix: string) => `${environment}\u0000${prefix}`;
+
+  const track = (r: StoredResponse): void => {
+    if (r.keyId !== null) {
+      const list = byKey.get(r.keyId) ?? [];
+      list.push(r);
+      byKey.set(r.keyId, list);
+    }
+    if (r.action.step === 'ban_prefix' && r.ipPrefix !== null) {
+      const k = banKey(r.environment, r.ipPrefix);
+      bans.set(k, [...(bans.get(k) ?? []), r]);
+    }
+  };
+  const untrack = (id: string): void => {
+    for (const map of [byKey, bans]) {
+      for (const [k, list] of map) {
+        const rest = list.filter((r) => r.id !== id);
+        if (rest.length === 0) map.delete(k);
+        else if (rest.length !== list.length) map.set(k, rest);
+      }
+    }
+  };
+  const inForce = (r: StoredResponse, nowMs: number): boolean =>
+    r.liftedAtMs === null && (r.expiresAtMs === null || r.expiresAtMs > nowMs);
+
+  function stateOf(keyId: string, nowMs: number): KeyRiskState | undefined {
+    const list = byKey.get(keyId);
+    if (list === undefined) return undefined;
+    const ladder: ActiveResponse[] = [];
+    for (const r of list) {
+      if (!('signal' in r.action)) {
+        if (inForce(r, nowMs)) return LOCKED; // governance disable
+        continue;
+      }
+      ladder.push({ action: r.action, startedAtMs: r.startedAtMs, expiresAtMs: r.expiresAtMs });
+    }
+    const state = keyRiskState(keyId, ladder, nowMs);
+    return state.level === 'normal' ? undefined : state;
+  }
+
+  function prefixBanned(environment: Environment, clientIp: string, nowMs: number): boolean {
+    if (bans.size === 0) return false;
+    const list = bans.get(banKey(environment, riskIpPrefix(clientIp) ?? clientIp));
+    return list !== undefined && list.some((r) => inForce(r, nowMs));
+  }
+
+  async function audit(
+    ctx: ActorContext,
+    action: string,
+    target: string,
+    data: AuditDraft['data'],
+  ): Promise<void> {
+    await deps.audit({ ts: deps.clock.now(), ...ctx, action, target, data });
+  }
+
+  function deliver(type: string, alert: StoredAlert): void {
+    deps.webhooks?.send({ id: newId('evt'), type, createdAt: deps.clock.now(), data: alert });
+  }
+
+  /** Stores and audits one ladder action; raises its alert. Observe actions store nothing. */
+  async function apply(action: ResponseAction): Promise<StoredAlert | undefined> {
+    if (action.step === 'observe') return undefined;
+    const nowMs = deps.clock.now();
+    const { signal } = action;
+    const keyId =
+      action.step === 'step_down' || action.step === 'disable_key'
+        ? action.keyId
+        : action.step === 'throttle' && action.target.type === 'ip_prefix'
+          ? null
+          : (signal.keyId ?? null);
+    const response: StoredResponse = {
+      id: newId('rsp'),
+      environment: signal.environment,
+      keyId,
+      ipPrefix: signal.ipPrefix,
+      action,
+      reason: signal.kind,
+      startedAtMs: nowMs,
+      expiresAtMs: responseExpiresAtMs(action, nowMs),
+      liftedAtMs: null,
+      liftedBy: null,
+    };
+    // In force in memory first: the next request sees it even if the write is slow.
+    track(response);
+    const alert: StoredAlert = {
+      id: newId('alr'),
+      state: 'open',
+      signal: signal.kind,
+      step: action.step,
+      environment: signal.environment,
+      keyId: signal.keyId ?? null,
+      accountId: signal.accountId ?? null,
+      ipPrefix: signal.ipPrefix,
+      observed: signal.observed,
+      threshold: signal.threshold,
+      responseId: response.id,
+      createdAt: nowMs,
+      updatedAt: nowMs,
+      updatedBy: null,
+    };
+    const ctx = { actor: RISK_ACTOR, requestId: response.id };
+    await deps.store.insertResponse(response);
+    await deps.store.insertAlert(alert);
+    await audit(ctx, `risk.${action.step}`, keyId ?? signal.ipPrefix, {
+      responseId: response.id,
+      alertId: alert.id,
+      signal: signal.kind,
+      environment: signal.environment,
+      ipPrefix: signal.ipPrefix,
+      expiresAt: response.expiresAtMs,
+    });
+    deliver('alert.raised', alert);
+    return alert;
+  }
+
+  /** Disables a key on a governance finding (dormant), audited and reversible by reset. */
+  async function disableByGovernance(
+    keyId: string,
+    environment: Environment,
+    because: string,
+  ): Promise<boolean> {
+    const nowMs = deps.clock.now();
+    if (stateOf(keyId, nowMs)?.disabled === true) return false;
+    const response: StoredResponse = {
+      id: newId('rsp'),
+      environment,
+      keyId,
+      ipPrefix: null,
+      action: { step: 'disable_key', keyId, because },
+      reason: because,
+      startedAtMs: nowMs,
+      expiresAtMs: null,
+      liftedAtMs: null,
+      liftedBy: null,
+    };
+    track(response);
+    await deps.store.insertResponse(response);
+    await audit({ actor: GOVERNANCE_ACTOR, requestId: response.id }, 'risk.disable_key', keyId, {
+      responseId: response.id,
+      because,
+      environment,
+    });
+    return true;
+  }
+
+  async function setAlertState(id: string, state: AlertState, ctx: ActorContext) {
+    const alert = await deps.store.getAlert(id);
+    if (alert === undefined) throw new PortcullisError('NOT_FOUND', `No alert ${id}.`);
+    if (alert.state === 'resolved' || alert.state === state) return alert;
+    const nowMs = deps.clock.now();
+    await deps.store.updateAlert(id, state, nowMs, ctx.actor);
+    // Resolving an alert ends the "elevated" level it put its key at; harsher steps are
+    // reversed explicitly (POST /v1/keys/:id/risk/reset, or lifting a ban).
+    if (state === 'resolved' && alert.step === 'alert' && alert.responseId !== null) {
+      await deps.store.liftResponse(alert.responseId, nowMs, ctx.actor);
+      untrack(alert.responseId);
+    }
+    await audit(ctx, `alert.${state === 'resolved' ? 'resolve' : 'acknowledge'}`, id, {
+      from: alert.state,
+      to: state,
+    });
+    const updated: StoredAlert = { ...alert, state, updatedAt: nowMs, updatedBy: ctx.actor };
+    deliver(`alert.${state}`, updated);
+    return updated;
+  }
+
+  function keyRisk(keyId: string): KeyRiskView {
+    const nowMs = deps.clock.now();
+    const state = stateOf(keyId, nowMs) ?? keyRiskState(keyId, [], nowMs);
+    const responses = (byKey.get(keyId) ?? []).filter((r) => inForce(r, nowMs));
+    return { keyId, level: state.level, state, responses };
+  }
+
+  return {
+    load: async (): Promise<void> => {
+      for (const r of await deps.store.listActiveResponses(deps.clock.now())) track(r);
+    },
+    stateOf,
+    prefixBanned,
+    /** The key's risk level for the policy context ("normal" when nothing is in force). */
+    riskLevelOf: (keyId: string, nowMs: number = deps.clock.now()): RiskLevel =>
+      stateOf(keyId, nowMs)?.level ?? 'normal',
+    apply,
+    disableByGovernance,
+    listAlerts: (query: AlertQuery) => deps.store.listAlerts(query),
+    acknowledge: (id: string, ctx: ActorContext) => setAlertState(id, 'acknowledged', ctx),
+    resolve: (id: string, ctx: ActorContext) => setAlertState(id, 'resolved', ctx),
+    keyRisk,
+    /** Lifts every response in force on the key and resolves its open alerts; audited. */
+    async resetKey(keyId: string, ctx: ActorContext): Promise<KeyRiskView> {
+      const nowMs = deps.clock.now();
+      const lifted = (byKey.get(keyId) ?? []).filter((r) => inForce(r, nowMs));
+      for (const r of lifted) {
+        await deps.store.liftResponse(r.id, nowMs, ctx.actor);
+        untrack(r.id);
+      }
+      for (const state of ['open', 'acknowledged'] as const) {
+        for (const alert of await deps.store.listAlerts({ keyId, state, limit: 1000 })) {
+          await deps.store.updateAlert(alert.id, 'resolved', nowMs, ctx.actor);
+        }
+      }
+      await audit(ctx, 'risk.reset', keyId, {
+        lifted: lifted.map((r) => ({ id: r.id, step: r.action.step, reason: r.reason })),
+      });
+      return keyRisk(keyId);
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Storage port of the anomaly responses and alerts: responses in force (with their expiry or
+ * operator lift) and alerts with their state. The SQLite adapter is
+ * src/adapters/sqlite/risk-store.ts; tests may use `createMemoryRiskStore`.
+ */
+import type { Environment } from '../core/keys/model.js';
+import type { ResponseAction, ResponseStep } from '../core/risk/index.js';
+
+export type AlertState = 'open' | 'acknowledged' | 'resolved';
+
+export interface StoredAlert {
+  readonly id: string;
+  readonly state: AlertState;
+  /** The signal kind (`new_ip_prefix`, …) or a governance finding (`KEY_TOO_OLD`, …). */
+  readonly signal: string;
+  /** The ladder step taken with it. */
+  readonly step: ResponseStep;
+  readonly environment: Environment;
+  readonly keyId: string | null;
+  readonly accountId: string | null;
+  readonly ipPrefix: string | null;
+  readonly observed: number | null;
+  readonly threshold: number | null;
+  /** The response it came with, if any (resetting the key lifts it). */
+  readonly responseId: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly updatedBy: string | null;
+}
+
+/** A key disabled by the key-governance job (dormant), reversible like any response. */
+export interface GovernanceDisable {
+  readonly step: 'disable_key';
+  readonly keyId: string;
+  readonly because: string;
+}
+
+export interface StoredResponse {
+  readonly id: string;
+  readonly environment: Environment;
+  readonly keyId: string | null;
+  readonly ipPrefix: string | null;
+  /** What was decided: `decideResponse`'s action, or a governance disable (dormant key). */
+  readonly action: ResponseAction | GovernanceDisable;
+  /** Why: the signal kind or governance finding. */
+  readonly reason: string;
+  readonly startedAtMs: number;
+  readonly expiresAtMs: number | null;
+  readonly liftedAtMs: number | null;
+  readonly liftedBy: string | null;
+}
+
+export interface AlertQuery {
+  readonly environment?: Environment;
+  readonly state?: AlertState;
+  readonly keyId?: string;
+  readonly limit: number;
+}
+
+export interface RiskStore {
+  insertAlert(alert: StoredAlert): Promise<void>;
+  getAlert(id: string): Promise<StoredAlert | undefined>;
+  updateAlert(id: string, state: AlertState, atMs: number, by: string): Promise<void>;
+  /** Newest first. */
+  listAlerts(query: AlertQuery): Promise<StoredAlert[]>;
+  insertResponse(response: StoredResponse): Promise<void>;
+  liftResponse(id: string, atMs: number, by: string): Promise<void>;
+  /** Responses not lifted and not expired at `nowMs` (loaded at start-up). */
+  listActiveResponses(nowMs: number): Promise<StoredResponse[]>;
+}
+
+/** An in-memory store with the same behaviour (tests, embedding without a database). */
+export function createMemoryRiskStore(): RiskStore {
+  const alerts = new Map<string, StoredAlert>();
+  const responses = new Map<string, StoredResponse>();
+  return {
+    insertAlert: (alert) => {
+      alerts.set(alert.id, alert);
+      return Promise.resolve();
+    },
+    getAlert: (id) => Promise.resolve(alerts.get(id)),
+    updateAlert: (id, state, atMs, by) => {
+      const alert = alerts.get(id);
+      if (alert) alerts.set(id, { ...alert, state, updatedAt: atMs, updatedBy: by });
+      return Promise.resolve();
+    },
+    listAlerts: (q) =>
+      Promise.resolve(
+        [...alerts.values()]
+          .filter(
+            (a) =>
+              (q.environment === undefined || a.environment === q.environment) &&
+              (q.state === undefined || a.state === q.state) &&
+              (q.keyId === undefined || a.keyId === q.keyId),
+          )
+          .sort((a, b) => b.createdAt - a.createdAt)
+          .slice(0, q.limit),
+      ),
+    insertResponse: (response) => {
+      responses.set(response.id, response);
+      return Promise.resolve();
+    },
+    liftResponse: (id, atMs, by) => {
+      const r = responses.get(id);
+      if (r) responses.set(id, { ...r, liftedAtMs: atMs, liftedBy: by });
+      return Promise.resolve();
+    },
+    listActiveResponses: (nowMs) =>
+      Promise.resolve(
+        [...responses.values()].filter(
+          (r) => r.liftedAtMs === null && (r.expiresAtMs === null || r.expiresAtMs > nowMs),
+        ),
+      ),
+  };
+}
