@@ -40,7 +40,7 @@ export interface PostgresStoreOptions {
   /** `postgres://user[:password]@host:port/database` */
   readonly url: string;
   readonly clock: Clock;
-  /** Schema holding the tables (created if absent). Default `public`. */
+  /** Schema holding the tables (created if absent). Default: `?schema=` of the URL, else `public`. */
   readonly schema?: string;
   /** Connections per node. Default 10. */
   readonly maxConnections?: number;
@@ -68,9 +68,10 @@ const SECRET_COLUMNS = `key_id, version, ciphertext, iv, tag, wrapped_dek, dek_i
 export async function createPostgresControlStore(
   options: PostgresStoreOptions,
 ): Promise<ControlStore> {
-  const schema = checkedSchemaName(options.schema ?? 'public');
+  const target = splitSchemaParameter(options.url);
+  const schema = checkedSchemaName(options.schema ?? target.schema ?? 'public');
   const pool = createPgPool({
-    url: options.url,
+    url: target.url,
     schema,
     ...(options.maxConnections !== undefined && { maxConnections: options.maxConnections }),
     ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }),
@@ -87,6 +88,23 @@ export async function createPostgresControlStore(
     throw toStoreError(error);
   }
   return new PostgresStore(pool);
+}
+
+/**
+ * `?schema=name` in the store URL selects the schema, so that `store: postgres://…` in the
+ * configuration says everything; the parameter is removed before the driver sees the URL.
+ */
+export function splitSchemaParameter(url: string): { url: string; schema: string | undefined } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url, schema: undefined };
+  }
+  const schema = parsed.searchParams.get('schema') ?? undefined;
+  if (schema === undefined) return { url, schema };
+  parsed.searchParams.delete('schema');
+  return { url: parsed.toString(), schema };
 }
 
 class PostgresStore implements ControlStore {
