@@ -201,6 +201,20 @@ describe('Redis change events', () => {
     await reported;
   });
 
+  it('works over clients the caller owns and leaves them open on close', async () => {
+    const name = channel();
+    const publisher = admin();
+    const subscriber = admin();
+    const owned = createRedisChangeEvents({ publisher, subscriber }, { channel: name });
+    const atOwned = collect(owned);
+    expect(await owned.ready()).toBe(true);
+    const a = await open({ channel: name });
+    a.publish(keyChanged('pk_test_owned'));
+    await atOwned.until(1);
+    await owned.close();
+    expect(await publisher.ping()).toBe('PONG');
+  });
+
   it('answers ready false when it cannot subscribe in time', async () => {
     const a = await open({ channel: channel() }, 'redis://127.0.0.1:1');
     expect(await a.ready(50)).toBe(false);
