@@ -1,0 +1,100 @@
+/** The governance job on injected timers and clock, with in-memory key and risk doubles. */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_GOVERNANCE_POLICIES } from '../../src/core/governance/index.js';
+import type { ApiKey } from '../../src/core/keys/model.js';
+import { createGovernanceJob } from '../../src/services/governance-job.js';
+import type { Timers } from '../../src/services/traffic-log.js';
+import { createManualClock } from '../helpers/manual-clock.js';
+
+const DAY = 86_400_000;
+
+function fakeTimers() {
+  const intervals = new Map<number, { fn: () => void; ms: number }>();
+  let next = 1;
+  const timers: Timers = {
+    setInterval: (fn, ms) => {
+      intervals.set(next, { fn, ms });
+      return next++;
+    },
+    clearInterval: (h) => void intervals.delete(h as number),
+    setTimeout: () => 0,
+    clearTimeout: () => undefined,
+  };
+  return { timers, fire: () => intervals.forEach((t) => t.fn()), intervals };
+}
+
+function setup(enabled = true) {
+  const clock = createManualClock(1_767_225_600_000);
+  const key: ApiKey = {
+    id: 'pk_live_old000000000001',
+    accountId: 'acc_1',
+    label: '',
+    environment: 'production',
+    scheme: 'hmac',
+    scopes: ['read', 'trade'],
+    ipAllowlist: ['192.0.2.0/24'],
+    status: 'active',
+    createdAt: clock.now(),
+    expiresAt: null,
+    revokedAt: null,
+    lastUsedAt: null,
+    epoch: 1,
+    secretVersion: 1,
+  } as unknown as ApiKey;
+  const updates: { id: string; scopes?: readonly string[] }[] = [];
+  const disabled: string[] = [];
+  const { timers, fire, intervals } = fakeTimers();
+  const job = createGovernanceJob(
+    {
+      keys: {
+        listKeys: () => Promise.resolve([{ ...key, state: 'active' as const }]),
+        updateKey: (id, patch) => {
+          updates.push({ id, ...(patch.scopes ? { scopes: patch.scopes } : {}) });
+          return Promise.resolve({ ...key, state: 'active' as const });
+        },
+      },
+      risk: {
+        disableByGovernance: (id) => {
+          disabled.push(id);
+          return Promise.resolve(true);
+        },
+      },
+      clock,
+      timers,
+    },
+    { enabled, intervalMs: 3_600_000, policies: DEFAULT_GOVERNANCE_POLICIES },
+  );
+  return { job, clock, updates, disabled, fire, intervals };
+}
+
+describe('governance job', () => {
+  it('runs on its interval once started and applies due actions (dormant → disable)', async () => {
+    const s = setup();
+    s.job.start();
+    expect([...s.intervals.values()].map((t) => t.ms)).toEqual([3_600_000]);
+    s.clock.advance(90 * DAY);
+    s.fire();
+    await s.job.run();
+    expect(s.disabled).toEqual(['pk_live_old000000000001']);
+  });
+
+  it('does nothing before a deadline', async () => {
+    const s = setup();
+    s.clock.advance(30 * DAY);
+    expect(await s.job.run()).toEqual([]);
+    expect(s.updates).toEqual([]);
+  });
+
+  it('steps a key down to read at its maximum age', async () => {
+    const s = setup();
+    s.clock.advance(365 * DAY);
+    await s.job.run();
+    expect(s.updates).toEqual([{ id: 'pk_live_old000000000001', scopes: ['read'] }]);
+  });
+
+  it('starts no timer when disabled', () => {
+    const s = setup(false);
+    s.job.start();
+    expect(s.intervals.size).toBe(0);
+  });
+});
