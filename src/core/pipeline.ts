@@ -102,7 +102,26 @@ export type Decision =
       readonly limits?: LimitResult;
       /** For POLICY_DENIED: the policy (id and version) that decided, when one did. */
       readonly policy?: { readonly policyId: string; readonly version: number };
+      /**
+       * For APPROVAL_REQUIRED: the verified request a data plane with an approval service holds
+       * (answering 202); a consumer that does not know about holds simply refuses it.
+       */
+      readonly held?: HeldRequest;
     };
+
+/** A verified request a `require-approval` rule matched, with what executing it later needs. */
+export interface HeldRequest {
+  readonly key: ApiKey;
+  readonly route: RouteMatch;
+  readonly forwardQuery: string | null;
+  readonly forwardBody: Buffer;
+  readonly policy: Extract<PolicyStepResult, { outcome: 'allow' }>;
+  readonly approval: {
+    readonly policyId: string;
+    readonly version: number;
+    readonly quorum: number;
+  };
+}
 
 type Deny = Extract<Decision, { outcome: 'deny' }>;
 
@@ -270,11 +289,24 @@ function afterReplay(
     const denied = deny(policy.reason, dialect, route, keyId);
     return policy.decidedBy === undefined ? denied : { ...denied, policy: policy.decidedBy };
   }
-  // Held requests are not executed yet by the data plane (the hold/execute path is still to be
-  // wired): a request a require-approval rule matches is refused, never forwarded (fail closed).
+  // A request a require-approval rule matches is never forwarded from here: it comes out as a
+  // denial carrying the verified request, which a data plane with an approval service holds
+  // (202 + approval id) and executes once on quorum; anything else refuses it (fail closed).
   if (policy?.outcome === 'allow' && policy.approval !== undefined) {
     const { policyId, version } = policy.approval;
-    return { ...deny('APPROVAL_REQUIRED', dialect, route, keyId), policy: { policyId, version } };
+    const held: HeldRequest = {
+      key: cached.key,
+      route,
+      forwardQuery: credential.forwardQuery,
+      forwardBody,
+      policy,
+      approval: policy.approval,
+    };
+    return {
+      ...deny('APPROVAL_REQUIRED', dialect, route, keyId),
+      policy: { policyId, version },
+      held,
+    };
   }
   const allowed: Decision = {
     outcome: 'allow',
