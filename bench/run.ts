@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { binanceOrderRequest, nativeOrderRequest, pipelineDeps, seedKeys } from './fixtures.js';
 import { memoryLimits, redisLimits } from './limiter.js';
 import { hmacNsPerOp, pipelineAsyncNsPerOp, pipelineNsPerOp, warm } from './micro.js';
+import { observedPipelineNsPerOp, observedThroughput } from './observability.js';
 import { rssMb, runLoad, startBareProxy, startGateway, type LoadResult } from './processes.js';
 import { seedDataDir } from './seed-data-dir.js';
 
@@ -49,8 +50,11 @@ async function micro(count: number, inUse: number) {
   } finally {
     redis.close();
   }
+  // Detection + traffic log: recording on the request path plus the deferred work it causes.
+  const observed = await observedPipelineNsPerOp(deps, batch(nativeOrderRequest));
   await seeded.store.close();
   return {
+    observed,
     hmac,
     pipeline: Math.min(...base),
     pipelineBinance,
@@ -90,6 +94,7 @@ async function macroThroughput(): Promise<{
   gateway: LoadResult;
   bare: LoadResult;
   redis: LoadResult;
+  observed: { on: number; off: number; failed: number };
 }> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
   try {
@@ -118,6 +123,8 @@ async function macroThroughput(): Promise<{
       await gateway.stop();
       await bare.stop();
     }
+    // Traffic log and detection on against off, same data directory and load.
+    const observed = await observedThroughput(join(dir, 'data'), env, keysFile);
     // The same data directory behind a gateway whose limits live in Redis (one node).
     const viaRedis = await startGateway(join(dir, 'data'), env, [
       '--config',
@@ -137,6 +144,7 @@ async function macroThroughput(): Promise<{
       gateway: mean(results.gateway),
       bare: mean(results.bare),
       redis: mean(results.redis),
+      observed,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -208,6 +216,14 @@ log(
 log(
   `  gateway with Redis limits                     ${throughput.redis.rps.toFixed(0)} req/s   (${(throughput.redis.rps / throughput.gateway.rps).toFixed(2)} × in-memory limits; failed ${throughput.redis.failed})`,
 );
+const observedPipeline = small.observed.observed / small.observed.base - 1;
+const observedGateway = 1 - throughput.observed.on / throughput.observed.off;
+log(
+  `  pipeline + detection + traffic log (on path)  ${small.observed.observed.toFixed(0)} ns/op   (+${(observedPipeline * 100).toFixed(1)} % of ${small.observed.base.toFixed(0)} ns/op; ${small.observed.deferred.toFixed(0)} ns/request deferred)`,
+);
+log(
+  `  gateway, traffic log + detection on           ${throughput.observed.on.toFixed(0)} req/s   (${(-observedGateway * 100).toFixed(1)} % vs ${throughput.observed.off.toFixed(0)} req/s off; failed ${throughput.observed.failed})`,
+);
 const memory = await macroMemory();
 log(
   `  gateway RSS, 100k keys stored, 10k in use     ${memory.rss.toFixed(0)} MB   (${memory.load.rps.toFixed(0)} req/s, failed ${memory.load.failed})`,
@@ -233,6 +249,11 @@ if (json) {
       limiter_memory_overhead: round(memoryOverhead),
       limiter_redis_overhead: round(redisOverhead),
       gateway_redis_to_memory: round(throughput.redis.rps / throughput.gateway.rps),
+      // Detection + traffic log: the larger of the added pipeline cost and the throughput lost.
+      observability_overhead: round(Math.max(observedPipeline, observedGateway)),
+      observability_pipeline_overhead: round(observedPipeline),
+      observability_throughput_overhead: round(observedGateway),
+      observability_deferred_ns_per_request: round(small.observed.deferred, 0),
     }),
   );
 }

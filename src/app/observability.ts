@@ -103,8 +103,9 @@ export function createObservability(
     : undefined;
   if (db !== undefined) {
     db.pragma('journal_mode = WAL');
-    // Traffic and alerts are not the audit log: a crash may lose the last batch.
-    db.pragma('synchronous = NORMAL');
+    // Traffic is not the audit log: an OS crash may lose the last batches; every write costs
+    // the event loop, so no fsync. (Alerts are audited in the control store as well.)
+    db.pragma('synchronous = OFF');
   }
   const onError = (what: string) => (error: unknown) =>
     deps.logger.error({ err: error }, `${what} failed`);
@@ -174,6 +175,18 @@ export function createObservability(
     options.governance,
   );
 
+  // Parsing an address costs about 1 µs; clients repeat, so the last few thousand are remembered.
+  const prefixes = new Map<string, string>();
+  function prefixOf(clientIp: string): string {
+    let prefix = prefixes.get(clientIp);
+    if (prefix === undefined) {
+      if (prefixes.size >= 4096) prefixes.clear();
+      prefix = riskIpPrefix(clientIp) ?? clientIp;
+      prefixes.set(clientIp, prefix);
+    }
+    return prefix;
+  }
+
   function record(environment: Environment, r: DecisionRecord): void {
     const d = r.decision;
     const action = d.route?.route.action;
@@ -221,7 +234,7 @@ export function createObservability(
         : d.keyId !== undefined
           ? { keyId: d.keyId }
           : {}),
-      ipPrefix: riskIpPrefix(r.clientIp) ?? r.clientIp,
+      ipPrefix: prefixOf(r.clientIp),
       action: d.route?.route.action ?? UNMATCHED_ROUTE,
       outcome: d.outcome,
       ...(d.outcome === 'deny' ? { reason: d.reason } : {}),

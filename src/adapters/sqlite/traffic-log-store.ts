@@ -1,8 +1,8 @@
 /**
  * SQLite implementation of the traffic-log store. Its table lives beside the control store's
  * (same Database or file) but is created here, idempotently, so the control store's versioned
- * migrations stay untouched. Indexes serve the two queries the admin API makes: by environment
- * and time, and by key (or account) and time.
+ * migrations stay untouched. Indexes serve the admin API's queries: by key and time, and by time
+ * (environment, account and reason filtered within the time range).
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { Environment } from '../../core/keys/model.js';
@@ -28,11 +28,13 @@ export function migrateTrafficLog(db: Database): void {
       upstream_ms REAL,
       total_ms REAL NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS traffic_log_env_ts ON traffic_log(environment, ts);
     CREATE INDEX IF NOT EXISTS traffic_log_key_ts ON traffic_log(key_id, ts) WHERE key_id IS NOT NULL;
-    CREATE INDEX IF NOT EXISTS traffic_log_account_ts ON traffic_log(account_id, ts)
-      WHERE account_id IS NOT NULL;
     CREATE INDEX IF NOT EXISTS traffic_log_ts ON traffic_log(ts);
+    -- Each index costs about 3 µs per inserted row on the writing event loop (bench
+    -- observability_overhead): an environment has two values and an account query is a time
+    -- range too, so those two read the (ts) index and filter instead.
+    DROP INDEX IF EXISTS traffic_log_env_ts;
+    DROP INDEX IF EXISTS traffic_log_account_ts;
   `);
 }
 
