@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Clock } from '../../core/clock.js';
+import { renderApprovalHold } from '../../core/dialects/render-approval-hold.js';
 import { renderDenial, type DenialReason } from '../../core/dialects/render-denial.js';
 import type { ClientIpResolver } from '../../core/net/client-ip.js';
 import { evaluateRequest, type Decision, type PipelineDeps } from '../../core/pipeline.js';
@@ -14,6 +15,7 @@ import type { LimitResult } from '../../core/limits/types.js';
 import type { ReasonCode } from '../../core/reasons.js';
 import type { Dialect } from '../../core/signing/types.js';
 import { newRequestId } from '../../services/ids.js';
+import type { DataPlaneGovernance, ReserveOutcome } from './data-plane-governance.js';
 import { clientHeaders, upstreamHeaders } from './forward-headers.js';
 import type { Upstream } from './upstream.js';
 
@@ -45,6 +47,8 @@ export interface DataPlaneDeps {
   /** Shared secret the built-in sandbox exchange requires, so it is reachable only through us. */
   readonly upstreamToken?: string;
   readonly onDecision?: (record: DecisionRecord) => void;
+  /** Approval holds, withdrawal reservations and approval polls; absent: held requests are refused. */
+  readonly governance?: DataPlaneGovernance;
 }
 
 export interface DataPlaneOptions {
@@ -185,6 +189,37 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
       });
       return sent;
     };
+    const governance = deps.governance;
+    if (
+      decision.outcome === 'deny' &&
+      decision.reason === 'APPROVAL_REQUIRED' &&
+      decision.held !== undefined &&
+      governance !== undefined
+    ) {
+      const held = await governance.hold(decision.held, {
+        requestId: request.id,
+        method,
+        path,
+        headers: raw.headers,
+        clientIp,
+      });
+      const rendered = renderApprovalHold(
+        decision.dialect,
+        {
+          approvalId: held.id,
+          expiresAtMs: held.expiresAtMs,
+          pollPath: `/api/v1/approvals/${held.id}`,
+        },
+        { requestId: request.id, nowMs },
+      );
+      return report(
+        reply
+          .status(rendered.status)
+          .headers(rendered.headers)
+          .header('x-request-id', request.id)
+          .send(rendered.body),
+      );
+    }
     if (decision.outcome === 'deny') {
       request.log.info(
         { reqId: request.id, reason: decision.reason, keyId: decision.keyId, ip: clientIp },
@@ -207,6 +242,33 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
       identity['x-portcullis-upstream-token'] = deps.upstreamToken;
     let forwardQuery = rawQuery;
     let forwardBody = body;
+    let reservation: ReserveOutcome = { kind: 'none' };
+    if (decision.outcome === 'allow' && governance !== undefined) {
+      // The requester's poll of its own approval is answered here, never by the upstream.
+      if (decision.route.route.action === governance.pollAction) {
+        const id = decision.route.params.id ?? '';
+        const approval = await governance.poll(id, decision.key.accountId);
+        if (approval === undefined) {
+          return report(sendDenial(reply, decision.dialect, 'ROUTE_UNKNOWN', request.id, nowMs));
+        }
+        return report(reply.status(200).header('x-request-id', request.id).send({ approval }));
+      }
+      // Withdrawal rules reserve before forwarding, so concurrent requests cannot together
+      // exceed a rolling limit (docs/policies.md).
+      reservation = await governance.reserve({
+        key: decision.key,
+        route: decision.route,
+        policy: decision.policy,
+        requestId: request.id,
+      });
+      if (reservation.kind === 'refused') {
+        request.log.info(
+          { reqId: request.id, reason: reservation.reason, keyId: decision.key.id, ip: clientIp },
+          'denied',
+        );
+        return report(sendDenial(reply, decision.dialect, reservation.reason, request.id, nowMs));
+      }
+    }
     if (decision.outcome === 'allow') {
       identity['x-portcullis-account'] = decision.key.accountId;
       identity['x-portcullis-key'] = decision.key.id;
@@ -222,6 +284,18 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
       body: forwardBody.length > 0 ? forwardBody : null,
     });
     const upstreamMs = performance.now() - forwardedAt;
+    if (reservation.kind === 'reserved') {
+      // After a timeout the upstream may still have executed: keep the amount counted until the
+      // reservation's ttl (the safe side); any answer but a 2xx releases it.
+      const outcome = !result.ok
+        ? result.reason === 'UPSTREAM_TIMEOUT'
+          ? 'keep'
+          : 'release'
+        : result.status >= 200 && result.status < 300
+          ? 'commit'
+          : 'release';
+      await reservation.settle(outcome);
+    }
     if (!result.ok) {
       request.log.warn({ reqId: request.id, reason: result.reason }, 'upstream failed');
       const dialect =
