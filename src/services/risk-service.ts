@@ -129,8 +129,14 @@ export function createRiskService(deps: RiskServiceDeps) {
   }
 
   /** Stores and audits one ladder action; raises its alert. Observe actions store nothing. */
-  async function apply(action: ResponseAction): Promise<StoredAlert | undefined> {
-    if (action.step === 'observe') return undefined;
+  async function apply(decided: ResponseAction): Promise<StoredAlert | undefined> {
+    if (decided.step === 'observe') return undefined;
+    // A loopback prefix is the node itself (health checks, local tools, a co-located proxy):
+    // banning it would lock the operators out, and it never carries internet traffic. Alert.
+    const action: ResponseAction =
+      decided.step === 'ban_prefix' && isLoopbackPrefix(decided.ipPrefix)
+        ? { step: 'alert', signal: decided.signal, alert: true, durationMs: decided.durationMs }
+        : decided;
     const nowMs = deps.clock.now();
     const { signal } = action;
     const keyId =
@@ -276,4 +282,9 @@ export function createRiskService(deps: RiskServiceDeps) {
       return keyRisk(keyId);
     },
   };
+}
+
+/** `127.x.y.0/24` or the `::/48` that holds `::1`. */
+function isLoopbackPrefix(prefix: string): boolean {
+  return prefix.startsWith('127.') || prefix === '::/48';
 }

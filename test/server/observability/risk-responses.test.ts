@@ -230,6 +230,15 @@ describe('each response step takes effect on the next request', () => {
     expect((await alerts(g, '?state=resolved')).map((a) => a.id)).toEqual([alert?.id]);
   });
 
+  it('ban_prefix of a loopback prefix becomes an alert (the node itself is never banned)', async () => {
+    const g = await gateway({ failureBurst: { step: 'ban_prefix', duration: '1h' } });
+    const key = await newKey(g);
+    for (let i = 0; i < 3; i++) await send(g, key, 'balance', { secret: 'wrong' });
+    await g.settle();
+    expect((await send(g, key, 'balance')).status).toBe(200);
+    expect((await alerts(g)).map((a) => [a.signal, a.step])).toEqual([['failure_burst', 'alert']]);
+  });
+
   it('throttle: the key is elevated with its factor in force (the limiter does not read it yet)', async () => {
     const g = await gateway({ failureBurst: { step: 'throttle', throttleFactor: 0.25 } });
     const key = await newKey(g);
