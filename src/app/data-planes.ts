@@ -28,6 +28,7 @@ import {
   type DecisionRecord,
 } from '../server/data-plane/build-data-plane-app.js';
 import { createUpstream, type Upstream } from '../server/data-plane/upstream.js';
+import { APPROVAL_POLL_ROUTE, type DataPlaneGovernanceRuntime } from './data-plane-governance.js';
 
 const SCHEMES: Readonly<Record<Dialect, () => SigningScheme>> = {
   native: () => nativeScheme,
@@ -46,8 +47,15 @@ export function createDummyKeys(): PipelineDeps['dummyKeys'] {
   return { hmac, ed25519 };
 }
 
-/** The default route table: the built-in sandbox exchange's routes in every dialect. */
-export const DEFAULT_ROUTES: readonly RouteSpec[] = SANDBOX_ROUTES;
+/**
+ * The default route table: the built-in sandbox exchange's routes in every dialect, plus the
+ * requester's signed poll of a held request (`GET /api/v1/approvals/:id`, scope `read`), which
+ * the gateway answers itself.
+ */
+export const DEFAULT_ROUTES: readonly RouteSpec[] = Object.freeze([
+  ...SANDBOX_ROUTES,
+  APPROVAL_POLL_ROUTE,
+]);
 
 export interface DataPlane {
   readonly name: string;
@@ -73,6 +81,8 @@ export async function createDataPlane(
     policies?: () => RuleSnapshot;
     /** Anomaly responses in force in this environment (docs/observability.md). */
     riskFor?: (env: EnvironmentConfig, routes: readonly RouteSpec[]) => RiskLookup;
+    /** Approval holds and withdrawal rules on the data plane; none when undefined. */
+    governance?: DataPlaneGovernanceRuntime;
   },
 ): Promise<DataPlane> {
   let sandbox: RunningSandbox | undefined;
@@ -111,6 +121,12 @@ export async function createDataPlane(
     ...(policies !== undefined ? { policies } : {}),
     ...(shared.riskFor !== undefined ? { risk: shared.riskFor(env, routeSpecs) } : {}),
   };
+  const governance = shared.governance?.forPlane(env.name, {
+    upstream,
+    upstreamToken,
+    routes: pipeline.routes,
+    policies,
+  });
   const app = buildDataPlaneApp(
     {
       pipeline,
@@ -119,6 +135,7 @@ export async function createDataPlane(
       clock: shared.clock,
       ...(upstreamToken !== undefined ? { upstreamToken } : {}),
       onDecision: shared.onDecision,
+      ...(governance !== undefined ? { governance } : {}),
     },
     {
       bodyLimitBytes: shared.config.dataPlane.bodyLimitBytes,

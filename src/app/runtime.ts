@@ -26,6 +26,7 @@ import {
   createReplayGuard,
   type DataPlane,
 } from './data-planes.js';
+import { createDataPlaneGovernance } from './data-plane-governance.js';
 import { createGovernance } from './governance.js';
 import { createLastUsedTracker } from './last-used.js';
 import { createLocalEvents } from './local-events.js';
@@ -182,6 +183,16 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const replay = createReplayGuard(config, clock);
   const dummyKeys = createDummyKeys();
   const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
+  const planeGovernance =
+    governance.services === undefined
+      ? undefined
+      : createDataPlaneGovernance({
+          approvals: governance.services.approvals,
+          withdrawals: governance.services.withdrawals,
+          keys,
+          clock,
+          logger,
+        });
   const dataPlanes: DataPlane[] = [];
   for (const env of [config.environments.production, config.environments.sandbox]) {
     if (!env.enabled) continue;
@@ -196,6 +207,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         limitsFor: (environment) => rateLimits.forEnvironment(environment),
         policies: governance.snapshot,
         riskFor: (plane, routes) => observability.riskLookup(plane.name, routes),
+        ...(planeGovernance !== undefined ? { governance: planeGovernance } : {}),
         onDecision: (record) => {
           if (record.decision.outcome === 'allow')
             lastUsed.record(record.decision.key.id, record.nowMs);
