@@ -9,6 +9,7 @@ import { binanceOrderRequest, nativeOrderRequest, pipelineDeps, seedKeys } from 
 import { memoryLimits, redisLimits } from './limiter.js';
 import { hmacNsPerOp, pipelineAsyncNsPerOp, pipelineNsPerOp, warm } from './micro.js';
 import { observedPipelineNsPerOp, observedThroughput } from './observability.js';
+import { benchPolicyStep } from './policies.js';
 import { rssMb, runLoad, startBareProxy, startGateway, type LoadResult } from './processes.js';
 import { seedDataDir } from './seed-data-dir.js';
 
@@ -38,6 +39,13 @@ async function micro(count: number, inUse: number) {
     withMemory.push(pipelineNsPerOp(limited, batch(nativeOrderRequest)));
     base.push(pipelineNsPerOp(deps, batch(nativeOrderRequest)));
   }
+  // Twenty policies across actions (five apply to the order), alternating with the baseline.
+  const withPolicies = { ...deps, policies: benchPolicyStep() };
+  const policyRuns: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    policyRuns.push(pipelineNsPerOp(withPolicies, batch(nativeOrderRequest)));
+    base.push(pipelineNsPerOp(deps, batch(nativeOrderRequest)));
+  }
   const redis = await redisLimits();
   let pipelineRedis = NaN;
   let pipelineAsyncBase = NaN;
@@ -59,6 +67,7 @@ async function micro(count: number, inUse: number) {
     pipeline: Math.min(...base),
     pipelineBinance,
     pipelineMemory: Math.min(...withMemory),
+    pipelinePolicies: Math.min(...policyRuns),
     pipelineRedis,
     pipelineAsyncBase,
   };
@@ -204,6 +213,10 @@ log(
 log(
   `  pipeline + Redis limiter, 64 in flight        ${small.pipelineRedis.toFixed(0)} ns/op   (+${(redisOverhead * 100).toFixed(0)} % of ${small.pipelineAsyncBase.toFixed(0)} ns/op without)`,
 );
+const policiesOverhead = small.pipelinePolicies / small.pipeline - 1;
+log(
+  `  pipeline + 20 policies across actions         ${small.pipelinePolicies.toFixed(0)} ns/op   (+${(policiesOverhead * 100).toFixed(1)} % of the pipeline)`,
+);
 const large = await micro(100_000, 1_000);
 log(
   `  pipeline, native hmac order (100k keys)       ${large.pipeline.toFixed(0)} ns/op   (${(large.pipeline / small.pipeline).toFixed(2)} × 1k keys)`,
@@ -248,6 +261,8 @@ if (json) {
       rss_mb: round(memory.rss, 1),
       limiter_memory_overhead: round(memoryOverhead),
       limiter_redis_overhead: round(redisOverhead),
+      // Policies: added to pipeline_ns_per_op by 20 policies across actions (target < 0.25).
+      policies_overhead: round(policiesOverhead),
       gateway_redis_to_memory: round(throughput.redis.rps / throughput.gateway.rps),
       // Detection + traffic log: the larger of the added pipeline cost and the throughput lost.
       observability_overhead: round(Math.max(observedPipeline, observedGateway)),
