@@ -80,7 +80,9 @@ export interface Observability {
   readonly risk: RiskService;
   readonly monitor: RiskMonitor;
   readonly governance: GovernanceJob;
-  /** One data-plane request, reported after its answer was sent. */
+  /** Processes the recorded requests now and waits for their risk responses (tests, close). */
+  drain(): Promise<void>;
+  /** One data-plane request, reported after its answer was sent; only queued here. */
   record(environment: Environment, record: DecisionRecord): void;
   /** The key cache seen through per-environment hit/miss counters (for the hit-ratio gauge). */
   countingKeys(environment: Environment, keys: KeyLookup & { readonly size: number }): KeyLookup;
@@ -187,7 +189,24 @@ export function createObservability(
     return prefix;
   }
 
+  // The request path only queues its record (one push); metrics, the traffic record and the
+  // risk event are made on a later turn of the event loop, in batches.
+  let pending: [Environment, DecisionRecord][] = [];
+  let scheduled: unknown;
+  function processPending(): void {
+    if (scheduled !== undefined) timers.clearTimeout(scheduled);
+    scheduled = undefined;
+    const batch = pending;
+    pending = [];
+    for (const [environment, r] of batch) observeRequest(environment, r);
+  }
   function record(environment: Environment, r: DecisionRecord): void {
+    if (pending.length >= MAX_PENDING) return; // far behind: shed observability, never traffic
+    pending.push([environment, r]);
+    scheduled ??= timers.setTimeout(processPending, 0);
+  }
+
+  function observeRequest(environment: Environment, r: DecisionRecord): void {
     const d = r.decision;
     const action = d.route?.route.action;
     const route = action ?? UNMATCHED_ROUTE;
@@ -248,6 +267,10 @@ export function createObservability(
     monitor,
     governance,
     record,
+    async drain() {
+      processPending();
+      await monitor.drain();
+    },
     countingKeys(environment, keys) {
       let hits = 0;
       let misses = 0;
@@ -278,6 +301,7 @@ export function createObservability(
     },
     async close() {
       governance.stop();
+      processPending();
       await monitor.close();
       await traffic?.close();
       webhooks?.close();
@@ -285,6 +309,9 @@ export function createObservability(
     },
   };
 }
+
+/** Recorded requests waiting to be processed at most (about a second of a busy node). */
+const MAX_PENDING = 100_000;
 
 function limitSubject(violated: string | undefined): RateLimitSubject {
   if (violated === undefined) return 'key';

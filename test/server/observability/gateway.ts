@@ -63,7 +63,7 @@ export async function startGateway(
     token: readFileSync(info.adminTokenFile, 'utf8').trim(),
     async settle() {
       await new Promise((resolve) => setImmediate(resolve));
-      await runtime.observability.monitor.drain();
+      await runtime.observability.drain();
       await runtime.observability.traffic?.flush();
     },
     async close() {

@@ -24,6 +24,7 @@ describe('GET /metrics', () => {
     expect((await send(g, sandbox)).status).toBe(200);
     expect((await send(g, sandbox, 'balance', { secret: 'wrong' })).code).toBe('SIGNATURE_INVALID');
     expect((await send(g, production)).status).toBe(200);
+    await g.settle();
     const scraped = await admin(g, 'GET', '/metrics');
     expect(scraped.status).toBe(200);
     expect(scraped.contentType).toContain('text/plain');
