@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliCreateAccount, cliCreateKey, type CliKey } from '../../helpers/cli-keys.js';
 import { startServer, type ServerHandle } from '../../helpers/server-process.js';
 import { createTempDir } from '../../helpers/temp-dir.js';
-import { codeOf, send, signed, writeConfig } from '../data-plane/helpers.js';
+import { codeOf, send, signed, writeConfig, type Answer } from '../data-plane/helpers.js';
 
 const LIMIT = 200;
 const BURST = 320;
@@ -67,7 +67,7 @@ it('a key spraying two nodes on one Redis gets its limit once, not once per node
   // Weight 1 (order.cancel), so the count of admitted requests is the weight admitted.
   const fire = (i: number) =>
     send(signed(urls[i % 2] ?? '', 'DELETE', `/api/v1/orders/ord_${i}`, undefined, trader));
-  const answers = [];
+  const answers: Answer[] = [];
   for (let i = 0; i < BURST; i += 8) {
     answers.push(...(await Promise.all(Array.from({ length: 8 }, (_, k) => fire(i + k)))));
   }
