@@ -304,8 +304,10 @@ describe('changes through the CLI take effect on the next request', () => {
 
   it('within the grace period the old secret verifies, and after it, it does not', async () => {
     const key = await cliCreateKey(server.dataDir, { accountId });
-    const rotated = await cliRotateKey(server.dataDir, key.id, '2s');
+    // Taken before the rotation starts: the grace ends 2 s after the server applied it, which is
+    // no earlier than this (the CLI's own run time must not eat into the measured grace).
     const rotatedAt = Date.now();
+    const rotated = await cliRotateKey(server.dataDir, key.id, '2s');
     expect((await call('GET', '/api/v1/balances', undefined, key)).status).toBe(200);
     expect(
       (
