@@ -2,7 +2,7 @@
  * The replay guard port: remembers request ids (a nonce or a signature) for as long as a replay
  * could still pass the time-window check, and refuses the second sighting.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * `fresh`: not seen within its ttl, and now recorded. `replayed`: seen, refuse the request.
@@ -34,7 +34,7 @@ export const MAX_PLAIN_REPLAY_KEY_LENGTH = 96;
 export function replayKey(keyId: string, replayId: string): string {
   const plain = `r.${keyId.length}.${keyId}.${replayId}`;
   if (plain.length <= MAX_PLAIN_REPLAY_KEY_LENGTH) return plain;
-  return `h.${createHash('sha256').update(plain, 'utf8').digest('base64url')}`;
+  return `h.${hash('sha256', plain, 'base64url')}`;
 }
 
 /** Whole milliseconds of a ttl, or a RangeError for values no caller should pass. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { decodeCanonicalBase64 } from './parse-signature-headers.js';
 
 /** The RFC 9530 digest algorithms the native profile accepts. */
@@ -20,7 +20,7 @@ const SHA256_FIELD_LENGTH = 9 + 44 + 1;
 
 /** The RFC 9530 `Content-Digest` field value for `body`. */
 export function contentDigest(body: Buffer, alg: DigestAlgorithm = 'sha-256'): string {
-  return `${alg}=:${createHash(HASH_NAME[alg]).update(body).digest('base64')}:`;
+  return `${alg}=:${hash(HASH_NAME[alg], body, 'base64')}:`;
 }
 
 /**
@@ -34,7 +34,7 @@ export function checkContentDigest(fieldValue: string, body: Buffer): ContentDig
   if (fieldValue.length > MAX_CONTENT_DIGEST_CHARS) return 'SIGNATURE_MALFORMED';
   // Fast path for the common field, one sha-256 member: exact text comparison of public digests.
   if (fieldValue.length === SHA256_FIELD_LENGTH && fieldValue.startsWith('sha-256=:')) {
-    const expected = createHash('sha256').update(body).digest('base64');
+    const expected = hash('sha256', body, 'base64');
     if (
       fieldValue.charCodeAt(SHA256_FIELD_LENGTH - 1) === 0x3a &&
       fieldValue.slice(9, -1) === expected
@@ -57,7 +57,7 @@ export function checkContentDigest(fieldValue: string, body: Buffer): ContentDig
     }
     seen = key;
     // Digests are public: comparing canonical base64 text is exact and saves a decode.
-    const expected = createHash(HASH_NAME[key]).update(body).digest('base64');
+    const expected = hash(HASH_NAME[key], body, 'base64');
     if (provided === expected) continue;
     const bytes = decodeCanonicalBase64(provided);
     if (bytes === undefined || bytes.length !== DIGEST_BYTES[key]) return 'SIGNATURE_MALFORMED';
