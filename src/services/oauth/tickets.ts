@@ -1,0 +1,62 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../../core/clock.js';
+
+/** What a ticket stands for; handed back once, on redemption. */
+export interface TicketGrant<T> {
+  readonly value: T;
+  /** The client IP prefix (ipBucket) the ticket was issued to; undefined: not bound. */
+  readonly ipPrefix: string | undefined;
+  readonly expiresAtMs: number;
+}
+
+export interface TicketStore<T> {
+  /** Stores a grant and returns the opaque ticket (256 bits from the CSPRNG). */
+  put(grant: TicketGrant<T>): string;
+  /** The grant, removed in the same step (single use); undefined when unknown or expired. */
+  take(ticket: string): TicketGrant<T> | undefined;
+  readonly size: number;
+}
+
+export const TICKET_PREFIX = 'pct_';
+
+/**
+ * Single-use connection tickets in memory. Only the SHA-256 of a ticket is held, so a heap dump
+ * yields nothing to redeem. Bounded: expired tickets are swept when the map is full, and the
+ * oldest one is dropped if it is still full (its holder asks for a new one).
+ */
+export function createMemoryTicketStore<T>(
+  deps: { clock: Clock },
+  options: { maxTickets: number },
+): TicketStore<T> {
+  const grants = new Map<string, TicketGrant<T>>();
+  const digest = (ticket: string) => createHash('sha256').update(ticket).digest('base64url');
+
+  function makeRoom(): void {
+    if (grants.size < options.maxTickets) return;
+    const nowMs = deps.clock.now();
+    for (const [id, grant] of grants) if (grant.expiresAtMs <= nowMs) grants.delete(id);
+    if (grants.size >= options.maxTickets) {
+      const oldest = grants.keys().next();
+      if (oldest.done !== true) grants.delete(oldest.value);
+    }
+  }
+
+  return {
+    put(grant) {
+      makeRoom();
+      const ticket = `${TICKET_PREFIX}${randomBytes(32).toString('base64url')}`;
+      grants.set(digest(ticket), grant);
+      return ticket;
+    },
+    take(ticket) {
+      const id = digest(ticket);
+      const grant = grants.get(id);
+      if (grant === undefined) return undefined;
+      grants.delete(id);
+      return grant.expiresAtMs > deps.clock.now() ? grant : undefined;
+    },
+    get size() {
+      return grants.size;
+    },
+  };
+}
