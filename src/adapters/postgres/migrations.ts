@@ -92,6 +92,82 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'policies (versioned), approvals, withdrawal rules, address book, reservations',
+    // JSON stays text (not jsonb): a held request and an approval's votes come back byte for byte.
+    sql: `
+      CREATE TABLE policies (
+        id text COLLATE "C" NOT NULL,
+        version integer NOT NULL,
+        effect text NOT NULL CHECK (effect IN ('permit', 'forbid', 'require-approval')),
+        target text NOT NULL,
+        condition text NOT NULL,
+        mode text NOT NULL CHECK (mode IN ('enforce', 'shadow')),
+        description text NOT NULL,
+        quorum integer,
+        active integer NOT NULL CHECK (active IN (0, 1)),
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        updated_by text NOT NULL,
+        PRIMARY KEY (id, version)
+      );
+      CREATE TABLE approvals (
+        id text COLLATE "C" PRIMARY KEY,
+        kind text NOT NULL,
+        state text NOT NULL,
+        version integer NOT NULL,
+        request_digest text NOT NULL,
+        initiator text NOT NULL,
+        quorum integer NOT NULL,
+        approver_pool text,
+        votes text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        execute_by bigint,
+        execution text,
+        subject text NOT NULL,
+        result text
+      );
+      CREATE INDEX approvals_state ON approvals(state, created_at);
+      CREATE TABLE withdrawal_settings (
+        account_id text COLLATE "C" PRIMARY KEY REFERENCES accounts(id),
+        settings text NOT NULL,
+        updated_at bigint NOT NULL
+      );
+      CREATE TABLE withdrawal_addresses (
+        id text COLLATE "C" PRIMARY KEY,
+        account_id text COLLATE "C" NOT NULL REFERENCES accounts(id),
+        asset text NOT NULL,
+        network text NOT NULL,
+        address text NOT NULL,
+        memo text,
+        added_at bigint NOT NULL,
+        usable_from bigint NOT NULL,
+        removed_at bigint
+      );
+      CREATE INDEX withdrawal_addresses_account ON withdrawal_addresses(account_id);
+      CREATE TABLE withdrawal_ledgers (
+        account_id text COLLATE "C" PRIMARY KEY,
+        version integer NOT NULL
+      );
+      CREATE TABLE withdrawal_reservations (
+        id text COLLATE "C" PRIMARY KEY,
+        account_id text COLLATE "C" NOT NULL,
+        key_id text NOT NULL,
+        asset text NOT NULL,
+        network text NOT NULL,
+        address text NOT NULL,
+        amount text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        status text NOT NULL CHECK (status IN ('reserved', 'committed'))
+      );
+      CREATE INDEX withdrawal_reservations_account
+        ON withdrawal_reservations(account_id, created_at);
+    `,
+  },
 ];
 
 /**

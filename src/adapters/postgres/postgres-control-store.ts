@@ -8,9 +8,13 @@ import type { Clock } from '../../core/clock.js';
 import type { Account } from '../../core/keys/model.js';
 import type {
   AdminToken,
+  ApprovalStore,
   AuditQuery,
   ControlStore,
+  GovernanceStore,
   KeyListFilter,
+  PolicyStore,
+  WithdrawalStore,
   KeyUpdate,
   SealedSecret,
   StoredKey,
@@ -28,6 +32,7 @@ import {
   type SecretRow,
 } from '../sqlite/rows.js';
 import { migratePostgres } from './migrations.js';
+import { createPostgresGovernance } from './postgres-governance.js';
 import {
   checkedSchemaName,
   createPgPool,
@@ -54,6 +59,9 @@ export interface PostgresStoreOptions {
   readonly onIdleError?: (error: Error) => void;
 }
 
+/** The control store plus the governance ports (policies, approvals, withdrawal rules). */
+export type PostgresControlStore = ControlStore & GovernanceStore;
+
 const SCAN_BATCH = 1000;
 
 const KEY_COLUMNS = `id, account_id, label, environment, scheme, scopes, ip_allowlist, passphrase_hash,
@@ -67,7 +75,7 @@ const SECRET_COLUMNS = `key_id, version, ciphertext, iv, tag, wrapped_dek, dek_i
  */
 export async function createPostgresControlStore(
   options: PostgresStoreOptions,
-): Promise<ControlStore> {
+): Promise<PostgresControlStore> {
   const target = splitSchemaParameter(options.url);
   const schema = checkedSchemaName(options.schema ?? target.schema ?? 'public');
   const pool = createPgPool({
@@ -107,10 +115,17 @@ export function splitSchemaParameter(url: string): { url: string; schema: string
   return { url: parsed.toString(), schema };
 }
 
-class PostgresStore implements ControlStore {
+class PostgresStore implements ControlStore, GovernanceStore {
   private sealer: AuditSealer | undefined;
+  private readonly governance: GovernanceStore;
 
-  constructor(private readonly pool: PgPool) {}
+  constructor(private readonly pool: PgPool) {
+    this.governance = createPostgresGovernance({
+      read: (text, values) => this.read(text, values),
+      tx: (fn) => this.tx(fn),
+      appendInTx: (client, draft) => this.appendInTx(client, draft),
+    });
+  }
 
   setAuditSealer(sealer: AuditSealer): void {
     this.sealer = sealer;
@@ -430,6 +445,31 @@ class PostgresStore implements ControlStore {
       [name, value],
     );
   }
+
+  // Governance ports: delegated to postgres-governance.ts, inside this store's transactions.
+  listPolicies: PolicyStore['listPolicies'] = () => this.governance.listPolicies();
+  getPolicy: PolicyStore['getPolicy'] = (id) => this.governance.getPolicy(id);
+  policyHistory: PolicyStore['policyHistory'] = (id) => this.governance.policyHistory(id);
+  writePolicy: PolicyStore['writePolicy'] = (record, expected, audit) =>
+    this.governance.writePolicy(record, expected, audit);
+  createApproval: ApprovalStore['createApproval'] = (record, audit) =>
+    this.governance.createApproval(record, audit);
+  getApproval: ApprovalStore['getApproval'] = (id) => this.governance.getApproval(id);
+  listApprovals: ApprovalStore['listApprovals'] = (filter) => this.governance.listApprovals(filter);
+  transitionApproval: ApprovalStore['transitionApproval'] = (next, transition, audit, result) =>
+    this.governance.transitionApproval(next, transition, audit, result);
+  getWithdrawalSettings: WithdrawalStore['getWithdrawalSettings'] = (accountId) =>
+    this.governance.getWithdrawalSettings(accountId);
+  putWithdrawalSettings: WithdrawalStore['putWithdrawalSettings'] = (settings, audit) =>
+    this.governance.putWithdrawalSettings(settings, audit);
+  addAddress: WithdrawalStore['addAddress'] = (entry, audit) =>
+    this.governance.addAddress(entry, audit);
+  listAddresses: WithdrawalStore['listAddresses'] = (accountId) =>
+    this.governance.listAddresses(accountId);
+  reserveWithdrawal: WithdrawalStore['reserveWithdrawal'] = (request, rules, nowMs, audit) =>
+    this.governance.reserveWithdrawal(request, rules, nowMs, audit);
+  settleReservation: WithdrawalStore['settleReservation'] = (account, id, outcome, nowMs, audit) =>
+    this.governance.settleReservation(account, id, outcome, nowMs, audit);
 
   private closing: Promise<void> | undefined;
 

@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import {
   createPostgresControlStore,
+  type PostgresControlStore,
   type PostgresStoreOptions,
 } from '../../../src/adapters/postgres/postgres-control-store.js';
-import type { ControlStore } from '../../../src/ports.js';
 import { createManualClock } from '../../helpers/manual-clock.js';
 
 export const POSTGRES_URL =
@@ -38,28 +38,38 @@ export async function dropSchema(schema: string): Promise<void> {
 }
 
 export interface PostgresHarness {
-  readonly store: ControlStore;
+  readonly store: PostgresControlStore;
   readonly schema: string;
+  /** Another store (its own pool, as another node would have) on the same schema. */
+  openPeer(): Promise<PostgresControlStore>;
   close(): Promise<void>;
 }
 
-/** A migrated store in a new schema; `close` ends its pool and drops the schema. */
+/** A migrated store in a new schema; `close` ends its pool (and its peers') and drops the schema. */
 export async function createPostgresHarness(
   overrides: Partial<PostgresStoreOptions> = {},
 ): Promise<PostgresHarness> {
   const schema = overrides.schema ?? randomSchema();
-  const store = await createPostgresControlStore({
-    url: POSTGRES_URL,
-    clock: createManualClock(),
-    maxConnections: 4,
-    ...overrides,
-    schema,
-  });
+  const open = () =>
+    createPostgresControlStore({
+      url: POSTGRES_URL,
+      clock: createManualClock(),
+      maxConnections: 4,
+      ...overrides,
+      schema,
+    });
+  const store = await open();
+  const peers: PostgresControlStore[] = [];
   return {
     store,
     schema,
+    async openPeer() {
+      const peer = await open();
+      peers.push(peer);
+      return peer;
+    },
     close: async () => {
-      await store.close();
+      await Promise.all([store, ...peers].map((each) => each.close()));
       await dropSchema(schema);
     },
   };
