@@ -1,0 +1,129 @@
+/**
+ * PostgreSQL down, made for real without stopping the shared server: the node reaches PostgreSQL
+ * through a TCP proxy the test cuts (connections reset, or a silent partition) and restores.
+ * While it is down the data plane keeps serving the keys it has cached, refuses keys it cannot
+ * load, and the admin API answers 503 STORE_UNAVAILABLE without writing anything half; once the
+ * link is back everything works again without a restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  dropSchema,
+  POSTGRES_URL,
+  randomSchema,
+} from '../../adapters/postgres/postgres-harness.js';
+import type { CliKey } from '../../helpers/cli-keys.js';
+import { adminRequest, startServer, type ServerHandle } from '../../helpers/server-process.js';
+import { startTcpProxy, type CutMode, type TcpProxy } from '../../helpers/tcp-proxy.js';
+import { createTempDir } from '../../helpers/temp-dir.js';
+import { codeOf, NO_LIMITS, send, signed, writeConfig } from '../data-plane/helpers.js';
+
+const schema = randomSchema();
+const dir = createTempDir('portcullis-e2e-pg-outage-');
+let proxy: TcpProxy;
+let server: ServerHandle;
+let sandboxUrl: string;
+let accountId: string;
+
+const balances = (key: CliKey) =>
+  send(signed(sandboxUrl, 'GET', '/api/v1/balances', undefined, key));
+
+async function createKey(): Promise<CliKey> {
+  const created = await adminRequest(server, 'POST', '/v1/keys', {
+    accountId,
+    environment: 'sandbox',
+    scopes: ['read'],
+  });
+  expect(created.status).toBe(201);
+  return { ...(created.body.key as CliKey), secret: created.body.secret as string };
+}
+
+async function keyCount(): Promise<number> {
+  const listed = await adminRequest(server, 'GET', `/v1/keys?accountId=${accountId}&limit=1000`);
+  return (listed.body.keys as unknown[]).length;
+}
+
+/** Polls the admin API until it answers 200 again; each attempt is bounded by the store's timeouts. */
+async function untilAdminAnswers(): Promise<number> {
+  for (let attempt = 1; attempt <= 40; attempt++) {
+    if ((await adminRequest(server, 'GET', '/v1/accounts')).status === 200) return attempt;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error('the admin API did not recover');
+}
+
+beforeAll(async () => {
+  const target = new URL(POSTGRES_URL);
+  proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const viaProxy = new URL(POSTGRES_URL);
+  viaProxy.host = `127.0.0.1:${proxy.port}`;
+  viaProxy.searchParams.set('schema', schema);
+  const config = writeConfig(dir.path, {
+    environments: { sandbox: { ...NO_LIMITS }, production: { ...NO_LIMITS } },
+  });
+  server = await startServer({
+    env: { PORTCULLIS_STORE: viaProxy.toString() },
+    args: ['--config', config],
+  });
+  sandboxUrl = (server.info.dataPlanes.sandbox as { url: string }).url;
+  const account = await adminRequest(server, 'POST', '/v1/accounts', { name: 'outage' });
+  accountId = account.body.id as string;
+}, 60_000);
+
+afterAll(async () => {
+  proxy?.restore();
+  await server?.cleanup();
+  await proxy?.close();
+  await dropSchema(schema);
+  dir.remove();
+});
+
+/** What must hold while PostgreSQL cannot be reached. */
+async function whileDown(cached: CliKey, uncached: CliKey): Promise<void> {
+  // Data plane: the cached key keeps working, several times over.
+  for (let i = 0; i < 3; i++) expect((await balances(cached)).status).toBe(200);
+  // A key that is not cached cannot be loaded: refused (fail closed), never forwarded.
+  const refused = await balances(uncached);
+  expect(refused.status).toBe(401);
+  // KEY_UNKNOWN inside, answered exactly as SIGNATURE_INVALID (no key-existence oracle).
+  expect(codeOf(refused)).toBe('SIGNATURE_INVALID');
+  // Admin API: reads and writes answer 503 with a stable code.
+  const read = await adminRequest(server, 'GET', '/v1/accounts');
+  expect(read.status).toBe(503);
+  expect((read.body.error as { code: string }).code).toBe('STORE_UNAVAILABLE');
+  const write = await adminRequest(server, 'POST', '/v1/keys', {
+    accountId,
+    environment: 'sandbox',
+    scopes: ['read'],
+  });
+  expect(write.status).toBe(503);
+  expect((write.body.error as { code: string }).code).toBe('STORE_UNAVAILABLE');
+  // Still serving after the admin calls failed.
+  expect((await balances(cached)).status).toBe(200);
+}
+
+describe.each(['reset', 'blackhole'] as const)('PostgreSQL cut (%s)', (mode: CutMode) => {
+  it(
+    'serves cached keys, answers 503 on the admin API, and recovers by itself',
+    { timeout: 120_000 },
+    async () => {
+      const cached = await createKey();
+      const uncached = await createKey();
+      expect((await balances(cached)).status).toBe(200);
+      const keysBefore = await keyCount();
+
+      proxy.cut(mode);
+      try {
+        await whileDown(cached, uncached);
+      } finally {
+        proxy.restore();
+      }
+
+      await untilAdminAnswers();
+      expect(await keyCount()).toBe(keysBefore); // the refused write left nothing behind
+      expect((await balances(uncached)).status).toBe(200);
+      expect((await balances(await createKey())).status).toBe(200);
+      const verified = await adminRequest(server, 'GET', '/v1/audit/verify');
+      expect(verified.body).toMatchObject({ ok: true });
+    },
+  );
+});
