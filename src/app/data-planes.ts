@@ -29,6 +29,8 @@ import {
 } from '../server/data-plane/build-data-plane-app.js';
 import { createUpstream, type Upstream } from '../server/data-plane/upstream.js';
 import { APPROVAL_POLL_ROUTE, type DataPlaneGovernanceRuntime } from './data-plane-governance.js';
+import { registerOAuthRoutes } from '../server/data-plane/oauth-routes.js';
+import type { AccessTokenService } from '../services/access-tokens.js';
 
 const SCHEMES: Readonly<Record<Dialect, () => SigningScheme>> = {
   native: () => nativeScheme,
@@ -83,6 +85,8 @@ export async function createDataPlane(
     riskFor?: (env: EnvironmentConfig, routes: readonly RouteSpec[]) => RiskLookup;
     /** Approval holds and withdrawal rules on the data plane; none when undefined. */
     governance?: DataPlaneGovernanceRuntime;
+    /** The authorization server; its endpoints are served when `oauth.enabled` (docs/oauth.md). */
+    oauth?: AccessTokenService;
   },
 ): Promise<DataPlane> {
   let sandbox: RunningSandbox | undefined;
@@ -144,6 +148,15 @@ export async function createDataPlane(
       logger: shared.logger.child({ environment: env.name }),
     },
   );
+  if (shared.oauth !== undefined && shared.config.oauth.enabled) {
+    registerOAuthRoutes(app, {
+      environment: env.name,
+      service: shared.oauth,
+      pipeline,
+      clientIp: createClientIpResolver({ trustedProxies: shared.config.dataPlane.trustedProxies }),
+      clock: shared.clock,
+    });
+  }
   return { name: env.name, app, upstream, sandbox };
 }
 

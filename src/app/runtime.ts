@@ -20,6 +20,7 @@ import {
   type LoadedKeyring,
 } from '../services/master-keys.js';
 import { createKeyCache } from '../services/key-cache.js';
+import { createAccessTokenService } from '../services/access-tokens.js';
 import {
   createDataPlane,
   createDummyKeys,
@@ -182,6 +183,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const keyCache = createKeyCache({ keys, events }, { maxEntries: config.dataPlane.keyCacheSize });
   const replay = createReplayGuard(config, clock);
   const dummyKeys = createDummyKeys();
+  // The authorization server (docs/oauth.md): tokens are checked against the same key cache.
+  const accessTokens = createAccessTokenService(
+    { store, keyring: () => keyring, keys: keyCache, clock },
+    config.oauth,
+  );
   const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
   const planeGovernance =
     governance.services === undefined
@@ -204,6 +210,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         replay,
         dummyKeys,
         logger,
+        oauth: accessTokens,
         limitsFor: (environment) => rateLimits.forEnvironment(environment),
         policies: governance.snapshot,
         riskFor: (plane, routes) => observability.riskLookup(plane.name, routes),
@@ -230,6 +237,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     admin,
     logger,
     keyCache,
+    /** The authorization server's token service (the WebSocket gateway verifies with it). */
+    accessTokens,
     dataPlanes,
     observability,
 

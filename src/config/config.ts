@@ -20,6 +20,7 @@ import {
 } from './observability-config.js';
 import type { GovernancePolicy } from '../core/governance/index.js';
 import { CONFIG_SCHEMA } from './schema.js';
+import { oauthConfigOf, type OAuthConfig } from './oauth-config.js';
 
 export interface ListenerConfig {
   readonly host: string;
@@ -95,6 +96,8 @@ export interface Config extends ObservabilityConfig {
   };
   readonly environments: Readonly<Record<Environment, EnvironmentConfig>>;
   readonly rateLimits: RateLimitsConfig;
+  /** The authorization server: access tokens, tickets, signing keys (docs/oauth.md). */
+  readonly oauth: OAuthConfig;
 }
 
 type Raw = Record<string, unknown>;
@@ -310,6 +313,7 @@ export function loadConfig(
       sandbox: environment('sandbox', 8090),
     }),
     ...observabilityConfigOf(merged),
+    ...oauthConfigOf(merged),
     rateLimits: Object.freeze({
       backend: (rateLimits.backend as 'memory' | 'redis' | undefined) ?? 'memory',
       onRedisDown:
