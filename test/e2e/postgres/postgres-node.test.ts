@@ -144,5 +144,8 @@ describe.each(['sqlite', 'postgres'] as const)('a node on %s', (kind) => {
     expect(codeOf(over)).toBe('AMOUNT_LIMIT_EXCEEDED');
     const verified = await adminRequest(server, 'GET', '/v1/audit/verify');
     expect(verified.body).toMatchObject({ ok: true });
+    // The traffic log (node-local on every store) kept what was flushed at the stop.
+    const traffic = await adminRequest(server, 'GET', `/v1/traffic?keyId=${trader.id}&limit=100`);
+    expect((traffic.body.records as unknown[]).length).toBeGreaterThanOrEqual(3);
   }, 90_000);
 });
