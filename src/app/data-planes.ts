@@ -130,6 +130,7 @@ export async function createDataPlane(
     upstreamToken,
     routes: pipeline.routes,
     policies,
+    risk: pipeline.risk,
   });
   const app = buildDataPlaneApp(
     {

@@ -292,6 +292,7 @@ export function createObservability(
       return {
         stateOf: (keyId, nowMs) => risk.stateOf(keyId, nowMs),
         prefixBanned: (clientIp, nowMs) => risk.prefixBanned(environment, clientIp, nowMs),
+        prefixThrottle: (clientIp, nowMs) => risk.prefixThrottle(environment, clientIp, nowMs),
         cancelActions,
       };
     },
@@ -313,11 +314,16 @@ export function createObservability(
 /** Recorded requests waiting to be processed at most (about a second of a busy node). */
 const MAX_PENDING = 100_000;
 
-function limitSubject(violated: string | undefined): RateLimitSubject {
-  if (violated === undefined) return 'key';
-  for (const subject of ['account', 'ip', 'order'] as const) {
-    if (violated.startsWith(subject)) return subject;
-  }
+/**
+ * The subject of a refused rule, from its name (`key-1s`, `acct-1m`, `ip-1m`, `orders-10s`,
+ * `auth-fail-1m`; request-limits.ts `ruleName`). A refusal without a rule is the IP prefix's
+ * spent failure budget.
+ */
+export function limitSubject(violated: string | undefined): RateLimitSubject {
+  if (violated === undefined) return 'ip';
+  if (violated.startsWith('acct-')) return 'account';
+  if (violated.startsWith('orders-')) return 'order';
+  if (violated.startsWith('ip-') || violated.startsWith('auth-fail-')) return 'ip';
   return 'key';
 }
 
@@ -325,9 +331,9 @@ function limitSubject(violated: string | undefined): RateLimitSubject {
 export function observabilityOptionsOf(config: Config): ObservabilityOptions {
   const { production, sandbox } = config.environments;
   return {
-    database: config.store.startsWith('sqlite:')
-      ? `sqlite:${join(config.dataDir, 'observability.db')}`
-      : 'memory',
+    // Node-local on every store, PostgreSQL included: the traffic log is per node and too hot
+    // for the shared database; alerts and responses in force survive a restart of the node.
+    database: `sqlite:${join(config.dataDir, 'observability.db')}`,
     trafficLog: { ...DEFAULT_TRAFFIC_LOG_OPTIONS, ...config.trafficLog },
     risk: {
       enabled: { production: production.risk.enabled, sandbox: sandbox.risk.enabled },

@@ -46,7 +46,13 @@ export interface RateLimitRuntime {
 /** Builds the limiters for `config` (Redis only when `rateLimits.backend` is `redis`). */
 export function createRateLimitRuntime(
   config: Config,
-  deps: { clock: Clock; logger: Logger; store: ControlStore },
+  deps: {
+    clock: Clock;
+    logger: Logger;
+    store: ControlStore;
+    /** Told of every ban decided on the hot path (the `portcullis_bans_total` counter). */
+    onBan?: (environment: Environment) => void;
+  },
 ): RateLimitRuntime {
   const { clock, logger, store } = deps;
   const banStores = new Map<Environment, MemoryBanStore>();
@@ -81,6 +87,7 @@ export function createRateLimitRuntime(
     flushing = undefined;
   }
   function queueBan(environment: Environment, event: BanEvent): void {
+    deps.onBan?.(environment);
     logger.warn({ environment, prefix: event.prefix, untilMs: event.untilMs }, 'ip prefix banned');
     if (pending.length >= 10_000) return; // a flood of bans: the log line above still says it
     pending.push(event);

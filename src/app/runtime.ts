@@ -125,11 +125,16 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     keyChangeQuorum: Number(env.PORTCULLIS_KEY_CHANGE_QUORUM ?? '0') || 0,
   });
 
-  const rateLimits = createRateLimitRuntime(config, { clock, logger, store });
   const observability = createObservability(
     { clock, logger, audit: (draft) => store.appendAudit(draft), keys },
     observabilityOptionsOf(config),
   );
+  const rateLimits = createRateLimitRuntime(config, {
+    clock,
+    logger,
+    store,
+    onBan: (environment) => observability.metrics.recordBan(environment),
+  });
   let rotation: Promise<unknown> | undefined;
   const admin: FastifyInstance = buildAdminApp(
     {

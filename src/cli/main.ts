@@ -31,6 +31,11 @@ const USAGE = `Usage: portcullis <command> [options]
   policy list | policy create --file F | policy update ID --file F | policy delete ID
   policy test --file request.json            decide a described request (simulate)
   approvals list [--state S] | approvals show ID | approvals approve|reject ID [--digest HEX]
+  withdrawals rules ACC | withdrawals set-rules ACC [--file F] [--address-book required|off]
+       [--cool-down 24h] [--account-per-tx|-hour|-day N] [--key-per-tx|-hour|-day N]
+       [--address-approval-quorum N]           replace the account's withdrawal rules
+  withdrawals addresses ACC | withdrawals add-address ACC --asset A --address X [--network N] [--memo M]
+  risk prefixes | risk lift-prefix PREFIX    prefix-wide anomaly responses (bans, throttles)
   sign --key-id ID (--secret-file F | --private-key FILE) --url URL [--method M]
        [--body TEXT | --body-file F] [--json | --curl]   sign one request locally
 

@@ -4,9 +4,11 @@ import { ipBucket } from './limits/ip-bucket.js';
 import {
   chargeAllowed,
   chargeFailure,
+  chargeHeld,
   guardPrefix,
   type PipelineLimits,
 } from './limits/limit-step.js';
+import type { LimitThrottle } from './limits/request-limits.js';
 import type { LimitResult } from './limits/types.js';
 import type { IpMatcher } from './net/compile-allowlist.js';
 import type { PolicyStep, PolicyStepResult } from './policy/policy-step.js';
@@ -63,6 +65,11 @@ export interface RiskLookup {
   stateOf(keyId: string, nowMs: number): KeyRiskState | undefined;
   /** Whether the client's IP prefix is banned by a `ban_prefix` response. */
   prefixBanned(clientIp: string, nowMs: number): boolean;
+  /**
+   * The smallest `throttle` factor in force on the client's IP prefix (a prefix-wide signal),
+   * 1 when none; optional for lookups that know no prefix throttles.
+   */
+  prefixThrottle?(clientIp: string, nowMs: number): number;
   /** Route actions a `cancel_only` key may still call. */
   readonly cancelActions: readonly string[];
 }
@@ -142,12 +149,39 @@ export function evaluateRequest(
   const prefix = ipBucket(request.clientIp) ?? request.clientIp;
   const decision = verifyAndAuthorize(deps, request, prefix);
   const settle = (d: Decision): Decision | Promise<Decision> => {
-    if (d.outcome === 'allow') return chargeAllowed(limits, prefix, request.nowMs, d);
+    if (d.outcome === 'allow')
+      return chargeAllowed(limits, prefix, request.nowMs, d, throttleOf(deps, d.key.id, request));
+    if (d.outcome === 'deny' && d.held !== undefined) {
+      const held = d.held;
+      return chargeHeld(
+        limits,
+        prefix,
+        request.nowMs,
+        { ...d, held },
+        throttleOf(deps, held.key.id, request),
+      );
+    }
     if (d.outcome === 'deny' && d.retryAfterMs === undefined)
       return chargeFailure(limits, prefix, request.nowMs, d);
     return d;
   };
   return decision instanceof Promise ? decision.then(settle) : settle(decision);
+}
+
+/**
+ * The `throttle` responses in force on the key and on the client's prefix; undefined (no
+ * scaling) for the normal case, which costs a Map lookup that finds nothing.
+ */
+function throttleOf(
+  deps: PipelineDeps,
+  keyId: string,
+  request: PipelineRequest,
+): LimitThrottle | undefined {
+  const risk = deps.risk;
+  if (risk === undefined) return undefined;
+  const key = risk.stateOf(keyId, request.nowMs)?.throttleFactor ?? 1;
+  const ip = risk.prefixThrottle?.(request.clientIp, request.nowMs) ?? 1;
+  return key >= 1 && ip >= 1 ? undefined : { key, ip };
 }
 
 function verifyAndAuthorize(
@@ -284,6 +318,7 @@ function afterReplay(
     nowMs: request.nowMs,
     query: credential.forwardQuery,
     body: forwardBody,
+    riskLevel: risk?.level,
   });
   if (policy !== undefined && policy.outcome === 'deny') {
     const denied = deny(policy.reason, dialect, route, keyId);

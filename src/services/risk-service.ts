@@ -69,6 +69,8 @@ export type RiskService = ReturnType<typeof createRiskService>;
 export function createRiskService(deps: RiskServiceDeps) {
   const byKey = new Map<string, StoredResponse[]>();
   const bans = new Map<string, StoredResponse[]>();
+  /** Throttles of a whole IP prefix (a prefix-wide signal): they scale the prefix's limits. */
+  const prefixThrottles = new Map<string, StoredResponse[]>();
   const banKey = (environment: Environment, prefix: string) => `${environment}\u0000${prefix}`;
 
   const track = (r: StoredResponse): void => {
@@ -81,9 +83,13 @@ export function createRiskService(deps: RiskServiceDeps) {
       const k = banKey(r.environment, r.ipPrefix);
       bans.set(k, [...(bans.get(k) ?? []), r]);
     }
+    if (r.action.step === 'throttle' && r.action.target.type === 'ip_prefix') {
+      const k = banKey(r.environment, r.action.target.id);
+      prefixThrottles.set(k, [...(prefixThrottles.get(k) ?? []), r]);
+    }
   };
   const untrack = (id: string): void => {
-    for (const map of [byKey, bans]) {
+    for (const map of [byKey, bans, prefixThrottles]) {
       for (const [k, list] of map) {
         const rest = list.filter((r) => r.id !== id);
         if (rest.length === 0) map.delete(k);
@@ -113,6 +119,17 @@ export function createRiskService(deps: RiskServiceDeps) {
     if (bans.size === 0) return false;
     const list = bans.get(banKey(environment, riskIpPrefix(clientIp) ?? clientIp));
     return list !== undefined && list.some((r) => inForce(r, nowMs));
+  }
+
+  function prefixThrottle(environment: Environment, clientIp: string, nowMs: number): number {
+    if (prefixThrottles.size === 0) return 1;
+    const list = prefixThrottles.get(banKey(environment, riskIpPrefix(clientIp) ?? clientIp));
+    let factor = 1;
+    for (const r of list ?? []) {
+      if (r.action.step === 'throttle' && inForce(r, nowMs))
+        factor = Math.min(factor, r.action.throttleFactor);
+    }
+    return factor;
   }
 
   async function audit(
@@ -254,6 +271,43 @@ export function createRiskService(deps: RiskServiceDeps) {
     },
     stateOf,
     prefixBanned,
+    prefixThrottle,
+    /** The prefix-wide responses (bans, throttles) in force, newest first. */
+    prefixResponses(nowMs: number = deps.clock.now()): StoredResponse[] {
+      const all: StoredResponse[] = [];
+      for (const map of [bans, prefixThrottles]) {
+        for (const list of map.values()) all.push(...list.filter((r) => inForce(r, nowMs)));
+      }
+      return all.sort((a, b) => b.startedAtMs - a.startedAtMs);
+    },
+    /**
+     * Lifts the prefix-wide responses (bans and throttles) in force on `prefix` (the `/24` or
+     * `/48` the signal named, or any address inside it) in every environment; audited
+     * `risk.lift_prefix`. Returns the responses lifted.
+     */
+    async liftPrefix(prefix: string, ctx: ActorContext): Promise<StoredResponse[]> {
+      const nowMs = deps.clock.now();
+      const wanted = riskIpPrefix(prefix.split('/')[0] ?? prefix) ?? prefix;
+      const lifted: StoredResponse[] = [];
+      for (const map of [bans, prefixThrottles]) {
+        for (const list of map.values()) {
+          for (const r of list) {
+            const at = r.action.step === 'throttle' ? r.action.target.id : r.ipPrefix;
+            if ((at === wanted || at === prefix) && inForce(r, nowMs)) lifted.push(r);
+          }
+        }
+      }
+      for (const r of lifted) {
+        await deps.store.liftResponse(r.id, nowMs, ctx.actor);
+        untrack(r.id);
+      }
+      if (lifted.length > 0) {
+        await audit(ctx, 'risk.lift_prefix', wanted, {
+          lifted: lifted.map((r) => ({ id: r.id, step: r.action.step, reason: r.reason })),
+        });
+      }
+      return lifted;
+    },
     /** The key's risk level for the policy context ("normal" when nothing is in force). */
     riskLevelOf: (keyId: string, nowMs: number = deps.clock.now()): RiskLevel =>
       stateOf(keyId, nowMs)?.level ?? 'normal',

@@ -3,6 +3,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { callAdmin, type AdminTarget } from '../admin-client.js';
 import { formatRecord, formatTable } from '../output.js';
 import { OBSERVABILITY_COMMANDS } from './observability-commands.js';
+import { WITHDRAWAL_COMMANDS } from './withdrawal-commands.js';
 
 export interface CommandContext {
   readonly values: Record<string, string | boolean | undefined>;
@@ -208,6 +209,7 @@ const GOVERNANCE_COMMANDS: Readonly<Record<string, CommandSpec>> = {
 export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ...GOVERNANCE_COMMANDS,
   ...OBSERVABILITY_COMMANDS,
+  ...WITHDRAWAL_COMMANDS,
   'accounts create': {
     usage: 'portcullis accounts create --name NAME',
     options: { name: { type: 'string' } },

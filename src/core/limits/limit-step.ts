@@ -8,7 +8,7 @@ import type { ReasonCode } from '../reasons.js';
 import type { Dialect } from '../signing/types.js';
 import type { BanStatus, RefusalOutcome } from './bans.js';
 import type { FailureBlocks } from './failure-blocks.js';
-import type { RequestLimits } from './request-limits.js';
+import type { LimitThrottle, RequestLimits } from './request-limits.js';
 import type { LimitResult, RateLimiter } from './types.js';
 
 /** The slice of a ban store the pipeline uses (createMemoryBanStore satisfies it). */
@@ -180,12 +180,16 @@ export function chargeFailure(
   return taken instanceof Promise ? taken.then(settle, () => decision) : settle(taken);
 }
 
-/** Step 6: one atomic take of weight per key, account and IP prefix (and orders). */
+/**
+ * Step 6: one atomic take of weight per key, account and IP prefix (and orders); `throttle`
+ * shrinks the key's and the prefix's limits while a risk response is in force.
+ */
 export function chargeAllowed(
   limits: PipelineLimits,
   prefix: string,
   nowMs: number,
   decision: Allow,
+  throttle?: LimitThrottle,
 ): Decision | Promise<Decision> {
   const { route, key } = decision;
   const checks = limits.rules.checksFor(
@@ -194,6 +198,7 @@ export function chargeAllowed(
     prefix,
     route.route.weight,
     route.route.action,
+    throttle,
   );
   if (checks.length === 0) return decision;
   const taken = limits.limiter.take(checks, nowMs);
@@ -224,4 +229,47 @@ function settleAllowed(
     result.retryAfterMs,
     result,
   );
+}
+
+/**
+ * A request held for approval (202) counts against the limits like any request: otherwise a
+ * client could flood the approval queue, and every hold costs a store write. Answered
+ * RATE_LIMITED (or IP_BANNED) when the take is refused; the hold otherwise.
+ */
+export function chargeHeld(
+  limits: PipelineLimits,
+  prefix: string,
+  nowMs: number,
+  decision: Deny & { readonly held: NonNullable<Deny['held']> },
+  throttle?: LimitThrottle,
+): Deny | Promise<Deny> {
+  const { route, key } = decision.held;
+  const checks = limits.rules.checksFor(
+    key.id,
+    key.accountId,
+    prefix,
+    route.route.weight,
+    route.route.action,
+    throttle,
+  );
+  if (checks.length === 0) return decision;
+  const base = { route, keyId: key.id };
+  const settle = (result: LimitResult): Deny => {
+    if (result.allowed) return { ...decision, limits: result };
+    if (result.unavailable)
+      return refusal('RATE_LIMIT_UNAVAILABLE', decision.dialect, base, result.retryAfterMs);
+    return refuseRateLimited(
+      limits,
+      prefix,
+      nowMs,
+      decision.dialect,
+      base,
+      result.retryAfterMs,
+      result,
+    );
+  };
+  const taken = limits.limiter.take(checks, nowMs);
+  return taken instanceof Promise
+    ? taken.then(settle, () => refusal('RATE_LIMIT_UNAVAILABLE', decision.dialect, base, 1000))
+    : settle(taken);
 }

@@ -37,6 +37,21 @@ export interface RequestLimitsSpec extends LimitLists {
   readonly orderActions?: readonly string[];
 }
 
+/**
+ * Factors in (0, 1] applied to the per-key and per-IP limits of a throttled subject. The
+ * throttled rules keep their names and bucket keys: the same admissions are counted against a
+ * smaller limit, so the budget shrinks at once and recovers as soon as the response ends.
+ */
+export interface LimitThrottle {
+  readonly key: number;
+  readonly ip: number;
+}
+
+/** The throttled limit: never below 1, so a throttled client is slowed, not locked out. */
+export function throttledLimit(limit: number, factor: number): number {
+  return factor >= 1 ? limit : Math.max(1, Math.floor(limit * factor));
+}
+
 /** Rules compiled once per account (or the defaults). */
 interface AccountRules {
   readonly perKey: readonly LimitRule[];
@@ -47,7 +62,8 @@ interface AccountRules {
 export interface RequestLimits {
   /**
    * The checks of an authorized request; `order` when its action is an order action. The array
-   * is frozen and may be shared with earlier calls (it is cached per key).
+   * is frozen and may be shared with earlier calls (it is cached per key). `throttle` scales the
+   * key's (and the IP prefix's) limits while a risk response is in force (docs/observability.md).
    */
   checksFor(
     keyId: string,
@@ -55,6 +71,7 @@ export interface RequestLimits {
     ipPrefix: string,
     weight: number,
     action: string,
+    throttle?: LimitThrottle,
   ): readonly LimitCheck[];
   /** The single-unit checks that charge one failed verification to an IP prefix (cached). */
   failureChecks(ipPrefix: string): readonly LimitCheck[];
@@ -118,6 +135,7 @@ export function createRequestLimits(spec: RequestLimitsSpec): RequestLimits {
     ipPrefix: string,
     weight: number,
     order: boolean,
+    throttle: LimitThrottle,
   ): readonly LimitCheck[] {
     const rules = overrides.get(accountId) ?? defaults;
     const account = cached(accountBuckets, accountId, () => ({
@@ -129,14 +147,14 @@ export function createRequestLimits(spec: RequestLimitsSpec): RequestLimits {
       push(
         checks,
         cached(keyBuckets, keyId, () => `key:${keyId}`),
-        rules.perKey,
+        scaled(rules.perKey, throttle.key),
         weight,
       );
       push(checks, account.acct, rules.perAccount, weight);
       push(
         checks,
         cached(ipBuckets, ipPrefix, () => `ip:${ipPrefix}`),
-        perIp,
+        scaled(perIp, throttle.ip),
         weight,
       );
     }
@@ -145,7 +163,7 @@ export function createRequestLimits(spec: RequestLimitsSpec): RequestLimits {
   }
 
   return {
-    checksFor(keyId, accountId, ipPrefix, weight, action) {
+    checksFor(keyId, accountId, ipPrefix, weight, action, throttle = UNTHROTTLED) {
       const order = orderActions.has(action);
       const last = lastSets.get(keyId);
       if (
@@ -153,13 +171,15 @@ export function createRequestLimits(spec: RequestLimitsSpec): RequestLimits {
         last.accountId === accountId &&
         last.ipPrefix === ipPrefix &&
         last.weight === weight &&
-        last.order === order
+        last.order === order &&
+        last.throttle.key === throttle.key &&
+        last.throttle.ip === throttle.ip
       ) {
         return last.checks;
       }
-      const checks = build(keyId, accountId, ipPrefix, weight, order);
+      const checks = build(keyId, accountId, ipPrefix, weight, order, throttle);
       if (lastSets.size >= MAX_CACHED && last === undefined) lastSets.clear();
-      lastSets.set(keyId, { accountId, ipPrefix, weight, order, checks });
+      lastSets.set(keyId, { accountId, ipPrefix, weight, order, throttle, checks });
       return checks;
     },
     failureChecks(ipPrefix) {
@@ -185,6 +205,16 @@ export function createRequestLimits(spec: RequestLimitsSpec): RequestLimits {
   };
 }
 
+const UNTHROTTLED: LimitThrottle = Object.freeze({ key: 1, ip: 1 });
+
+/** The rules with their limits scaled; the same frozen list when the factor is 1. */
+function scaled(rules: readonly LimitRule[], factor: number): readonly LimitRule[] {
+  if (factor >= 1) return rules;
+  return rules.map((r) =>
+    Object.freeze({ name: r.name, windowMs: r.windowMs, limit: throttledLimit(r.limit, factor) }),
+  );
+}
+
 /** Entries per cache before it is cleared (a clear only costs rebuilding what is in use). */
 const MAX_CACHED = 100_000;
 
@@ -199,6 +229,7 @@ interface CheckSet {
   readonly ipPrefix: string;
   readonly weight: number;
   readonly order: boolean;
+  readonly throttle: LimitThrottle;
   readonly checks: readonly LimitCheck[];
 }
 

@@ -62,7 +62,7 @@ export function isParamName(name: string): name is ParamName {
   return Object.prototype.hasOwnProperty.call(PARAM_TYPES, name);
 }
 
-/** Risk levels a key can carry; filled by the risk engine (a later issue), `normal` until then. */
+/** Risk levels a key can carry: set by the anomaly responses in force, `normal` without any. */
 export type RiskLevel = 'normal' | 'elevated' | 'high' | 'locked';
 
 /** Bounds on what one policy may hold, so a policy set cannot make evaluation expensive. */

@@ -9,7 +9,7 @@ import type { RouteSpec } from '../routes/route-table.js';
 import type { ParameterExtractor } from './compile-extractors.js';
 import { decideRequest, type RequestVerdict, type RuleSnapshot } from './decide-request.js';
 import type { ShadowResult } from './evaluate-policies.js';
-import type { ParamName, PolicyParams } from './model.js';
+import type { ParamName, PolicyParams, RiskLevel } from './model.js';
 import { buildPolicyContext } from './policy-context.js';
 
 export interface PolicyStepInput {
@@ -23,6 +23,8 @@ export interface PolicyStepInput {
   /** The query and body as they will be forwarded (what the signature covered). */
   readonly query: string | null;
   readonly body: Buffer;
+  /** The key's risk level (responses in force, docs/observability.md); `normal` when absent. */
+  readonly riskLevel?: RiskLevel | undefined;
 }
 
 export type PolicyStepResult =
@@ -85,6 +87,7 @@ export function createPolicyStep(deps: {
           scopes: input.key.scopes,
           createdAt: input.key.createdAt,
           label: input.key.label,
+          riskLevel: input.riskLevel ?? 'normal',
         },
         accountId: input.key.accountId,
         action: input.route.action,

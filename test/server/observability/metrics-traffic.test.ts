@@ -4,6 +4,7 @@
  * queried through the admin API, sandbox and production kept apart.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { limitSubject } from '../../../src/app/observability.js';
 import { admin, newKey, send, startGateway, type Gateway } from './gateway.js';
 
 const open: Gateway[] = [];
@@ -52,6 +53,34 @@ describe('GET /metrics', () => {
     }
   });
 
+  it('counts rate-limit refusals by subject and the bans they lead to', async () => {
+    const g = await startGateway(
+      {},
+      {
+        sandbox: {
+          limits: {
+            perKey: [{ window: '1m', limit: 20 }],
+            perAccount: [{ window: '1m', limit: 1000 }],
+            bans: { refusalThreshold: 3 },
+          },
+        },
+      },
+    );
+    open.push(g);
+    const key = await newKey(g);
+    // A balance read weighs 10: two pass, the next two are 429 (key), the third refusal bans.
+    expect((await send(g, key)).status).toBe(200);
+    expect((await send(g, key)).status).toBe(200);
+    expect((await send(g, key)).code).toBe('RATE_LIMITED');
+    expect((await send(g, key)).code).toBe('RATE_LIMITED');
+    expect((await send(g, key)).code).toBe('IP_BANNED');
+    await g.settle();
+    const text = (await admin(g, 'GET', '/metrics')).text;
+    expect(text).toContain('portcullis_rate_limited_total{subject="key",environment="sandbox"} 2');
+    expect(text).toContain('portcullis_bans_total{environment="sandbox"} 1');
+    expect(text).not.toContain('portcullis_bans_total{environment="production"}');
+  });
+
   it('needs an admin token with audit:read by default', async () => {
     const g = await gateway();
     expect((await admin(g, 'GET', '/metrics', null)).body).toMatchObject({
@@ -64,6 +93,19 @@ describe('GET /metrics', () => {
       admin: { listen: { host: '127.0.0.1', port: 0 }, metricsPublic: true },
     });
     expect((await admin(g, 'GET', '/metrics', null)).status).toBe(200);
+  });
+});
+
+describe('limitSubject', () => {
+  it.each([
+    ['key-1m', 'key'],
+    ['acct-1m', 'account'],
+    ['ip-1s', 'ip'],
+    ['orders-10s', 'order'],
+    ['auth-fail-1m', 'ip'],
+    [undefined, 'ip'],
+  ] as const)('%s is counted under %s', (rule, subject) => {
+    expect(limitSubject(rule)).toBe(subject);
   });
 });
 

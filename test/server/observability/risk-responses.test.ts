@@ -4,6 +4,7 @@
  * throttle, step down, disable, ban) takes effect on the next request, is visible with its
  * reason in the admin API, audited, and reversible by an operator.
  */
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { admin, newKey, send, startGateway, type Gateway, type TestKey } from './gateway.js';
 
@@ -49,6 +50,16 @@ interface Alert {
 async function alerts(g: Gateway, query = ''): Promise<Alert[]> {
   await g.settle();
   return (await admin<{ alerts: Alert[] }>(g, 'GET', `/v1/alerts${query}`)).body.alerts;
+}
+
+async function adminPost(g: Gateway, path: string, body: unknown): Promise<{ status: number }> {
+  const response = await request(`${g.adminUrl}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${g.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  await response.body.dump();
+  return { status: response.statusCode };
 }
 
 const signalsOf = async (g: Gateway) => (await alerts(g)).map((a) => a.signal).sort();
@@ -239,8 +250,23 @@ describe('each response step takes effect on the next request', () => {
     expect((await alerts(g)).map((a) => [a.signal, a.step])).toEqual([['failure_burst', 'alert']]);
   });
 
-  it('throttle: the key is elevated with its factor in force (the limiter does not read it yet)', async () => {
-    const g = await gateway({ failureBurst: { step: 'throttle', throttleFactor: 0.25 } });
+  it('throttle: the key gets a quarter of its budget on the next request, restored by a reset', async () => {
+    const g = await startGateway(
+      { dataPlane: { trustedProxies: ['127.0.0.1/32'] } },
+      {
+        sandbox: {
+          risk: {
+            signals: SIGNALS,
+            responses: { failureBurst: { step: 'throttle', throttleFactor: 0.25 } },
+          },
+          limits: {
+            perKey: [{ window: '1m', limit: 80 }],
+            authFailures: [{ window: '1m', limit: 100 }],
+          },
+        },
+      },
+    );
+    open.push(g);
     const key = await newKey(g);
     await burst(g, key, 3);
     await g.settle();
@@ -250,7 +276,97 @@ describe('each response step takes effect on the next request', () => {
       `/v1/keys/${key.id}/risk`,
     );
     expect(risk.body).toMatchObject({ level: 'elevated', state: { throttleFactor: 0.25 } });
+    // 80 per minute × 0.25 = 20, a balance read weighs 10: the third of the minute is refused.
     expect((await send(g, key, 'balance', FROM_A)).status).toBe(200);
+    expect((await send(g, key, 'balance', FROM_A)).status).toBe(200);
+    expect(await send(g, key, 'balance', FROM_A)).toEqual({ status: 429, code: 'RATE_LIMITED' });
+    // Another key of the same prefix keeps its whole budget (the throttle names the key).
+    const other = await newKey(g);
+    for (let i = 0; i < 3; i++) expect((await send(g, other, 'balance', FROM_A)).status).toBe(200);
+    expect((await admin(g, 'POST', `/v1/keys/${key.id}/risk/reset`)).status).toBe(200);
+    // Back to 80: the 2 admitted count, 6 more pass, the 9th of the minute is refused.
+    for (let i = 0; i < 6; i++) expect((await send(g, key, 'balance', FROM_A)).status).toBe(200);
+    expect((await send(g, key, 'balance', FROM_A)).code).toBe('RATE_LIMITED');
+    const actions = (await g.runtime.audit.list({ limit: 1000 })).map(
+      (e: { action: string }) => e.action,
+    );
+    expect(actions).toContain('risk.throttle');
+    expect(actions).toContain('risk.reset');
+    await g.settle();
+    const metrics = await admin(g, 'GET', '/metrics');
+    expect(metrics.text).toContain(
+      'portcullis_rate_limited_total{subject="key",environment="sandbox"} 2',
+    );
+  });
+
+  it('throttle ends by itself at its duration', async () => {
+    const g = await startGateway(
+      { dataPlane: { trustedProxies: ['127.0.0.1/32'] } },
+      {
+        sandbox: {
+          risk: {
+            signals: SIGNALS,
+            responses: { failureBurst: { step: 'throttle', throttleFactor: 0.5, duration: '5m' } },
+          },
+          limits: {
+            perKey: [{ window: '1m', limit: 40 }],
+            authFailures: [{ window: '1m', limit: 100 }],
+          },
+        },
+      },
+    );
+    open.push(g);
+    const key = await newKey(g);
+    await burst(g, key, 3);
+    await g.settle();
+    expect((await send(g, key, 'balance', FROM_A)).status).toBe(200);
+    expect((await send(g, key, 'balance', FROM_A)).status).toBe(200);
+    expect((await send(g, key, 'balance', FROM_A)).code).toBe('RATE_LIMITED');
+    g.clock.advance(5 * 60_000);
+    for (let i = 0; i < 4; i++) expect((await send(g, key, 'balance', FROM_A)).status).toBe(200);
+    expect((await send(g, key, 'balance', FROM_A)).code).toBe('RATE_LIMITED');
+  });
+
+  it('throttle of a prefix (prefix-wide signal): every key from it is slowed, lifted by an operator', async () => {
+    const g = await startGateway(
+      { dataPlane: { trustedProxies: ['127.0.0.1/32'] } },
+      {
+        sandbox: {
+          risk: {
+            signals: { ...SIGNALS, failureBurst: { mode: 'enforce', perKey: 1000, perPrefix: 3 } },
+            responses: { failureBurst: { step: 'throttle', throttleFactor: 0.5 } },
+          },
+          limits: {
+            perIp: [{ window: '1m', limit: 60 }],
+            authFailures: [{ window: '1m', limit: 100 }],
+          },
+        },
+      },
+    );
+    open.push(g);
+    const key = await newKey(g);
+    await burst(g, key, 3);
+    await g.settle();
+    const other = await newKey(g);
+    // 60 per minute × 0.5 = 30 (3 reads) from 198.51.100.0/24; another prefix keeps its 60.
+    for (let i = 0; i < 3; i++) expect((await send(g, other, 'balance', FROM_A)).status).toBe(200);
+    expect((await send(g, other, 'balance', FROM_A)).code).toBe('RATE_LIMITED');
+    for (let i = 0; i < 4; i++) expect((await send(g, other, 'balance', FROM_B)).status).toBe(200);
+    const listed = await admin<{ responses: { step: string; ipPrefix: string }[] }>(
+      g,
+      'GET',
+      '/v1/risk/prefixes',
+    );
+    expect(listed.body.responses).toMatchObject([
+      { step: 'throttle', ipPrefix: '198.51.100.0/24' },
+    ]);
+    const lifted = await adminPost(g, '/v1/risk/prefixes/lift', { prefix: '198.51.100.0/24' });
+    expect(lifted.status).toBe(200);
+    expect((await send(g, other, 'balance', FROM_A)).status).toBe(200);
+    const actions = (await g.runtime.audit.list({ limit: 1000 })).map(
+      (e: { action: string }) => e.action,
+    );
+    expect(actions).toContain('risk.lift_prefix');
   });
 
   it('shadow mode raises the signal but never acts on it', async () => {

@@ -18,7 +18,13 @@ export interface ObservabilityAdminDeps {
   readonly traffic?: Pick<TrafficLog, 'query'>;
   readonly risk: Pick<
     RiskService,
-    'listAlerts' | 'acknowledge' | 'resolve' | 'keyRisk' | 'resetKey'
+    | 'listAlerts'
+    | 'acknowledge'
+    | 'resolve'
+    | 'keyRisk'
+    | 'resetKey'
+    | 'prefixResponses'
+    | 'liftPrefix'
   >;
   readonly governance: Pick<GovernanceJob, 'report'>;
 }
@@ -211,6 +217,52 @@ export function registerObservabilityRoutes(app: FastifyInstance, deps: AdminDep
       return riskJson(await o.risk.resetKey(request.params.id, actorOf(request)));
     },
   );
+
+  app.get(
+    '/v1/risk/prefixes',
+    {
+      config: { permission: 'bans:read' },
+      schema: { response: { 200: looseObject } },
+    },
+    () => {
+      if (o === undefined) throw NOT_WIRED();
+      return { responses: o.risk.prefixResponses().map(prefixResponseJson) };
+    },
+  );
+
+  app.post<{ Body: { prefix: string } }>(
+    '/v1/risk/prefixes/lift',
+    {
+      config: { permission: 'bans:write' },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['prefix'],
+          properties: { prefix: { type: 'string', minLength: 2, maxLength: 64 } },
+        },
+        response: { 200: looseObject },
+      },
+    },
+    async (request) => {
+      if (o === undefined) throw NOT_WIRED();
+      const lifted = await o.risk.liftPrefix(request.body.prefix, actorOf(request));
+      return { lifted: lifted.map(prefixResponseJson) };
+    },
+  );
+}
+
+function prefixResponseJson(r: ReturnType<RiskService['prefixResponses']>[number]) {
+  return {
+    id: r.id,
+    step: r.action.step,
+    ipPrefix: r.action.step === 'throttle' ? r.action.target.id : r.ipPrefix,
+    ...(r.action.step === 'throttle' ? { throttleFactor: r.action.throttleFactor } : {}),
+    reason: r.reason,
+    environment: r.environment,
+    startedAt: iso(r.startedAtMs),
+    expiresAt: iso(r.expiresAtMs),
+  };
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
