@@ -75,6 +75,19 @@ describe('PostgreSQL migrations', () => {
     expect(tables).toEqual([]);
   });
 
+  it('upgrades a schema made by an earlier version, keeping its rows', async () => {
+    const schema = fresh();
+    const [first] = POSTGRES_MIGRATIONS;
+    if (!first) throw new Error('no migrations');
+    expect(await migratePostgres(open(schema), schema, NOW_MS, [first])).toEqual([1]);
+    await adminQuery(`INSERT INTO ${schema}.meta (name, value) VALUES ('kept', 'yes')`);
+    expect(await migratePostgres(open(schema), schema, NOW_MS)).toEqual(LATEST.slice(1));
+    expect(await adminQuery(`SELECT value FROM ${schema}.meta`)).toEqual([{ value: 'yes' }]);
+    expect(await adminQuery(`SELECT count(*)::int AS n FROM ${schema}.policies`)).toEqual([
+      { n: 0 },
+    ]);
+  });
+
   it('keeps schemas apart: a migrated schema is invisible to another', async () => {
     const a = fresh();
     const b = fresh();
