@@ -15,7 +15,14 @@ import type { CliKey } from '../../helpers/cli-keys.js';
 import { adminRequest, startServer, type ServerHandle } from '../../helpers/server-process.js';
 import { startTcpProxy, type CutMode, type TcpProxy } from '../../helpers/tcp-proxy.js';
 import { createTempDir } from '../../helpers/temp-dir.js';
-import { codeOf, NO_LIMITS, send, signed, writeConfig } from '../data-plane/helpers.js';
+import {
+  codeOf,
+  NO_LIMITS,
+  send,
+  signed,
+  writeConfig,
+  type Answer,
+} from '../data-plane/helpers.js';
 
 const schema = randomSchema();
 const dir = createTempDir('portcullis-e2e-pg-outage-');
@@ -27,11 +34,14 @@ let accountId: string;
 const balances = (key: CliKey) =>
   send(signed(sandboxUrl, 'GET', '/api/v1/balances', undefined, key));
 
+const usdtFree = (answer: Answer): string | undefined =>
+  (answer.body.balances as { asset: string; free: string }[]).find((b) => b.asset === 'USDT')?.free;
+
 async function createKey(): Promise<CliKey> {
   const created = await adminRequest(server, 'POST', '/v1/keys', {
     accountId,
     environment: 'sandbox',
-    scopes: ['read'],
+    scopes: ['read', 'withdraw'],
   });
   expect(created.status).toBe(201);
   return { ...(created.body.key as CliKey), secret: created.body.secret as string };
@@ -97,6 +107,20 @@ async function whileDown(cached: CliKey, uncached: CliKey): Promise<void> {
   });
   expect(write.status).toBe(503);
   expect((write.body.error as { code: string }).code).toBe('STORE_UNAVAILABLE');
+  // A withdrawal needs the store (its rules and reservation): refused, never forwarded (the
+  // balance is checked after recovery). Known gap: the refusal is 400 BAD_REQUEST today, where
+  // a 503 with a store code belongs (docs/operations.md §1).
+  const withdrawal = await send(
+    signed(
+      sandboxUrl,
+      'POST',
+      '/api/v1/withdrawals',
+      { asset: 'USDT', amount: '1', address: 'addr-e2e-0001' },
+      cached,
+    ),
+  );
+  expect(withdrawal.status).toBeGreaterThanOrEqual(400);
+  expect(codeOf(withdrawal)).toBeDefined();
   // Still serving after the admin calls failed.
   expect((await balances(cached)).status).toBe(200);
 }
@@ -121,6 +145,7 @@ describe.each(['reset', 'blackhole'] as const)('PostgreSQL cut (%s)', (mode: Cut
       await untilAdminAnswers();
       expect(await keyCount()).toBe(keysBefore); // the refused write left nothing behind
       expect((await balances(uncached)).status).toBe(200);
+      expect(usdtFree(await balances(cached))).toBe('100000');
       expect((await balances(await createKey())).status).toBe(200);
       const verified = await adminRequest(server, 'GET', '/v1/audit/verify');
       expect(verified.body).toMatchObject({ ok: true });
