@@ -24,6 +24,7 @@ export const OAUTH_SCHEMA = {
     ticketTtl: duration,
     signingKeyRotation: duration,
     maxTickets: { type: 'integer', minimum: 1, maximum: 10000000 },
+    ticketKeyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_.-]{1,64}$' },
   },
 } as const;
 
@@ -36,6 +37,8 @@ export interface OAuthConfig {
   /** Never shorter than the token lifetime plus a minute (the overlap needs it). */
   readonly signingKeyRotationMs: number;
   readonly maxTickets: number;
+  /** Prefix of the Redis keys of tickets (cluster mode). */
+  readonly ticketKeyPrefix: string;
 }
 
 type Raw = Record<string, unknown>;
@@ -66,6 +69,8 @@ export function oauthConfigOf(merged: Raw): { readonly oauth: OAuthConfig } {
       ticketTtlMs: msOf(raw.ticketTtl, '30s', 5_000, 60_000),
       signingKeyRotationMs: Math.max(rotationMs, tokenTtlMs + 60_000),
       maxTickets: typeof raw.maxTickets === 'number' ? raw.maxTickets : 100_000,
+      ticketKeyPrefix:
+        typeof raw.ticketKeyPrefix === 'string' ? raw.ticketKeyPrefix : 'portcullis:ticket:',
     }),
   };
 }

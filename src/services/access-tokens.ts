@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import { ipBucket } from '../core/limits/ip-bucket.js';
@@ -41,6 +42,8 @@ export interface AccessTokenDeps {
   /** Where `verify` finds the key to check it is still active (the data plane's key cache). */
   readonly keys: KeyLookup;
   readonly clock: Clock;
+  /** Told about ticket-store failures (never a ticket or token). */
+  readonly logger?: Pick<Logger, 'warn'>;
   /** Overrides for tests or a shared backend. */
   readonly signingKeys?: SigningKeyring;
   readonly revocations?: RevocationList;
@@ -101,7 +104,7 @@ export interface AccessTokenService {
   issueTicket(
     grant: AccessGrant,
     context?: { readonly clientIp?: string },
-  ): { ticket: string; expires_in: number };
+  ): Promise<{ ticket: string; expires_in: number }>;
   /** Redeems a ticket once; the key is checked again as in `verify`. */
   redeemTicket(
     ticket: string,
@@ -111,6 +114,8 @@ export interface AccessTokenService {
   jwks(): Promise<{ keys: PublicJwk[] }>;
   audienceFor(environment: Environment): string;
   readonly tokenTtlSeconds: number;
+  /** Releases the ticket store's connection. */
+  close(): Promise<void>;
 }
 
 const MAX_TOKEN_LENGTH = 4096;
@@ -227,14 +232,14 @@ export function createAccessTokenService(
 
     revoke: ({ jti, exp }) => revocations.revoke(jti, exp * 1000),
 
-    issueTicket(grant, context = {}) {
+    async issueTicket(grant, context = {}) {
       const nowMs = clock.now();
       const expiresAtMs = Math.min(nowMs + options.ticketTtlMs, grant.exp * 1000);
       const ipPrefix =
         context.clientIp === undefined
           ? undefined
           : (ipBucket(context.clientIp) ?? context.clientIp);
-      const ticket = tickets.put({ value: grant, ipPrefix, expiresAtMs });
+      const ticket = await tickets.put({ value: grant, ipPrefix, expiresAtMs });
       return { ticket, expires_in: Math.max(0, Math.ceil((expiresAtMs - nowMs) / 1000)) };
     },
 
@@ -242,7 +247,13 @@ export function createAccessTokenService(
       if (typeof ticket !== 'string' || ticket.length === 0)
         return { ok: false, reason: 'TOKEN_MISSING' };
       if (ticket.length > 128) return { ok: false, reason: 'TICKET_INVALID' };
-      const grant = tickets.take(ticket);
+      let grant;
+      try {
+        grant = await tickets.take(ticket);
+      } catch (error) {
+        deps.logger?.warn({ err: errorName(error) }, 'ticket store unavailable');
+        return { ok: false, reason: 'TICKET_UNAVAILABLE' };
+      }
       if (grant === undefined) return { ok: false, reason: 'TICKET_INVALID' };
       if (grant.ipPrefix !== undefined) {
         const prefix = clientIp === undefined ? undefined : (ipBucket(clientIp) ?? clientIp);
@@ -255,7 +266,13 @@ export function createAccessTokenService(
     },
 
     jwks: () => signingKeys.jwks(),
+    close: () => tickets.close(),
   };
+}
+
+/** The error's class name only: messages may quote what the client sent. */
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown';
 }
 
 /** The claims this server writes, read back strictly; undefined when any is off. */

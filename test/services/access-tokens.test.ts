@@ -383,7 +383,7 @@ describe('connection tickets', () => {
   });
 
   it('redeem exactly once', async () => {
-    const { ticket, expires_in } = service.issueTicket(grant());
+    const { ticket, expires_in } = await service.issueTicket(grant());
     expect(expires_in).toBe(30);
     expect(ticket).toMatch(/^pct_[A-Za-z0-9_-]{43}$/);
     expect(await service.redeemTicket(ticket, SANDBOX)).toMatchObject({
@@ -398,7 +398,7 @@ describe('connection tickets', () => {
   });
 
   it('expire after the ticket ttl', async () => {
-    const { ticket } = service.issueTicket(grant());
+    const { ticket } = await service.issueTicket(grant());
     clock.advance(30_000);
     expect(await service.redeemTicket(ticket, SANDBOX)).toEqual({
       ok: false,
@@ -407,20 +407,20 @@ describe('connection tickets', () => {
   });
 
   it('are bound to the client address (IPv6: its /64) and the environment', async () => {
-    const first = service.issueTicket(grant(), { clientIp: '203.0.113.7' });
+    const first = await service.issueTicket(grant(), { clientIp: '203.0.113.7' });
     expect(
       await service.redeemTicket(first.ticket, { ...SANDBOX, clientIp: '198.51.100.7' }),
     ).toEqual({ ok: false, reason: 'TICKET_INVALID' });
     // The IPv4 address itself; an IPv6 /64 (one subscriber's prefix).
-    const second = service.issueTicket(grant(), { clientIp: '::ffff:203.0.113.7' });
+    const second = await service.issueTicket(grant(), { clientIp: '::ffff:203.0.113.7' });
     expect(
       await service.redeemTicket(second.ticket, { ...SANDBOX, clientIp: '203.0.113.7' }),
     ).toMatchObject({ ok: true });
-    const v6 = service.issueTicket(grant(), { clientIp: '2001:db8:0:1::10' });
+    const v6 = await service.issueTicket(grant(), { clientIp: '2001:db8:0:1::10' });
     expect(
       await service.redeemTicket(v6.ticket, { ...SANDBOX, clientIp: '2001:db8:0:1:ffff::2' }),
     ).toMatchObject({ ok: true });
-    const third = service.issueTicket(grant());
+    const third = await service.issueTicket(grant());
     expect(await service.redeemTicket(third.ticket, { environment: 'production' })).toEqual({
       ok: false,
       reason: 'TICKET_INVALID',
@@ -428,12 +428,34 @@ describe('connection tickets', () => {
   });
 
   it('are refused when the key was revoked after the ticket was issued', async () => {
-    const { ticket } = service.issueTicket(grant());
+    const { ticket } = await service.issueTicket(grant());
     keys.set('pk_test_alpha', apiKey({ status: 'revoked', revokedAt: clock.now() }));
     expect(await service.redeemTicket(ticket, SANDBOX)).toEqual({
       ok: false,
       reason: 'KEY_REVOKED',
     });
+  });
+
+  it('answer TICKET_UNAVAILABLE when the shared ticket store cannot be reached', async () => {
+    const failing = createAccessTokenService(
+      {
+        store,
+        keyring: () => keyring,
+        keys: mapLookup(keys),
+        clock,
+        tickets: {
+          put: () => Promise.reject(new Error('down')),
+          take: () => Promise.reject(new Error('down')),
+          close: () => Promise.resolve(),
+        },
+      },
+      OPTIONS,
+    );
+    expect(await failing.redeemTicket('pct_any', SANDBOX)).toEqual({
+      ok: false,
+      reason: 'TICKET_UNAVAILABLE',
+    });
+    await expect(failing.issueTicket(grant())).rejects.toThrow();
   });
 
   it('refuse made-up and oversize tickets', async () => {

@@ -39,6 +39,10 @@ export const TOKEN_REASON_CATALOG = {
     status: 401,
     description: 'The connection ticket is unknown, already used, expired or bound elsewhere.',
   },
+  TICKET_UNAVAILABLE: {
+    status: 503,
+    description: 'The shared ticket store (Redis) cannot be reached; try again.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type TokenReasonCode = keyof typeof TOKEN_REASON_CATALOG;

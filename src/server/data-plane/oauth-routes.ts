@@ -168,12 +168,18 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRoutesDeps)
     const narrowed = narrowScopes(grant.scopes, requested.scopes);
     if (!narrowed.ok)
       return oauthError(reply, 400, 'invalid_scope', 'A scope the credential does not hold.');
-    const issued = service.issueTicket(
-      { ...grant, scopes: narrowed.scopes },
-      {
-        clientIp: input.clientIp,
-      },
-    );
+    let issued;
+    try {
+      issued = await service.issueTicket(
+        { ...grant, scopes: narrowed.scopes },
+        { clientIp: input.clientIp },
+      );
+    } catch (error) {
+      reply.log.warn({ err: error instanceof Error ? error.name : 'unknown' }, 'ticket not stored');
+      const reason = 'TICKET_UNAVAILABLE';
+      const description = TOKEN_REASON_CATALOG[reason].description;
+      return oauthError(reply, 503, 'temporarily_unavailable', description, reason);
+    }
     return reply.headers(NO_STORE).send({ ...issued, scope: formatScopes(narrowed.scopes) });
   });
 

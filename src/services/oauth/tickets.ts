@@ -11,13 +11,24 @@ export interface TicketGrant<T> {
 
 export interface TicketStore<T> {
   /** Stores a grant and returns the opaque ticket (256 bits from the CSPRNG). */
-  put(grant: TicketGrant<T>): string;
+  put(grant: TicketGrant<T>): Promise<string>;
   /** The grant, removed in the same step (single use); undefined when unknown or expired. */
-  take(ticket: string): TicketGrant<T> | undefined;
-  readonly size: number;
+  take(ticket: string): Promise<TicketGrant<T> | undefined>;
+  /** Releases connections (Redis); nothing to do in memory. */
+  close(): Promise<void>;
 }
 
 export const TICKET_PREFIX = 'pct_';
+
+/** A new ticket: 256 bits from the CSPRNG, prefixed so that scanners recognise a leaked one. */
+export function newTicket(): string {
+  return `${TICKET_PREFIX}${randomBytes(32).toString('base64url')}`;
+}
+
+/** What is stored for a ticket: its SHA-256, so that a dump of the store yields nothing to redeem. */
+export function ticketDigest(ticket: string): string {
+  return createHash('sha256').update(ticket).digest('base64url');
+}
 
 /**
  * Single-use connection tickets in memory. Only the SHA-256 of a ticket is held, so a heap dump
@@ -29,7 +40,6 @@ export function createMemoryTicketStore<T>(
   options: { maxTickets: number },
 ): TicketStore<T> {
   const grants = new Map<string, TicketGrant<T>>();
-  const digest = (ticket: string) => createHash('sha256').update(ticket).digest('base64url');
 
   function makeRoom(): void {
     if (grants.size < options.maxTickets) return;
@@ -44,19 +54,17 @@ export function createMemoryTicketStore<T>(
   return {
     put(grant) {
       makeRoom();
-      const ticket = `${TICKET_PREFIX}${randomBytes(32).toString('base64url')}`;
-      grants.set(digest(ticket), grant);
-      return ticket;
+      const ticket = newTicket();
+      grants.set(ticketDigest(ticket), grant);
+      return Promise.resolve(ticket);
     },
     take(ticket) {
-      const id = digest(ticket);
+      const id = ticketDigest(ticket);
       const grant = grants.get(id);
-      if (grant === undefined) return undefined;
+      if (grant === undefined) return Promise.resolve(undefined);
       grants.delete(id);
-      return grant.expiresAtMs > deps.clock.now() ? grant : undefined;
+      return Promise.resolve(grant.expiresAtMs > deps.clock.now() ? grant : undefined);
     },
-    get size() {
-      return grants.size;
-    },
+    close: () => Promise.resolve(),
   };
 }
