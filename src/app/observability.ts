@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { createSqliteRiskStore } from '../adapters/sqlite/risk-store.js';
+import { createSqliteKeyUseStore } from '../adapters/sqlite/key-use-store.js';
 import { createSqliteTrafficLogStore } from '../adapters/sqlite/traffic-log-store.js';
 import type { AuditDraft } from '../core/audit/audit-chain.js';
 import type { Clock } from '../core/clock.js';
@@ -24,6 +25,7 @@ import {
 import type { RouteSpec } from '../core/routes/route-table.js';
 import type { DecisionRecord } from '../server/data-plane/build-data-plane-app.js';
 import { createGovernanceJob, type GovernanceJob } from '../services/governance-job.js';
+import { createKeyUseTracker, type KeyUseTracker } from '../services/key-use.js';
 import type { KeyService } from '../services/key-service.js';
 import {
   UNMATCHED_ROUTE,
@@ -80,6 +82,8 @@ export interface Observability {
   readonly risk: RiskService;
   readonly monitor: RiskMonitor;
   readonly governance: GovernanceJob;
+  /** Each key's last use (time and client IP), for `lastUsedIp` in the admin API. */
+  readonly keyUse: KeyUseTracker;
   /** Processes the recorded requests now and waits for their risk responses (tests, close). */
   drain(): Promise<void>;
   /** One data-plane request, reported after its answer was sent; only queued here. */
@@ -177,6 +181,15 @@ export function createObservability(
     options.governance,
   );
 
+  const keyUse = createKeyUseTracker(
+    {
+      ...(db !== undefined ? { store: createSqliteKeyUseStore(db) } : {}),
+      now: () => deps.clock.now(),
+      onError: onError('key last-use write'),
+    },
+    { flushMs: 5_000, maxKeys: 100_000 },
+  );
+
   // Parsing an address costs about 1 µs; clients repeat, so the last few thousand are remembered.
   const prefixes = new Map<string, string>();
   function prefixOf(clientIp: string): string {
@@ -219,6 +232,7 @@ export function createObservability(
     metrics.observeRequestSeconds(route, environment, r.totalMs / 1000);
     if (d.outcome === 'deny' && d.reason === 'RATE_LIMITED')
       metrics.recordRateLimited(limitSubject(d.limits?.violated), environment);
+    if (d.outcome === 'allow') keyUse.note(d.key.id, r.nowMs, r.clientIp);
     const keyId = d.outcome === 'allow' ? d.key.id : d.outcome === 'deny' ? d.keyId : undefined;
     const accountId = d.outcome === 'allow' ? d.key.accountId : undefined;
     traffic?.record({
@@ -266,6 +280,7 @@ export function createObservability(
     risk,
     monitor,
     governance,
+    keyUse,
     record,
     async drain() {
       processPending();
@@ -305,6 +320,7 @@ export function createObservability(
       processPending();
       await monitor.close();
       await traffic?.close();
+      keyUse.flush();
       webhooks?.close();
       if (db?.open === true) db.close();
     },

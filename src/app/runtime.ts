@@ -20,7 +20,7 @@ import {
   type LoadedKeyring,
 } from '../services/master-keys.js';
 import { createKeyCache } from '../services/key-cache.js';
-import { createAccessTokenRuntime } from './access-tokens-runtime.js';
+import { createAccessTokenService } from '../services/access-tokens.js';
 import {
   createDataPlane,
   createDummyKeys,
@@ -152,6 +152,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         metricsPublic: config.admin.metricsPublic,
         risk: observability.risk,
         governance: observability.governance,
+        keyUse: observability.keyUse,
         ...(observability.traffic ? { traffic: observability.traffic } : {}),
       },
       async rotateMasterKey(ctx) {
@@ -189,13 +190,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const replay = createReplayGuard(config, clock);
   const dummyKeys = createDummyKeys();
   // The authorization server (docs/oauth.md): tokens are checked against the same key cache.
-  const accessTokens = createAccessTokenRuntime(config, {
-    store,
-    keyring: () => keyring,
-    keys: keyCache,
-    clock,
-    logger,
-  });
+  const accessTokens = createAccessTokenService(
+    { store, keyring: () => keyring, keys: keyCache, clock },
+    config.oauth,
+  );
   const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
   const planeGovernance =
     governance.services === undefined
@@ -297,7 +295,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         }),
       );
       keyCache.close();
-      await accessTokens.close();
       await lastUsed.close();
       await observability.close();
       await rateLimits.close();

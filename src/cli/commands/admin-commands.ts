@@ -54,6 +54,7 @@ const keyText = (key: KeyJson, secret?: string): string =>
     createdAt: key.createdAt,
     expiresAt: key.expiresAt,
     lastUsedAt: key.lastUsedAt,
+    lastUsedIp: key.lastUsedIp,
     ...(secret !== undefined ? { secret } : {}),
   }) +
   (secret !== undefined
@@ -299,7 +300,15 @@ export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
       }
       return {
         json: keys,
-        text: formatTable(keys, ['id', 'accountId', 'environment', 'scopes', 'state', 'label']),
+        text: formatTable(keys, [
+          'id',
+          'accountId',
+          'environment',
+          'scopes',
+          'state',
+          'label',
+          'lastUsedIp',
+        ]),
       };
     },
   },

@@ -53,6 +53,7 @@ export const keySchema = {
     expiresAt: nullableIso,
     revokedAt: nullableIso,
     lastUsedAt: nullableIso,
+    lastUsedIp: { type: ['string', 'null'] },
     epoch: { type: 'integer' },
     secretVersion: { type: 'integer' },
   },

@@ -118,3 +118,31 @@ describe('held requests and rate limits', () => {
     expect((await send(g, key, 'balance')).code).toBe('RATE_LIMITED');
   });
 });
+
+describe('last-used IP', () => {
+  it('keys show and keys list carry the IP of the newest allowed request; denied requests do not count', async () => {
+    const g = await startGateway({ dataPlane: { trustedProxies: ['127.0.0.1/32'] } });
+    open.push(g);
+    const key = await newKey(g);
+    const shown = async () =>
+      (await admin<{ key: { lastUsedIp: string | null } }>(g, 'GET', `/v1/keys/${key.id}`)).body.key
+        .lastUsedIp;
+    expect(await shown()).toBeNull();
+    expect((await send(g, key, 'balance', FROM_A)).status).toBe(200);
+    await g.settle();
+    expect(await shown()).toBe('198.51.100.7');
+    // A bad signature from elsewhere is not a use of the key.
+    await send(g, key, 'balance', { ...FROM_B, secret: 'wrong' });
+    await g.settle();
+    expect(await shown()).toBe('198.51.100.7');
+    expect((await send(g, key, 'balance', FROM_B)).status).toBe(200);
+    await g.settle();
+    expect(await shown()).toBe('203.0.113.9');
+    const listed = await admin<{ keys: { id: string; lastUsedIp: string | null }[] }>(
+      g,
+      'GET',
+      `/v1/keys?accountId=${key.accountId}`,
+    );
+    expect(listed.body.keys.find((k) => k.id === key.id)?.lastUsedIp).toBe('203.0.113.9');
+  });
+});

@@ -41,14 +41,18 @@ interface UpdateKeyBody {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/** The key as the API shows it: times as ISO-8601, never secret material. */
-export function keyJson(key: KeyView) {
+/**
+ * The key as the API shows it: times as ISO-8601, never secret material. `lastUsedIp` is the
+ * client IP of its newest allowed request seen by the observability pipeline (null when unknown).
+ */
+export function keyJson(key: KeyView, lastUsedIp: string | null = null) {
   return {
     ...key,
     createdAt: new Date(key.createdAt).toISOString(),
     expiresAt: iso(key.expiresAt),
     revokedAt: iso(key.revokedAt),
     lastUsedAt: iso(key.lastUsedAt),
+    lastUsedIp,
   };
 }
 
@@ -99,6 +103,8 @@ const keyWithSecretResponse = {
 } as const;
 
 export function registerKeyRoutes(app: FastifyInstance, deps: AdminDeps): void {
+  const withUse = (key: KeyView) =>
+    keyJson(key, deps.observability?.keyUse?.lastUse(key.id)?.ip ?? null);
   app.post<{ Body: CreateKeyBody }>(
     '/v1/keys',
     {
@@ -140,7 +146,7 @@ export function registerKeyRoutes(app: FastifyInstance, deps: AdminDeps): void {
       const { limit: _limit, ...filter } = request.query;
       const keys = await deps.keys.listKeys({ ...filter, limit });
       const last = keys[keys.length - 1];
-      return { keys: keys.map(keyJson), next: keys.length === limit && last ? last.id : null };
+      return { keys: keys.map(withUse), next: keys.length === limit && last ? last.id : null };
     },
   );
 
@@ -150,7 +156,7 @@ export function registerKeyRoutes(app: FastifyInstance, deps: AdminDeps): void {
       config: { permission: 'keys:read' },
       schema: { params: keyIdParams, response: { 200: keyResponse } },
     },
-    async (request) => ({ key: keyJson(await deps.keys.getKey(request.params.id)) }),
+    async (request) => ({ key: withUse(await deps.keys.getKey(request.params.id)) }),
   );
 
   app.patch<{ Params: { id: string }; Body: UpdateKeyBody }>(

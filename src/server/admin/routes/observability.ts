@@ -3,6 +3,7 @@ import { parseDuration } from '../../../core/duration.js';
 import { PortcullisError } from '../../../core/errors.js';
 import type { Environment } from '../../../core/keys/model.js';
 import type { GovernanceJob } from '../../../services/governance-job.js';
+import type { KeyUseTracker } from '../../../services/key-use.js';
 import type { Metrics } from '../../../services/metrics.js';
 import type { RiskService } from '../../../services/risk-service.js';
 import type { AlertState } from '../../../services/risk-store.js';
@@ -27,6 +28,8 @@ export interface ObservabilityAdminDeps {
     | 'liftPrefix'
   >;
   readonly governance: Pick<GovernanceJob, 'report'>;
+  /** Each key's last use, shown as `lastUsedIp` on keys; absent means null. */
+  readonly keyUse?: Pick<KeyUseTracker, 'lastUse'>;
 }
 
 const environment = { enum: ['production', 'sandbox'] } as const;
