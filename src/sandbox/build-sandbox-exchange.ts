@@ -25,6 +25,8 @@ import {
 import { renderFault } from './render-fault.js';
 import { SANDBOX_ROUTES, dialectOfPath, routeKey, type SandboxDialect } from './routes.js';
 import { SandboxFault, type SandboxErrorCode } from './sandbox-fault.js';
+import { withLedgerEvents } from './ws/ledger-events.js';
+import { createSandboxWs } from './ws/sandbox-ws.js';
 
 export interface SandboxExchangeOptions {
   /** Defaults to the system clock; tests inject a fixed one. */
@@ -53,15 +55,21 @@ const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 const MIN_UPSTREAM_TOKEN_LENGTH = 16;
 
-/** Builds the paper-trading upstream (no listen); each instance has its own ledger. */
+/**
+ * Builds the paper-trading upstream (no listen); each instance has its own ledger. Its WebSocket
+ * API (`/ws`) is served on the same HTTP server once it listens.
+ */
 export function buildSandboxExchange(options: SandboxExchangeOptions = {}): FastifyInstance {
   const clock = options.clock ?? systemClock;
   const upstreamToken = validateUpstreamToken(options.upstreamToken);
-  const ledger = createLedger({
-    clock,
-    markets: createMarkets(options.markets ?? DEFAULT_MARKETS),
-    seedBalances: validateSeed(options.seedBalances ?? DEFAULT_SEED_BALANCES),
-  });
+  // Every order and balance change is also told to the WebSocket API's subscribers.
+  const { ledger, events } = withLedgerEvents(
+    createLedger({
+      clock,
+      markets: createMarkets(options.markets ?? DEFAULT_MARKETS),
+      seedBalances: validateSeed(options.seedBalances ?? DEFAULT_SEED_BALANCES),
+    }),
+  );
   const app = Fastify({
     logger: options.logLevel === undefined ? false : loggerOptions(options.logLevel),
     bodyLimit: validateBodyLimit(options.bodyLimitBytes),
@@ -85,6 +93,16 @@ export function buildSandboxExchange(options: SandboxExchangeOptions = {}): Fast
   });
   app.setNotFoundHandler({ preValidation: createGuard(upstreamToken, false) }, () => {
     throw new SandboxFault('NOT_FOUND', 'no such endpoint');
+  });
+
+  const sockets = createSandboxWs({ ledger, events, upstreamToken });
+  app.server.on('upgrade', (request, socket, head: Buffer) =>
+    sockets.handleUpgrade(request, socket, head),
+  );
+  // Before the HTTP server closes: it would otherwise wait for the upgraded sockets.
+  app.addHook('preClose', (done) => {
+    sockets.close();
+    done();
   });
 
   const deps: HandlerDeps = { ledger, clock };

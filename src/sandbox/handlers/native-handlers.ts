@@ -9,7 +9,15 @@ import {
   type HandlerTable,
 } from '../handler.js';
 import { requireIdentity } from '../identity.js';
-import type { Order, OrderSide, OrderType, TimeInForce, Withdrawal } from '../ledger.js';
+import type {
+  Ledger,
+  Order,
+  OrderRequest,
+  OrderSide,
+  OrderType,
+  TimeInForce,
+  Withdrawal,
+} from '../ledger.js';
 import { ASSET_PATTERN } from '../markets.js';
 import { ParamReader, paramsFromJson, parseFlatParams, rawQuery } from '../params.js';
 import { fieldFault } from '../sandbox-fault.js';
@@ -58,48 +66,14 @@ export function createNativeHandlers(deps: HandlerDeps): HandlerTable {
     'POST /api/v1/orders': (request, reply) => {
       const { accountId } = requireIdentity(request.headers);
       noQuery(request);
-      const fields = new ParamReader(paramsFromJson(request.body), [
-        'symbol',
-        'side',
-        'type',
-        'quantity',
-        'price',
-        'timeInForce',
-        'clientOrderId',
-      ]);
-      const market = resolveMarket(ledger, fields.required('symbol'), 'symbol');
-      const side = fields.requiredChoice('side', SIDES);
-      const type = fields.requiredChoice('type', TYPES);
-      const quantity = fields.requiredAmount('quantity');
-      if (type === 'market') {
-        fields.forbid('price');
-        fields.forbid('timeInForce');
-      }
-      const price = type === 'limit' ? fields.requiredAmount('price') : null;
-      const timeInForce = fields.choice('timeInForce', TIME_IN_FORCE) ?? 'GTC';
-      const clientOrderId = fields.optional('clientOrderId', CLIENT_ORDER_ID_PATTERN) ?? null;
-      const placed = unwrap(
-        ledger.placeOrder(accountId, {
-          market,
-          side,
-          type,
-          amount: { base: quantity },
-          price,
-          timeInForce,
-          clientOrderId,
-        }),
-      );
+      const placed = unwrap(ledger.placeOrder(accountId, readNativeOrder(ledger, request.body)));
       return reply.code(placed.replayed ? 200 : 201).send(nativeOrder(placed.order));
     },
     'DELETE /api/v1/orders/:id': (request, reply) => {
       const { accountId } = requireIdentity(request.headers);
       noQuery(request);
       const id = new ParamReader(paramsFromJson(request.params), ['id']).required('id');
-      const seq = NATIVE_ORDER_ID.exec(id)?.[1];
-      if (seq === undefined || !ORDER_SEQ_PATTERN.test(seq)) {
-        throw fieldFault('id', 'invalid', 'an order id like ord_1');
-      }
-      const canceled = unwrap(ledger.cancelOrder(accountId, { seq: Number(seq) }));
+      const canceled = unwrap(ledger.cancelOrder(accountId, { seq: nativeOrderSeq(id) }));
       return reply.send(nativeOrder(canceled));
     },
     'GET /api/v1/orders': (request, reply) => {
@@ -123,12 +97,46 @@ export function createNativeHandlers(deps: HandlerDeps): HandlerTable {
   };
 }
 
+/** A native order body (JSON object) as a validated ledger request; throws a fault otherwise. */
+export function readNativeOrder(ledger: Ledger, body: unknown): OrderRequest {
+  const fields = new ParamReader(paramsFromJson(body), [
+    'symbol',
+    'side',
+    'type',
+    'quantity',
+    'price',
+    'timeInForce',
+    'clientOrderId',
+  ]);
+  const market = resolveMarket(ledger, fields.required('symbol'), 'symbol');
+  const side = fields.requiredChoice('side', SIDES);
+  const type = fields.requiredChoice('type', TYPES);
+  const quantity = fields.requiredAmount('quantity');
+  if (type === 'market') {
+    fields.forbid('price');
+    fields.forbid('timeInForce');
+  }
+  const price = type === 'limit' ? fields.requiredAmount('price') : null;
+  const timeInForce = fields.choice('timeInForce', TIME_IN_FORCE) ?? 'GTC';
+  const clientOrderId = fields.optional('clientOrderId', CLIENT_ORDER_ID_PATTERN) ?? null;
+  return { market, side, type, amount: { base: quantity }, price, timeInForce, clientOrderId };
+}
+
+/** The sequence number of a native order id (`ord_12`); throws a field fault otherwise. */
+export function nativeOrderSeq(id: string): number {
+  const seq = NATIVE_ORDER_ID.exec(id)?.[1];
+  if (seq === undefined || !ORDER_SEQ_PATTERN.test(seq)) {
+    throw fieldFault('id', 'invalid', 'an order id like ord_1');
+  }
+  return Number(seq);
+}
+
 /** Native routes take no query parameters unless they say so. */
 function noQuery(request: FastifyRequest): void {
   new ParamReader(parseFlatParams(rawQuery(request.url)), []);
 }
 
-function nativeOrder(order: Order): Record<string, unknown> {
+export function nativeOrder(order: Order): Record<string, unknown> {
   return {
     id: `ord_${order.seq}`,
     clientOrderId: order.clientOrderId,
