@@ -12,6 +12,7 @@ import type { AuditService } from '../../services/audit-service.js';
 import { newRequestId } from '../../services/ids.js';
 import type { KeyService } from '../../services/key-service.js';
 import { replyWithError } from '../error-envelope.js';
+import { defaultConsoleDir, registerConsoleRoutes } from './console-static.js';
 import { collectOpenApi } from './openapi.js';
 import { registerAccountRoutes } from './routes/accounts.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -60,6 +61,8 @@ export interface AdminAppOptions {
   readonly bodyLimitBytes: number;
   /** A pino logger; absent means no request logging (tests). */
   readonly logger?: FastifyBaseLogger;
+  /** The built web console served under /console/; `<package root>/dist/console` by default. */
+  readonly consoleDir?: string;
 }
 
 declare module 'fastify' {
@@ -144,6 +147,7 @@ export function buildAdminApp(deps: AdminDeps, options: AdminAppOptions): Fastif
   registerBanRoutes(app, deps);
   registerGovernanceRoutes(app, deps);
   registerObservabilityRoutes(app, deps);
+  registerConsoleRoutes(app, { dir: options.consoleDir ?? defaultConsoleDir() });
   return app;
 }
 
