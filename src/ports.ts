@@ -140,7 +140,8 @@ export interface ControlStore {
 /** A control-plane change other caches must apply (in a cluster, every node's). */
 export type ChangeEvent =
   | { readonly type: 'key.changed'; readonly keyId: string; readonly epoch: number }
-  | { readonly type: 'admin-token.changed'; readonly tokenId: string };
+  | { readonly type: 'admin-token.changed'; readonly tokenId: string }
+  | { readonly type: 'policy.changed'; readonly policyId: string };
 
 export interface ChangeEvents {
   publish(event: ChangeEvent): void;

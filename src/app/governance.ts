@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { compileRules, type RuleSnapshot } from '../core/policy/index.js';
-import { hasGovernance, type ControlStore } from '../ports.js';
+import { hasGovernance, type ChangeEvents, type ControlStore } from '../ports.js';
 import { createApprovalService, type ApprovalService } from '../services/approval-service.js';
 import { createKeyChangeGate, type KeyChangeGate } from '../services/key-change-gate.js';
 import type { KeyService } from '../services/key-service.js';
@@ -26,6 +26,8 @@ export async function createGovernance(deps: {
   clock: Clock;
   keys: KeyService;
   logger: Logger;
+  /** Policy changes are published here (and other nodes' applied by the cluster sync). */
+  events?: ChangeEvents;
   /** Approvers needed for key updates that add `withdraw` or empty the allowlist; 0 = off. */
   keyChangeQuorum: number;
 }): Promise<{ services: Governance | undefined; snapshot: () => RuleSnapshot }> {
@@ -35,7 +37,11 @@ export async function createGovernance(deps: {
     const empty = compileRules([]);
     return { services: undefined, snapshot: () => empty };
   }
-  const policies = createPolicyService({ store, clock });
+  const policies = createPolicyService({
+    store,
+    clock,
+    ...(deps.events !== undefined ? { events: deps.events } : {}),
+  });
   const loaded = await policies.load();
   if (!loaded.ok) {
     logger.error(

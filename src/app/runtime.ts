@@ -30,7 +30,7 @@ import {
 import { createDataPlaneGovernance } from './data-plane-governance.js';
 import { createGovernance } from './governance.js';
 import { createLastUsedTracker } from './last-used.js';
-import { createLocalEvents } from './local-events.js';
+import { createClusterRuntime } from './cluster.js';
 import { createObservability, observabilityOptionsOf } from './observability.js';
 import { createRateLimitRuntime } from './rate-limits.js';
 
@@ -113,7 +113,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     throw error;
   }
   store.setAuditSealer(sealer);
-  const events = createLocalEvents();
+  // Cluster mode (`redis` set): events over Redis pub/sub and the shared replay guard.
+  const cluster = createClusterRuntime(config, { clock, logger });
+  const events = cluster.events;
   const keys = createKeyService({ store, clock, events, keyring: () => keyring });
   const tokens = createAdminTokenService({ store, clock, events });
   const audit = createAuditService({ store, sealer: () => sealer });
@@ -122,6 +124,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     clock,
     keys,
     logger,
+    events,
     keyChangeQuorum: Number(env.PORTCULLIS_KEY_CHANGE_QUORUM ?? '0') || 0,
   });
 
@@ -187,7 +190,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   );
 
   const keyCache = createKeyCache({ keys, events }, { maxEntries: config.dataPlane.keyCacheSize });
-  const replay = createReplayGuard(config, clock);
+  const replay = cluster.replay ?? createReplayGuard(config, clock);
   const dummyKeys = createDummyKeys();
   // The authorization server (docs/oauth.md): tokens are checked against the same key cache.
   const accessTokens = createAccessTokenService(
@@ -240,6 +243,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     tokens,
     audit,
     events,
+    cluster,
     admin,
     logger,
     keyCache,
@@ -253,6 +257,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       const { created } = await tokens.bootstrap(tokenFile);
       // A Redis that is down is not a start-up fault (onRedisDown decides); a slow one is waited for.
       await rateLimits.ready();
+      await cluster.start({ store, keyCache, policies: governance.services?.policies });
       await observability.start();
       const adminUrl = await admin.listen({
         host: config.admin.listen.host,
@@ -298,6 +303,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       await lastUsed.close();
       await observability.close();
       await rateLimits.close();
+      await cluster.close();
       await store.close();
     },
   };

@@ -96,6 +96,15 @@ export interface Config extends ObservabilityConfig {
   };
   readonly environments: Readonly<Record<Environment, EnvironmentConfig>>;
   readonly rateLimits: RateLimitsConfig;
+  /** Cluster mode (only used when `redis` is set): change events, cache re-validation, replay. */
+  readonly cluster: {
+    /** Every node re-reads the change feed this often (a lost event is applied within it). */
+    readonly revalidateIntervalMs: number;
+    /** The cache is not trusted once the feed could not be read for this long (store down). */
+    readonly maxStalenessMs: number;
+    /** Prefix of the Redis channel (`<prefix>changes`) and replay keys (`<prefix>replay:`). */
+    readonly keyPrefix: string;
+  };
   /** The authorization server: access tokens, tickets, signing keys (docs/oauth.md). */
   readonly oauth: OAuthConfig;
 }
@@ -239,6 +248,14 @@ export function loadConfig(
   for (const name of ['production', 'sandbox'] as const) {
     problems.push(...limitProblems(obj(envs[name]), `/environments/${name}`));
   }
+  const revalidate = obj(merged.cluster).revalidateInterval;
+  const revalidateMs = typeof revalidate === 'string' ? parseDuration(revalidate) : undefined;
+  if (revalidateMs !== undefined && (revalidateMs < 50 || revalidateMs > 60_000))
+    problems.push('/cluster/revalidateInterval: must be between 50ms and 1m');
+  const staleness = obj(merged.cluster).maxStaleness;
+  const stalenessMs = typeof staleness === 'string' ? parseDuration(staleness) : undefined;
+  if (stalenessMs !== undefined && stalenessMs < 2 * (revalidateMs ?? 1000))
+    problems.push('/cluster/maxStaleness: must be at least twice cluster.revalidateInterval');
   if (obj(merged.rateLimits).backend === 'redis' && typeof merged.redis !== 'string') {
     problems.push('/rateLimits/backend: redis needs the top-level `redis` URL');
   }
@@ -314,6 +331,11 @@ export function loadConfig(
     }),
     ...observabilityConfigOf(merged),
     ...oauthConfigOf(merged),
+    cluster: Object.freeze({
+      revalidateIntervalMs: ms(obj(merged.cluster).revalidateInterval, '1s'),
+      maxStalenessMs: ms(obj(merged.cluster).maxStaleness, '30s'),
+      keyPrefix: (obj(merged.cluster).keyPrefix as string | undefined) ?? 'portcullis:',
+    }),
     rateLimits: Object.freeze({
       backend: (rateLimits.backend as 'memory' | 'redis' | undefined) ?? 'memory',
       onRedisDown:

@@ -216,6 +216,15 @@ export const CONFIG_SCHEMA = {
         requestTimeout: duration,
       },
     },
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        revalidateInterval: duration,
+        maxStaleness: duration,
+        keyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_.-]{1,64}$' },
+      },
+    },
     rateLimits: {
       type: 'object',
       additionalProperties: false,

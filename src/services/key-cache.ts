@@ -15,6 +15,11 @@ export interface KeyCache extends KeyLookup {
   readonly size: number;
   /** Drops one key (or all) so that the next request reloads it from the store. */
   invalidate(keyId?: string): void;
+  /**
+   * `false`: held entries are not trusted and every lookup reads the store (a cluster node that
+   * may be missing change events); `true` (the default) serves hits from memory again.
+   */
+  setTrusted(trusted: boolean): void;
   stats(): { hits: number; misses: number; size: number };
   close(): void;
 }
@@ -37,6 +42,7 @@ export function createKeyCache(
   const keyGeneration = new Map<string, number>();
   let hits = 0;
   let misses = 0;
+  let trusted = true;
 
   const unsubscribe = deps.events.subscribe((event) => {
     if (event.type === 'key.changed') invalidate(event.keyId);
@@ -89,7 +95,7 @@ export function createKeyCache(
 
   return {
     get(keyId) {
-      const slot = entries.get(keyId);
+      const slot = trusted ? entries.get(keyId) : undefined;
       if (slot) {
         hits += 1;
         slot.referenced = true;
@@ -110,6 +116,9 @@ export function createKeyCache(
       return entries.size;
     },
     invalidate,
+    setTrusted(next) {
+      trusted = next;
+    },
     stats: () => ({ hits, misses, size: entries.size }),
     close: () => {
       unsubscribe();

@@ -22,7 +22,7 @@ import {
   type RiskLevel,
   type RuleSnapshot,
 } from '../core/policy/index.js';
-import type { PolicyRecord, PolicyRuleEffect, PolicyStore } from '../ports.js';
+import type { ChangeEvents, PolicyRecord, PolicyRuleEffect, PolicyStore } from '../ports.js';
 import type { ActorContext } from './key-service.js';
 
 export interface PolicyInput {
@@ -56,7 +56,12 @@ export interface SimulationInput {
 const DAY_MS = 86_400_000;
 
 /** Creates the service; call `load()` once at start-up before serving traffic. */
-export function createPolicyService(deps: { store: PolicyStore; clock: Clock }) {
+export function createPolicyService(deps: {
+  store: PolicyStore;
+  clock: Clock;
+  /** Told of every committed change, so that the other nodes of a cluster reload. */
+  events?: ChangeEvents;
+}) {
   const { store, clock } = deps;
   let records: PolicyRecord[] = [];
   let snapshot: RuleSnapshot = compileRules([]);
@@ -101,6 +106,7 @@ export function createPolicyService(deps: { store: PolicyStore; clock: Clock }) 
       // Swapped only after the commit: what is enforced is always what is stored.
       records = nextList;
       snapshot = compiled;
+      deps.events?.publish({ type: 'policy.changed', policyId: id });
       return next;
     });
   }
@@ -128,15 +134,20 @@ export function createPolicyService(deps: { store: PolicyStore; clock: Clock }) 
     };
   }
 
+  async function load(): Promise<{ ok: true; size: number } | { ok: false; errors: string[] }> {
+    records = await store.listPolicies();
+    snapshot = compileRules(records.map(ruleOf));
+    return snapshot.ok
+      ? { ok: true, size: records.length }
+      : { ok: false, errors: details(snapshot.errors) };
+  }
+
   return {
     /** Loads and compiles the stored set; a set that does not compile refuses all traffic. */
-    async load(): Promise<{ ok: true; size: number } | { ok: false; errors: string[] }> {
-      records = await store.listPolicies();
-      snapshot = compileRules(records.map(ruleOf));
-      return snapshot.ok
-        ? { ok: true, size: records.length }
-        : { ok: false, errors: details(snapshot.errors) };
-    },
+    load,
+
+    /** Re-reads the stored set (another node changed it), queued behind this node's changes. */
+    reload: () => serialized(load),
 
     /** The compiled snapshot the data plane evaluates (replaced atomically on every change). */
     snapshot: (): RuleSnapshot => snapshot,

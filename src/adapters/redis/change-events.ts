@@ -1,6 +1,6 @@
 /**
  * Change events for a cluster over Redis pub/sub: every node publishes its control-plane changes
- * (revocation, rotation, scope changes, admin tokens) on one channel and applies everyone's.
+ * (revocation, rotation, scope changes, policies, admin tokens) on one channel and applies everyone's.
  *
  * Pub/sub is at-most-once: a node that is disconnected misses what was published meanwhile.
  * So the adapter says when it is (dis)connected — `connected()` and `onStatus` — and the key
@@ -221,6 +221,12 @@ function parseEnvelope(message: string): { origin: string; event: ChangeEvent } 
     return {
       origin: value['origin'],
       event: { type: 'admin-token.changed', tokenId: event['tokenId'] },
+    };
+  }
+  if (event['type'] === 'policy.changed' && typeof event['policyId'] === 'string') {
+    return {
+      origin: value['origin'],
+      event: { type: 'policy.changed', policyId: event['policyId'] },
     };
   }
   return undefined;

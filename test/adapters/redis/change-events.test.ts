@@ -118,6 +118,15 @@ describe('Redis change events', () => {
     expect(atA.seen).toEqual([keyChanged('pk_test_1'), keyChanged('pk_test_2')]);
   });
 
+  it('carries policy changes to the other nodes', async () => {
+    const name = channel();
+    const a = await open({ channel: name });
+    const b = collect(await open({ channel: name }));
+    a.publish({ type: 'policy.changed', policyId: 'no-eth' });
+    await b.until(1);
+    expect(b.seen).toEqual([{ type: 'policy.changed', policyId: 'no-eth' }]);
+  });
+
   it('keeps clusters on different channels apart', async () => {
     const name = channel();
     const other = collect(await open({ channel: channel() }));

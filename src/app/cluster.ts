@@ -1,0 +1,146 @@
+/**
+ * Cluster mode, chosen when `redis` is configured: change events over Redis pub/sub (every
+ * node applies every other node's key and policy changes), the shared Redis replay guard, and
+ * the periodic re-validation that bounds cache staleness when an event is lost
+ * (src/app/cluster-sync.ts). Without `redis`, events stay in-process and replay stays in memory.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createRedisChangeEvents } from '../adapters/redis/change-events.js';
+import { createRedisReplayGuard, REDIS_FAIL_FAST_OPTIONS } from '../adapters/redis/replay-guard.js';
+import type { Config } from '../config/config.js';
+import type { Clock } from '../core/clock.js';
+import type { ReplayGuard } from '../core/replay/replay-guard.js';
+import type { ChangeEvents, ControlStore } from '../ports.js';
+import type { KeyCache } from '../services/key-cache.js';
+import { createClusterSync, type ClusterSync, type ClusterSyncStats } from './cluster-sync.js';
+import { createLocalEvents } from './local-events.js';
+
+export interface ClusterTargets {
+  readonly store: Pick<ControlStore, 'listAudit'>;
+  readonly keyCache: KeyCache;
+  readonly policies?: { reload(): Promise<unknown> } | undefined;
+}
+
+export interface ClusterRuntime {
+  readonly events: ChangeEvents;
+  /** The shared replay guard; undefined without `redis` (the node keeps its own in memory). */
+  readonly replay: ReplayGuard | undefined;
+  /** Before traffic: waits (bounded) for Redis, finds the change feed's head, starts re-validating. */
+  start(targets: ClusterTargets): Promise<void>;
+  stats(): ClusterSyncStats | undefined;
+  close(): Promise<void>;
+}
+
+/** Reconnect quickly and forever: replay checks are refused until Redis is back. */
+const retryStrategy = (attempt: number): number => Math.min(attempt * 100, 1000);
+const READY_TIMEOUT_MS = 2_000;
+
+/** Builds the cluster pieces for `config` (in-process ones when `redis` is not set). */
+export function createClusterRuntime(
+  config: Config,
+  deps: { clock: Clock; logger: Logger },
+): ClusterRuntime {
+  const url = config.redis;
+  if (url === null) {
+    return {
+      events: createLocalEvents(),
+      replay: undefined,
+      start: () => Promise.resolve(),
+      stats: () => undefined,
+      close: () => Promise.resolve(),
+    };
+  }
+  const { clock, logger } = deps;
+  const prefix = config.cluster.keyPrefix;
+  let sync: ClusterSync | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => void) | undefined;
+
+  const events = createRedisChangeEvents(
+    { url },
+    {
+      channel: `${prefix}changes`,
+      onStatus: (status) => {
+        if (status === 'disconnected')
+          logger.warn('change events lost: key lookups read the store until they are back');
+        else logger.info('change events connected');
+        sync?.eventsStatus(status === 'connected');
+      },
+      onError: (error) => logger.debug({ err: error }, 'change events error'),
+    },
+  );
+
+  const replayClient = new Redis(url, {
+    ...REDIS_FAIL_FAST_OPTIONS,
+    retryStrategy,
+    connectionName: 'portcullis-replay',
+  });
+  // ioredis emits 'error' on every failed (re)connect; the status changes below are what is logged.
+  replayClient.on('error', (error) => logger.debug({ err: error }, 'replay redis error'));
+  let replayDown = false;
+  replayClient.on('close', () => {
+    if (replayDown) return;
+    replayDown = true;
+    logger.warn('replay redis unreachable: signed requests are refused (REPLAY_CHECK_UNAVAILABLE)');
+  });
+  replayClient.on('ready', () => {
+    if (!replayDown) return;
+    replayDown = false;
+    logger.info('replay redis reconnected');
+  });
+  const replay = createRedisReplayGuard({ redis: replayClient }, { keyPrefix: `${prefix}replay:` });
+
+  return {
+    events,
+    replay,
+    async start(targets) {
+      await Promise.all([events.ready(READY_TIMEOUT_MS), clientReady(replayClient)]);
+      const current = createClusterSync(
+        {
+          feed: targets.store,
+          keyCache: targets.keyCache,
+          policies: targets.policies,
+          clock,
+          onError: (error) => logger.warn({ err: error }, 'cluster re-validation failed'),
+          onTrust: (trusted) =>
+            logger.warn(
+              { trusted },
+              trusted ? 'key cache trusted again' : 'key cache not trusted: reading the store',
+            ),
+        },
+        {
+          revalidateIntervalMs: config.cluster.revalidateIntervalMs,
+          maxStalenessMs: config.cluster.maxStalenessMs,
+        },
+      );
+      sync = current;
+      unsubscribe = events.subscribe((event) => current.handle(event));
+      await current.start(events.connected());
+      timer = setInterval(() => void current.revalidate(), config.cluster.revalidateIntervalMs);
+      timer.unref();
+    },
+    stats: () => sync?.stats(),
+    async close() {
+      clearInterval(timer);
+      unsubscribe?.();
+      sync = undefined;
+      await events.close();
+      replayClient.disconnect();
+    },
+  };
+}
+
+/** Resolves once the client is ready, or after the timeout (down: requests are refused meanwhile). */
+function clientReady(client: Redis): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timeout);
+      client.off('ready', done);
+      resolve();
+    };
+    const timeout = setTimeout(done, READY_TIMEOUT_MS);
+    client.on('ready', done);
+  });
+}
