@@ -30,3 +30,11 @@ export type {
   WithdrawInput,
 } from './sandbox-api.js';
 export { PortcullisError } from '../core/errors.js';
+export {
+  PortcullisWsClient,
+  PortcullisWsError,
+  type WsClientAuth,
+  type WsClientOptions,
+  type WsCloseInfo,
+} from './ws-client.js';
+export { signNativeWsLogin } from './ws-login.js';

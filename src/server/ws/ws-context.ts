@@ -1,0 +1,33 @@
+import type { Clock } from '../../core/clock.js';
+import type { WsLoginDeps } from '../../core/ws/verify-ws-login.js';
+import type { WsCloseCode } from './close-codes.js';
+import type { WsSession } from './ws-session.js';
+
+/** Limits of the WebSocket endpoint (config `dataPlane.websocket`, docs/configuration.md). */
+export interface WsGatewayOptions {
+  readonly path: string;
+  readonly maxPayloadBytes: number;
+  readonly maxMessagesPerSecond: number;
+  readonly maxConnectionsPerKey: number;
+  readonly maxConnectionsPerIp: number;
+  readonly loginTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly maxBufferedBytes: number;
+  /** How often every live session's key is re-checked from the key cache. */
+  readonly recheckIntervalMs: number;
+}
+
+/** What a session needs from its gateway. */
+export interface WsGatewayContext {
+  readonly clock: Clock;
+  readonly options: WsGatewayOptions;
+  readonly authorize: WsLoginDeps;
+  readonly upstream: { readonly url: string; readonly headers: Readonly<Record<string, string>> };
+  /** Whether one more session of this key fits under `maxConnectionsPerKey`. */
+  admitKey(keyId: string): boolean;
+  register(session: WsSession): void;
+  closed(session: WsSession, close: WsCloseCode | undefined): void;
+  /** Counts an authorized (or refused) message, for the bench and metrics. */
+  counted(allowed: boolean): void;
+}

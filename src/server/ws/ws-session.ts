@@ -1,0 +1,332 @@
+/**
+ * One client WebSocket session: login (when not authenticated at the upgrade), per-message
+ * authorization, relay to and from the upstream WebSocket, message-rate cap and backpressure.
+ * The gateway (ws-gateway.ts) owns the registry, timers and re-checks.
+ */
+import { WebSocket, type RawData } from 'ws';
+import type { ApiKey, Scope } from '../../core/keys/model.js';
+import { REASON_CATALOG, type ReasonCode } from '../../core/reasons.js';
+import { checkStrictJson } from '../../core/strict-json.js';
+import {
+  FATAL_REASONS,
+  authorizeWsMessage,
+  type WsGrant,
+  type WsVerdict,
+} from '../../core/ws/authorize-message.js';
+import { mapWsRequest, streamsOf, toWsRequest, type WsRequest } from '../../core/ws/ws-actions.js';
+import { parseWsLogin } from '../../core/ws/ws-login.js';
+import { verifyWsLoginMessage } from '../../core/ws/verify-ws-login.js';
+import { WS_CLOSE, closeForReason, type WsCloseCode } from './close-codes.js';
+import { loginAccepted, loginRefused } from './login-replies.js';
+import type { WsGatewayContext } from './ws-context.js';
+
+/** Queued client messages while the upstream connection opens. */
+const MAX_QUEUED = 64;
+
+export class WsSession {
+  readonly id: string;
+  readonly clientIp: string;
+  grant: WsGrant | undefined;
+  key: ApiKey | undefined;
+  /** Scopes the session may use now (after any downgrade). */
+  scopes: readonly Scope[] = [];
+  /** Token expiry (epoch ms); null for signed logins. */
+  expiresAtMs: number | null = null;
+  readonly streams = new Set<string>();
+  alive = true;
+  lastActivityMs: number;
+  closed = false;
+  private upstream: WebSocket | undefined;
+  private upstreamReady = false;
+  private readonly queued: string[] = [];
+  private chain: Promise<void> | undefined;
+  private windowStartMs = 0;
+  private windowCount = 0;
+  private loginTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: WsGatewayContext,
+    readonly socket: WebSocket,
+    init: { id: string; clientIp: string },
+  ) {
+    this.id = init.id;
+    this.clientIp = init.clientIp;
+    this.lastActivityMs = ctx.clock.now();
+    socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    socket.on('close', () => this.onClosed());
+    socket.on('error', () => this.onClosed());
+  }
+
+  /** Waits for a login message; closes with LOGIN_TIMEOUT when none comes in time. */
+  awaitLogin(timeoutMs: number): void {
+    this.loginTimer = setTimeout(() => this.close(WS_CLOSE.LOGIN_TIMEOUT), timeoutMs);
+  }
+
+  /** Binds the session to a verified key and opens its upstream connection. */
+  activate(
+    key: ApiKey,
+    grant: WsGrant,
+    scopes: readonly Scope[],
+    expiresAtMs: number | null,
+  ): void {
+    if (this.loginTimer !== undefined) clearTimeout(this.loginTimer);
+    this.key = key;
+    this.grant = grant;
+    this.scopes = scopes;
+    this.expiresAtMs = expiresAtMs;
+    this.ctx.register(this);
+    this.openUpstream(key, scopes);
+  }
+
+  /** Sends a JSON value; closes a consumer that does not keep up instead of buffering more. */
+  send(value: unknown): void {
+    this.sendRaw(JSON.stringify(value));
+  }
+
+  sendRaw(data: string | Buffer): void {
+    if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.socket.bufferedAmount > this.ctx.options.maxBufferedBytes) {
+      this.close(WS_CLOSE.SLOW_CONSUMER);
+      // The close frame queues behind what the client is not reading: do not wait for it.
+      setTimeout(() => this.socket.terminate(), 1000).unref();
+      return;
+    }
+    this.socket.send(data);
+  }
+
+  /** Ends the session with a close code the client can act on. */
+  close(close: WsCloseCode, detail?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ctx.closed(this, close);
+    const reason = detail === undefined ? close.reason : `${close.reason}:${detail}`;
+    this.socket.close(close.code, reason.slice(0, 120));
+    this.teardown();
+  }
+
+  /** Applies removed rights: unsubscribes streams the remaining scopes no longer cover. */
+  downgrade(scopes: readonly Scope[]): void {
+    const removed = this.scopes.filter((s) => !scopes.includes(s));
+    this.scopes = scopes;
+    if (!scopes.includes('read') && this.streams.size > 0) {
+      const streams = [...this.streams];
+      this.streams.clear();
+      this.toUpstream(JSON.stringify({ id: null, method: 'unsubscribe', params: { streams } }));
+    }
+    this.send({ event: 'session.downgraded', scopes, removed });
+  }
+
+  private onClosed(): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.ctx.closed(this, undefined);
+    }
+    this.teardown();
+  }
+
+  private teardown(): void {
+    if (this.loginTimer !== undefined) clearTimeout(this.loginTimer);
+    const upstream = this.upstream;
+    this.upstream = undefined;
+    if (upstream !== undefined) {
+      if (upstream.readyState === WebSocket.CONNECTING) upstream.terminate();
+      else upstream.close(1000);
+    }
+  }
+
+  private openUpstream(key: ApiKey, scopes: readonly Scope[]): void {
+    const upstream = new WebSocket(this.ctx.upstream.url, {
+      headers: {
+        ...this.ctx.upstream.headers,
+        'x-portcullis-account': key.accountId,
+        'x-portcullis-key': key.id,
+        'x-portcullis-scopes': scopes.join(','),
+        'x-request-id': this.id,
+      },
+      maxPayload: 4 * 1024 * 1024,
+      handshakeTimeout: 5000,
+    });
+    this.upstream = upstream;
+    upstream.on('open', () => {
+      this.upstreamReady = true;
+      for (const text of this.queued.splice(0)) upstream.send(text);
+    });
+    upstream.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) return;
+      const text = textOf(data);
+      // Events of streams this session may no longer read are dropped, even if in flight.
+      if (this.streams.size === 0 && text.startsWith('{"stream"')) return;
+      this.sendRaw(text);
+    });
+    const lost = (): void => {
+      if (this.upstream === upstream) this.close(WS_CLOSE.UPSTREAM_CLOSED);
+    };
+    upstream.on('close', lost);
+    upstream.on('error', lost);
+  }
+
+  private toUpstream(text: string): void {
+    if (this.upstreamReady && this.upstream?.readyState === WebSocket.OPEN) {
+      this.upstream.send(text);
+      return;
+    }
+    if (this.queued.length >= MAX_QUEUED) {
+      this.close(WS_CLOSE.SLOW_CONSUMER);
+      return;
+    }
+    this.queued.push(text);
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
+    const nowMs = this.ctx.clock.now();
+    this.lastActivityMs = nowMs;
+    this.alive = true;
+    // Per-connection message-rate cap: refuse over the cap, close well over it.
+    if (nowMs - this.windowStartMs >= 1000) {
+      this.windowStartMs = nowMs;
+      this.windowCount = 0;
+    }
+    this.windowCount += 1;
+    const cap = this.ctx.options.maxMessagesPerSecond;
+    if (this.windowCount > cap * 2) {
+      this.close(WS_CLOSE.MESSAGE_RATE_EXCEEDED);
+      return;
+    }
+    const bytes = Buffer.isBuffer(data)
+      ? data
+      : Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.from(data);
+    const run = (): void | Promise<void> =>
+      this.handle(bytes, isBinary, nowMs, this.windowCount > cap);
+    // Messages of one session are handled in order, even when one waits for the key store.
+    if (this.chain !== undefined) {
+      this.chain = this.chain.then(run);
+      return;
+    }
+    const result = run();
+    if (result instanceof Promise) {
+      const chain: Promise<void> = result.finally(() => {
+        if (this.chain === chain) this.chain = undefined;
+      });
+      this.chain = chain;
+    }
+  }
+
+  private handle(
+    bytes: Buffer,
+    isBinary: boolean,
+    nowMs: number,
+    overRate: boolean,
+  ): void | Promise<void> {
+    if (this.closed) return;
+    const parsed = isBinary || !checkStrictJson(bytes).ok ? undefined : parseObject(bytes);
+    if (this.grant === undefined) return this.handleLogin(parsed, nowMs);
+    const request = parsed === undefined ? undefined : toWsRequest(parsed);
+    if (request === undefined) return this.deny(null, 'BAD_REQUEST');
+    if (overRate) return this.deny(request.id, 'RATE_LIMITED', 1000);
+    if (request.method === 'login' || request.method === 'session.logon')
+      return this.deny(request.id, 'BAD_REQUEST');
+    const mapping = mapWsRequest(request);
+    if (!mapping.ok) return this.deny(request.id, mapping.reason);
+    const grant = { ...this.grant, scopes: this.scopes };
+    const verdict = authorizeWsMessage(this.ctx.authorize, grant, mapping.checks, nowMs);
+    if (verdict instanceof Promise) return verdict.then((v) => this.settle(request, bytes, v));
+    this.settle(request, bytes, verdict);
+  }
+
+  private settle(request: WsRequest, bytes: Buffer, verdict: WsVerdict): void {
+    this.ctx.counted(verdict.outcome === 'allow');
+    if (verdict.outcome === 'deny') {
+      this.deny(request.id, verdict.reason, verdict.retryAfterMs);
+      if (FATAL_REASONS.has(verdict.reason)) this.close(closeForReason(verdict.reason));
+      return;
+    }
+    if (request.method === 'ping') {
+      this.send({ id: request.id, status: 200, result: { pong: true } });
+      return;
+    }
+    if (request.method === 'subscribe' || request.method === 'unsubscribe') {
+      for (const stream of streamsOf(request.params) ?? []) {
+        if (request.method === 'subscribe') this.streams.add(stream);
+        else this.streams.delete(stream);
+      }
+    }
+    this.toUpstream(bytes.toString('utf8'));
+  }
+
+  private deny(id: WsRequest['id'], reason: ReasonCode, retryAfterMs?: number): void {
+    this.send({
+      id,
+      status: REASON_CATALOG[reason].status,
+      error: {
+        code: reason,
+        message: REASON_CATALOG[reason].description,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      },
+    });
+  }
+
+  private async handleLogin(
+    parsed: Readonly<Record<string, unknown>> | undefined,
+    nowMs: number,
+  ): Promise<void> {
+    const environment = this.ctx.authorize.environment;
+    const login = parsed === undefined ? undefined : parseWsLogin(parsed, environment);
+    if (login === undefined) {
+      this.send({ id: null, status: 401, error: { code: 'CREDENTIALS_MISSING' } });
+      this.close(WS_CLOSE.LOGIN_FAILED, 'CREDENTIALS_MISSING');
+      return;
+    }
+    if (!login.ok) {
+      this.send({ id: null, status: 401, error: { code: login.reason } });
+      this.close(WS_CLOSE.LOGIN_FAILED, login.reason);
+      return;
+    }
+    const result = await verifyWsLoginMessage(
+      this.ctx.authorize,
+      login.login,
+      this.clientIp,
+      nowMs,
+    );
+    if (this.closed) return;
+    if (!result.ok) {
+      this.send(loginRefused(login.login, result.reason, { sessionId: this.id }));
+      this.close(WS_CLOSE.LOGIN_FAILED, result.reason);
+      return;
+    }
+    if (!this.ctx.admitKey(result.key.id)) {
+      this.send(loginRefused(login.login, 'RATE_LIMITED', { sessionId: this.id }));
+      this.close(WS_CLOSE.KEY_CONNECTION_LIMIT);
+      return;
+    }
+    const grant: WsGrant = { keyId: result.key.id, scopes: null, clientIp: this.clientIp };
+    this.activate(result.key, grant, result.key.scopes, null);
+    this.send(
+      loginAccepted(login.login, result.key, result.key.scopes, { sessionId: this.id, nowMs }),
+    );
+  }
+}
+
+function parseObject(bytes: Buffer): Readonly<Record<string, unknown>> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** The UTF-8 text of a ws message, whichever buffer form ws delivered it in. */
+function textOf(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
