@@ -276,11 +276,45 @@ describe('policies, alerts and traffic', () => {
     expectNoConsoleErrors();
   });
 
-  it('shows alerts of the environment', async () => {
+  it('acknowledges and resolves an alert', async () => {
+    // A key's first allowed withdrawal raises first_sensitive_action (default step: alert).
+    const accountId = await cliCreateAccount(server.dataDir, 'alerting');
+    const created = await cliCreateKey(server.dataDir, { accountId, scopes: 'read,withdraw' });
+    const key = { id: created.id, secret: created.secret as string };
+    const withdrawal = await send(
+      signed(
+        sandboxUrl,
+        'POST',
+        '/api/v1/withdrawals',
+        { asset: 'USDT', amount: '1', address: 'addr-console-0002' },
+        key,
+      ),
+    );
+    expect(withdrawal.status).toBe(201);
+    // The risk engine runs off the request path: wait (bounded) until the alert is stored.
+    const deadline = Date.now() + 60_000;
+    let alertId: string | undefined;
+    while (alertId === undefined && Date.now() < deadline) {
+      const listed = await adminRequest(server, 'GET', `/v1/alerts?keyId=${key.id}`);
+      alertId = (listed.body.alerts as { id: string }[] | undefined)?.[0]?.id;
+      if (alertId === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(alertId).toBeDefined();
+
     await openPage(page, 'Alerts');
-    await page.locator('#alert-state').waitFor();
-    await page.getByRole('table').waitFor();
+    const row = page.locator(`tr[data-alert-id="${String(alertId)}"]`);
+    await row.waitFor();
     await screenshot(page, 'alerts');
+    await row.getByRole('button', { name: 'Acknowledge' }).click();
+    await row.waitFor({ state: 'detached' }); // no longer open
+    await page.locator('#alert-state').selectOption('acknowledged');
+    await row.getByRole('button', { name: 'Resolve' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.locator('#alert-state').selectOption('resolved');
+    await row.waitFor();
+    const stored = await adminRequest(server, 'GET', `/v1/alerts?keyId=${key.id}&state=resolved`);
+    expect((stored.body.alerts as { id: string }[]).map((a) => a.id)).toContain(alertId);
+    await page.locator('#alert-state').selectOption('open');
     expectNoConsoleErrors();
   });
 
