@@ -25,7 +25,7 @@ import type {
   ReserveOutcome,
 } from '../server/data-plane/data-plane-governance.js';
 import { upstreamHeaders } from '../server/data-plane/forward-headers.js';
-import type { Upstream } from '../server/data-plane/upstream.js';
+import { outcomeUnknown, type Upstream } from '../server/data-plane/upstream.js';
 
 type JsonObject = { readonly [name: string]: JsonValue };
 
@@ -214,7 +214,7 @@ export function createDataPlaneGovernance(deps: {
     });
     if (!result.ok) {
       if (reservation.kind === 'reserved') {
-        await reservation.settle(result.reason === 'UPSTREAM_TIMEOUT' ? 'keep' : 'release');
+        await reservation.settle(outcomeUnknown(result.reason) ? 'keep' : 'release');
       }
       return refused(result.reason);
     }

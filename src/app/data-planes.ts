@@ -27,8 +27,9 @@ import {
   buildDataPlaneApp,
   type DecisionRecord,
 } from '../server/data-plane/build-data-plane-app.js';
-import { createUpstream, type Upstream } from '../server/data-plane/upstream.js';
+import type { Upstream } from '../server/data-plane/upstream.js';
 import { APPROVAL_POLL_ROUTE, type DataPlaneGovernanceRuntime } from './data-plane-governance.js';
+import { createEnvironmentUpstream } from './environment-upstream.js';
 import { registerOAuthRoutes } from '../server/data-plane/oauth-routes.js';
 import type { AccessTokenService } from '../services/access-tokens.js';
 
@@ -102,7 +103,7 @@ export async function createDataPlane(
     });
     origin = sandbox.url;
   }
-  const upstream = createUpstream(origin, { timeoutMs: env.upstreamTimeoutMs });
+  const upstream = createEnvironmentUpstream(env, origin, shared);
   const limits = shared.limitsFor?.(env);
   const routeSpecs = env.routes ?? DEFAULT_ROUTES;
   const policies =

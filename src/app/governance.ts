@@ -10,6 +10,7 @@ import { compileRules, type RuleSnapshot } from '../core/policy/index.js';
 import { hasGovernance, type ChangeEvents, type ControlStore } from '../ports.js';
 import { createApprovalService, type ApprovalService } from '../services/approval-service.js';
 import { createKeyChangeGate, type KeyChangeGate } from '../services/key-change-gate.js';
+import { createPolicyChangeGate, type PolicyChangeGate } from '../services/policy-change-gate.js';
 import type { KeyService } from '../services/key-service.js';
 import { createPolicyService, type PolicyService } from '../services/policy-service.js';
 import { createWithdrawalService, type WithdrawalService } from '../services/withdrawal-service.js';
@@ -19,6 +20,7 @@ export interface Governance {
   readonly approvals: ApprovalService;
   readonly withdrawals: WithdrawalService;
   readonly keyChanges: KeyChangeGate;
+  readonly policyChanges: PolicyChangeGate;
 }
 
 export async function createGovernance(deps: {
@@ -30,6 +32,8 @@ export async function createGovernance(deps: {
   events?: ChangeEvents;
   /** Approvers needed for key updates that add `withdraw` or empty the allowlist; 0 = off. */
   keyChangeQuorum: number;
+  /** Approvers needed for policy creations, updates and deletions; 0 (default) = off. */
+  policyChangeQuorum?: number;
 }): Promise<{ services: Governance | undefined; snapshot: () => RuleSnapshot }> {
   const { store, clock, logger } = deps;
   if (!hasGovernance(store)) {
@@ -56,8 +60,13 @@ export async function createGovernance(deps: {
     approvals,
     quorum: deps.keyChangeQuorum,
   });
+  const policyChanges = createPolicyChangeGate({
+    policies,
+    approvals,
+    quorum: deps.policyChangeQuorum ?? 0,
+  });
   return {
-    services: { policies, approvals, withdrawals, keyChanges },
+    services: { policies, approvals, withdrawals, keyChanges, policyChanges },
     snapshot: () => policies.snapshot(),
   };
 }

@@ -126,6 +126,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     logger,
     events,
     keyChangeQuorum: Number(env.PORTCULLIS_KEY_CHANGE_QUORUM ?? '0') || 0,
+    policyChangeQuorum: Number(env.PORTCULLIS_POLICY_CHANGE_QUORUM ?? '0') || 0,
   });
 
   const observability = createObservability(

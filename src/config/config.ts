@@ -20,6 +20,12 @@ import {
 } from './observability-config.js';
 import type { GovernancePolicy } from '../core/governance/index.js';
 import { CONFIG_SCHEMA } from './schema.js';
+import {
+  upstreamLabelOf,
+  upstreamPoolOf,
+  upstreamPoolProblems,
+  type UpstreamPoolConfig,
+} from './upstream-config.js';
 import { oauthConfigOf, type OAuthConfig } from './oauth-config.js';
 
 export interface ListenerConfig {
@@ -31,8 +37,10 @@ export interface EnvironmentConfig {
   readonly name: Environment;
   readonly enabled: boolean;
   readonly listen: ListenerConfig;
-  /** `builtin` (the built-in sandbox exchange) or an http(s) base URL. */
+  /** `builtin` (the built-in sandbox exchange) or an http(s) base URL (a pool's first primary). */
   readonly upstream: string;
+  /** The pool form (targets, health checks, ejection); null for the single-URL form. */
+  readonly upstreamPool: UpstreamPoolConfig | null;
   readonly upstreamTimeoutMs: number;
   readonly windowPastMs: number;
   readonly windowFutureMs: number;
@@ -232,6 +240,8 @@ export function loadConfig(
     ) {
       problems.push(`/environments/${name}/upstream: must be "builtin" or an http(s) URL`);
     }
+    if (typeof upstream === 'object')
+      problems.push(...upstreamPoolProblems(upstream, `/environments/${name}/upstream`));
   }
   for (const name of ['production', 'sandbox'] as const) {
     const routes = obj(envs[name]).routes;
@@ -281,7 +291,8 @@ export function loadConfig(
         host: (listen.host as string | undefined) ?? '127.0.0.1',
         port: (listen.port as number | undefined) ?? defaultPort,
       },
-      upstream: (e.upstream as string | undefined) ?? 'builtin',
+      upstream: e.upstream === undefined ? 'builtin' : upstreamLabelOf(e.upstream),
+      upstreamPool: upstreamPoolOf(e.upstream),
       upstreamTimeoutMs: ms(e.upstreamTimeout, '10s'),
       windowPastMs: ms(window.past, '5s'),
       windowFutureMs: ms(window.future, '1s'),

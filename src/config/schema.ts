@@ -1,4 +1,6 @@
 /** JSON Schema of the configuration file; every field is documented in docs/configuration.md. */
+import { UPSTREAM_POOL_SCHEMA } from './upstream-config.js';
+
 import { OAUTH_SCHEMA } from './oauth-config.js';
 const duration = { type: 'string', pattern: '^\\d{1,9}(ms|s|m|h|d)$' } as const;
 const listener = {
@@ -168,7 +170,7 @@ const environment = {
   properties: {
     enabled: { type: 'boolean' },
     listen: listener,
-    upstream: { type: 'string', minLength: 1 },
+    upstream: { oneOf: [{ type: 'string', minLength: 1 }, UPSTREAM_POOL_SCHEMA] },
     upstreamTimeout: duration,
     window: {
       type: 'object',

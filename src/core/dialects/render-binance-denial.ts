@@ -79,6 +79,12 @@ export const BINANCE_DENIALS: Readonly<Record<string, DialectError<number>>> = {
       'Timeout waiting for response from backend server. Send status unknown; execution status unknown.',
   },
   UPSTREAM_UNAVAILABLE: { ...INTERNAL, status: 502 },
+  UPSTREAM_NOT_RETRIED: {
+    status: 502,
+    code: -1007,
+    message: 'Connection to backend server lost. Send status unknown; execution status unknown.',
+  },
+  UPSTREAM_NO_HEALTHY_TARGET: INTERNAL,
   RATE_LIMITED: {
     status: 429,
     code: -1003,

@@ -69,6 +69,8 @@ export const BYBIT_DENIALS: Readonly<Record<string, DialectError<number>>> = {
   // ccxt matches the substring 'Request timeout' to RequestTimeout (exceptions.broad).
   UPSTREAM_TIMEOUT: { ...SYSTEM, status: 504, message: 'Request timeout, please try again later.' },
   UPSTREAM_UNAVAILABLE: { ...SYSTEM, status: 502 },
+  UPSTREAM_NOT_RETRIED: { ...SYSTEM, status: 502 },
+  UPSTREAM_NO_HEALTHY_TARGET: { ...SYSTEM, status: 503 },
   RATE_LIMITED: {
     status: 200,
     code: 10006,

@@ -78,6 +78,16 @@ export const OKX_DENIALS: Readonly<Record<string, DialectError<string>>> = {
     code: '50005',
     message: 'API is offline or unavailable.',
   },
+  UPSTREAM_NOT_RETRIED: {
+    status: 502,
+    code: '50004',
+    message: 'Connection to the endpoint lost (does not indicate success or failure of order).',
+  },
+  UPSTREAM_NO_HEALTHY_TARGET: {
+    status: 503,
+    code: '50005',
+    message: 'API is offline or unavailable.',
+  },
   RATE_LIMITED: RATE,
   IP_BANNED: RATE,
   RATE_LIMIT_UNAVAILABLE: BUSY,

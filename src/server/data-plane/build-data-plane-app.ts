@@ -14,10 +14,11 @@ import { evaluateRequest, type Decision, type PipelineDeps } from '../../core/pi
 import type { LimitResult } from '../../core/limits/types.js';
 import type { ReasonCode } from '../../core/reasons.js';
 import type { Dialect } from '../../core/signing/types.js';
+import { isRetrySafe } from '../../core/upstream/retry-safety.js';
 import { newRequestId } from '../../services/ids.js';
 import type { DataPlaneGovernance, ReserveOutcome } from './data-plane-governance.js';
 import { clientHeaders, upstreamHeaders } from './forward-headers.js';
-import type { Upstream } from './upstream.js';
+import { outcomeUnknown, type Upstream } from './upstream.js';
 
 /**
  * What happened to one data-plane request, reported after the answer is sent; feeds last-used
@@ -282,13 +283,21 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
       path: forwardQuery === null ? path : `${path}?${forwardQuery}`,
       headers: upstreamHeaders(raw.headers, identity),
       body: forwardBody.length > 0 ? forwardBody : null,
+      retrySafe: () =>
+        isRetrySafe({
+          method,
+          dialect: decision.outcome === 'allow' ? decision.dialect : decision.route.route.dialect,
+          query: forwardQuery,
+          headers: raw.headers,
+          body: forwardBody,
+        }),
     });
     const upstreamMs = performance.now() - forwardedAt;
     if (reservation.kind === 'reserved') {
       // After a timeout the upstream may still have executed: keep the amount counted until the
       // reservation's ttl (the safe side); any answer but a 2xx releases it.
       const outcome = !result.ok
-        ? result.reason === 'UPSTREAM_TIMEOUT'
+        ? outcomeUnknown(result.reason)
           ? 'keep'
           : 'release'
         : result.status >= 200 && result.status < 300

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
+import type { AttemptFailure } from '../../core/upstream/retry-safety.js';
 
 export interface UpstreamRequest {
   readonly method: string;
@@ -8,7 +9,20 @@ export interface UpstreamRequest {
   readonly path: string;
   readonly headers: Record<string, string | string[]>;
   readonly body: Buffer | null;
+  /**
+   * Whether a second copy is harmless (core/upstream/retry-safety.ts): a pool may then send it
+   * to another target after a failure that may have reached the first one. Asked only after
+   * such a failure (it may parse the body). Absent: never.
+   */
+  readonly retrySafe?: () => boolean;
 }
+
+/** Why a forward failed; each is a reason code of the catalog (docs/errors.md). */
+export type UpstreamFailureReason =
+  | 'UPSTREAM_TIMEOUT'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_NOT_RETRIED'
+  | 'UPSTREAM_NO_HEALTHY_TARGET';
 
 export type UpstreamResult =
   | {
@@ -17,7 +31,15 @@ export type UpstreamResult =
       readonly headers: IncomingHttpHeaders;
       readonly body: Readable;
     }
-  | { readonly ok: false; readonly reason: 'UPSTREAM_TIMEOUT' | 'UPSTREAM_UNAVAILABLE' };
+  | { readonly ok: false; readonly reason: UpstreamFailureReason };
+
+/**
+ * After these failures the upstream may have executed the request: an amount reserved for it
+ * stays counted (the safe side). After the others it certainly did not.
+ */
+export function outcomeUnknown(reason: UpstreamFailureReason): boolean {
+  return reason === 'UPSTREAM_TIMEOUT' || reason === 'UPSTREAM_NOT_RETRIED';
+}
 
 export interface Upstream {
   readonly origin: string;
@@ -30,6 +52,25 @@ const TIMEOUT_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
+
+/** Errors raised before a connection exists: not one byte of the request was sent. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** Classifies an undici request error for failover (core/upstream/retry-safety.ts). */
+export function attemptFailureOf(error: unknown): AttemptFailure {
+  const code = (error as { code?: string } | null)?.code ?? '';
+  if (NOT_SENT_CODES.has(code)) return 'not_sent';
+  if (TIMEOUT_CODES.has(code)) return 'timeout';
+  return 'maybe_sent';
+}
 
 /** One upstream origin behind a keep-alive undici pool. Failures are values, never throws. */
 export function createUpstream(

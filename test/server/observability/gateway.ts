@@ -30,6 +30,7 @@ export interface Gateway {
 export async function startGateway(
   extra: Record<string, unknown> = {},
   envExtra: Record<string, unknown> = {},
+  processEnv: Record<string, string> = {},
 ): Promise<Gateway> {
   const dir = createTempDir();
   const clock = createManualClock(Math.floor(Date.now() / 1000) * 1000);
@@ -49,7 +50,7 @@ export async function startGateway(
   );
   const runtime = await createRuntime(config, {
     clock,
-    env: { PORTCULLIS_MASTER_KEY: randomBytes(32).toString('base64') },
+    env: { PORTCULLIS_MASTER_KEY: randomBytes(32).toString('base64'), ...processEnv },
   });
   const info = await runtime.start();
   return {

@@ -8,6 +8,7 @@ import { PortcullisError } from '../../../core/errors.js';
 import type { ApprovalState } from '../../../core/approvals/index.js';
 import type { AdminToken } from '../../../ports.js';
 import { approvalJson, type ApprovalService } from '../../../services/approval-service.js';
+import type { PolicyChangeGate } from '../../../services/policy-change-gate.js';
 import {
   recordJson,
   type PolicyInput,
@@ -39,7 +40,14 @@ export interface GovernanceDeps {
   readonly policies: PolicyService;
   readonly approvals: ApprovalService;
   readonly withdrawals: WithdrawalService;
+  /** Holds policy changes for approval when on (PORTCULLIS_POLICY_CHANGE_QUORUM > 0). */
+  readonly policyChanges?: PolicyChangeGate;
 }
+
+/** The 202 of a change held for approval. */
+const heldAnswer = (held: { approvalId: string; quorum: number }) => ({
+  approval: { id: held.approvalId, state: 'pending', quorum: held.quorum },
+});
 
 /** A person behind an admin token: its label when set (one person, several tokens), else its id. */
 export function personOf(token: AdminToken | null): string {
@@ -72,7 +80,13 @@ function registerPolicyRoutes(app: FastifyInstance, deps: AdminDeps): void {
     { config: { permission: 'policies:write' }, schema: { body: policyBody(true) } },
     async (request, reply) => {
       const { id, ...input } = request.body;
-      const record = await need(deps).policies.create(id, input, actorOf(request));
+      const governance = need(deps);
+      const held = await governance.policyChanges?.maybeHold(
+        { op: 'create', id, input },
+        { ...actorOf(request), person: personOf(request.admin) },
+      );
+      if (held) return reply.status(202).send(heldAnswer(held));
+      const record = await governance.policies.create(id, input, actorOf(request));
       return reply.status(201).send({ policy: recordJson(record) });
     },
   );
@@ -103,8 +117,14 @@ function registerPolicyRoutes(app: FastifyInstance, deps: AdminDeps): void {
       config: { permission: 'policies:write' },
       schema: { params: policyIdParams, body: policyBody(false) },
     },
-    async (request) => {
-      const record = await need(deps).policies.update(
+    async (request, reply) => {
+      const governance = need(deps);
+      const held = await governance.policyChanges?.maybeHold(
+        { op: 'update', id: request.params.id, input: request.body },
+        { ...actorOf(request), person: personOf(request.admin) },
+      );
+      if (held) return reply.status(202).send(heldAnswer(held));
+      const record = await governance.policies.update(
         request.params.id,
         request.body,
         actorOf(request),
@@ -115,8 +135,14 @@ function registerPolicyRoutes(app: FastifyInstance, deps: AdminDeps): void {
   app.delete<{ Params: { id: string } }>(
     '/v1/policies/:id',
     { config: { permission: 'policies:write' }, schema: { params: policyIdParams } },
-    async (request) => {
-      const record = await need(deps).policies.remove(request.params.id, actorOf(request));
+    async (request, reply) => {
+      const governance = need(deps);
+      const held = await governance.policyChanges?.maybeHold(
+        { op: 'delete', id: request.params.id },
+        { ...actorOf(request), person: personOf(request.admin) },
+      );
+      if (held) return reply.status(202).send(heldAnswer(held));
+      const record = await governance.policies.remove(request.params.id, actorOf(request));
       return { policy: recordJson(record) };
     },
   );
