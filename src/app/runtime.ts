@@ -20,7 +20,8 @@ import {
   type LoadedKeyring,
 } from '../services/master-keys.js';
 import { createKeyCache } from '../services/key-cache.js';
-import { createAccessTokenService } from '../services/access-tokens.js';
+import { createAccessTokenRuntime } from './access-tokens-runtime.js';
+import { registerAdminOAuthRoutes } from '../server/admin/routes/oauth.js';
 import {
   createDataPlane,
   createDummyKeys,
@@ -194,10 +195,18 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const replay = cluster.replay ?? createReplayGuard(config, clock);
   const dummyKeys = createDummyKeys();
   // The authorization server (docs/oauth.md): tokens are checked against the same key cache.
-  const accessTokens = createAccessTokenService(
-    { store, keyring: () => keyring, keys: keyCache, clock },
-    config.oauth,
-  );
+  const accessTokens = createAccessTokenRuntime(config, {
+    store,
+    keyring: () => keyring,
+    keys: keyCache,
+    clock,
+    logger,
+  });
+  registerAdminOAuthRoutes(admin, {
+    service: accessTokens,
+    clock,
+    audit: (draft) => store.appendAudit(draft),
+  });
   const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
   const planeGovernance =
     governance.services === undefined
@@ -301,6 +310,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         }),
       );
       keyCache.close();
+      await accessTokens.close();
       await lastUsed.close();
       await observability.close();
       await rateLimits.close();

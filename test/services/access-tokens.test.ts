@@ -385,7 +385,7 @@ describe('connection tickets', () => {
   it('redeem exactly once', async () => {
     const { ticket, expires_in } = await service.issueTicket(grant());
     expect(expires_in).toBe(30);
-    expect(ticket).toMatch(/^pct_[A-Za-z0-9_-]{43}$/);
+    expect(ticket).toMatch(/^pwt_[A-Za-z0-9_-]{43}$/);
     expect(await service.redeemTicket(ticket, SANDBOX)).toMatchObject({
       ok: true,
       keyId: 'pk_test_alpha',
@@ -451,7 +451,7 @@ describe('connection tickets', () => {
       },
       OPTIONS,
     );
-    expect(await failing.redeemTicket('pct_any', SANDBOX)).toEqual({
+    expect(await failing.redeemTicket('pwt_any', SANDBOX)).toEqual({
       ok: false,
       reason: 'TICKET_UNAVAILABLE',
     });
@@ -459,7 +459,7 @@ describe('connection tickets', () => {
   });
 
   it('refuse made-up and oversize tickets', async () => {
-    expect(await service.redeemTicket('pct_madeup', SANDBOX)).toEqual({
+    expect(await service.redeemTicket('pwt_madeup', SANDBOX)).toEqual({
       ok: false,
       reason: 'TICKET_INVALID',
     });

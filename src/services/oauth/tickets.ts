@@ -18,7 +18,7 @@ export interface TicketStore<T> {
   close(): Promise<void>;
 }
 
-export const TICKET_PREFIX = 'pct_';
+export const TICKET_PREFIX = 'pwt_';
 
 /** A new ticket: 256 bits from the CSPRNG, prefixed so that scanners recognise a leaked one. */
 export function newTicket(): string {

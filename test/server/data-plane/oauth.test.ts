@@ -22,6 +22,7 @@ let runtime: Runtime;
 let clock: ManualClock;
 let url: string;
 let productionUrl: string;
+let adminUrl: string;
 let removeDir: () => void;
 let counter = 0;
 
@@ -55,6 +56,7 @@ beforeAll(async () => {
   const info = await runtime.start();
   url = info.dataPlanes.sandbox?.url ?? '';
   productionUrl = info.dataPlanes.production?.url ?? '';
+  adminUrl = info.adminUrl;
 }, 60_000);
 
 afterAll(async () => {
@@ -402,4 +404,58 @@ it('an admin token is not an access token', async () => {
   const adminToken = readFileSync(`${runtime.config.dataDir}/admin-token`, 'utf8').trim();
   const answer = await bearerPost(adminToken, '/oauth/ticket');
   expect([answer.status, answer.json.error]).toEqual([401, 'invalid_token']);
+});
+
+describe('admin API: /v1/oauth/introspect and /v1/oauth/revoke', () => {
+  const ownerToken = () => readFileSync(`${runtime.config.dataDir}/admin-token`, 'utf8').trim();
+  const admin = (path: string, token: string | undefined, body: object) =>
+    send(
+      `${adminUrl}${path}`,
+      {
+        'content-type': 'application/json',
+        ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+      },
+      JSON.stringify(body),
+    );
+
+  it('introspects any key’s token for an admin with keys:read', async () => {
+    const key = await newKey();
+    const token = await tokenFor(key, 'trade');
+    const answer = await admin('/v1/oauth/introspect', ownerToken(), { token });
+    expect(answer.status).toBe(200);
+    expect(answer.json).toMatchObject({
+      active: true,
+      sub: key.id,
+      scope: 'trade',
+      env: 'sandbox',
+    });
+    const junk = await admin('/v1/oauth/introspect', ownerToken(), { token: 'junk' });
+    expect(junk.json).toEqual({ active: false });
+  });
+
+  it('refuses callers without an admin token, and auditors may not revoke', async () => {
+    const token = await tokenFor(await newKey());
+    expect((await admin('/v1/oauth/introspect', undefined, { token })).status).toBe(401);
+    const auditor = await runtime.tokens.issue('auditor', 'audit', null, CTX);
+    expect((await admin('/v1/oauth/introspect', auditor.secret, { token })).status).toBe(200);
+    const refused = await admin('/v1/oauth/revoke', auditor.secret, { token });
+    expect(refused.status).toBe(403);
+    expect(await runtime.accessTokens.verify(token, SANDBOX)).toMatchObject({ ok: true });
+  });
+
+  it('revokes one token, audited, leaving the key and its other tokens alone', async () => {
+    const key = await newKey();
+    const doomed = await tokenFor(key);
+    const spared = await tokenFor(key);
+    const answer = await admin('/v1/oauth/revoke', ownerToken(), { token: doomed });
+    expect(answer.json).toMatchObject({ revoked: true, keyId: key.id });
+    expect(await runtime.accessTokens.verify(doomed, SANDBOX)).toEqual({
+      ok: false,
+      reason: 'TOKEN_REVOKED',
+    });
+    expect(await runtime.accessTokens.verify(spared, SANDBOX)).toMatchObject({ ok: true });
+    const audit = await runtime.store.listAudit({ action: 'oauth.token.revoke', limit: 10 });
+    expect(audit.map((entry) => entry.target)).toContain(key.id);
+    expect(JSON.stringify(audit)).not.toContain(doomed);
+  });
 });
