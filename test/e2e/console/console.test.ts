@@ -73,6 +73,16 @@ describe('serving and signing in', () => {
     expect(await response.text()).toContain('<div id="root">');
   });
 
+  it('refuses an unknown token with its code and keeps nothing', async () => {
+    await page.goto(new URL('/console/', server.adminUrl).href);
+    await page.locator('#token').fill(`pct_${'x'.repeat(43)}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('[role="alert"][data-code="ADMIN_TOKEN_INVALID"]').waitFor();
+    expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
+    // The API's 401 is logged by the browser as a failed fetch; nothing else may appear.
+    expect(browser.takeErrors().filter((e) => !e.includes('status of 401'))).toEqual([]);
+  });
+
   it('signs in with the keyboard; the token is kept in sessionStorage, not localStorage', async () => {
     await page.goto(new URL('/console/', server.adminUrl).href);
     await page.locator('#token').waitFor();
