@@ -53,6 +53,8 @@ export interface WsGatewayDeps {
   readonly upstream: { readonly url: string; readonly headers: Readonly<Record<string, string>> };
   readonly events?: ChangeEvents;
   readonly tokens?: WsTokenAuthority;
+  /** Told every close the gateway decides, by its reason (metrics, tests). */
+  readonly onClose?: (reason: string) => void;
 }
 
 export interface WsGatewayStats {
@@ -110,7 +112,10 @@ export function createWsGateway(deps: WsGatewayDeps, options: WsGatewayOptions):
     },
     closed(session, close) {
       if (!all.delete(session)) return;
-      if (close !== undefined) closes[close.reason] = (closes[close.reason] ?? 0) + 1;
+      if (close !== undefined) {
+        closes[close.reason] = (closes[close.reason] ?? 0) + 1;
+        deps.onClose?.(close.reason);
+      }
       releaseIp(session.clientIp);
       const keyId = session.grant?.keyId;
       const set = keyId === undefined ? undefined : byKey.get(keyId);
