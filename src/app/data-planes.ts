@@ -32,6 +32,8 @@ import { APPROVAL_POLL_ROUTE, type DataPlaneGovernanceRuntime } from './data-pla
 import { createEnvironmentUpstream } from './environment-upstream.js';
 import { registerOAuthRoutes } from '../server/data-plane/oauth-routes.js';
 import type { AccessTokenService } from '../services/access-tokens.js';
+import type { ChangeEvents } from '../ports.js';
+import { attachWsGateway } from './ws-gateways.js';
 
 const SCHEMES: Readonly<Record<Dialect, () => SigningScheme>> = {
   native: () => nativeScheme,
@@ -88,6 +90,8 @@ export async function createDataPlane(
     governance?: DataPlaneGovernanceRuntime;
     /** The authorization server; its endpoints are served when `oauth.enabled` (docs/oauth.md). */
     oauth?: AccessTokenService;
+    /** Key changes, so live WebSocket sessions of a changed key are re-checked at once. */
+    events?: ChangeEvents;
   },
 ): Promise<DataPlane> {
   let sandbox: RunningSandbox | undefined;
@@ -157,6 +161,21 @@ export async function createDataPlane(
       pipeline,
       clientIp: createClientIpResolver({ trustedProxies: shared.config.dataPlane.trustedProxies }),
       clock: shared.clock,
+    });
+  }
+  if (shared.config.dataPlane.websocket.enabled) {
+    attachWsGateway(app, {
+      pipeline,
+      policies,
+      clientIp: createClientIpResolver({ trustedProxies: shared.config.dataPlane.trustedProxies }),
+      clock: shared.clock,
+      origin,
+      upstreamToken,
+      ...(shared.events !== undefined ? { events: shared.events } : {}),
+      ...(shared.oauth !== undefined && shared.config.oauth.enabled
+        ? { tokens: shared.oauth }
+        : {}),
+      config: shared.config.dataPlane.websocket,
     });
   }
   return { name: env.name, app, upstream, sandbox };

@@ -230,6 +230,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         dummyKeys,
         logger,
         oauth: accessTokens,
+        events,
         limitsFor: (environment) => rateLimits.forEnvironment(environment),
         policies: governance.snapshot,
         riskFor: (plane, routes) => observability.riskLookup(plane.name, routes),

@@ -20,6 +20,7 @@ import {
 } from './observability-config.js';
 import type { GovernancePolicy } from '../core/governance/index.js';
 import { CONFIG_SCHEMA } from './schema.js';
+import { websocketConfigOf, type WebsocketConfig } from './websocket-config.js';
 import {
   upstreamLabelOf,
   upstreamPoolOf,
@@ -101,6 +102,8 @@ export interface Config extends ObservabilityConfig {
     readonly replayCacheSize: number;
     readonly headersTimeoutMs: number;
     readonly requestTimeoutMs: number;
+    /** The WebSocket endpoint of each data plane (docs/websocket.md). */
+    readonly websocket: WebsocketConfig;
   };
   readonly environments: Readonly<Record<Environment, EnvironmentConfig>>;
   readonly rateLimits: RateLimitsConfig;
@@ -335,6 +338,7 @@ export function loadConfig(
       replayCacheSize: (dataPlane.replayCacheSize as number | undefined) ?? 250_000,
       headersTimeoutMs: ms(dataPlane.headersTimeout, '10s'),
       requestTimeoutMs: ms(dataPlane.requestTimeout, '30s'),
+      websocket: websocketConfigOf(dataPlane),
     }),
     environments: Object.freeze({
       production: environment('production', 8080),

@@ -1,5 +1,6 @@
 /** JSON Schema of the configuration file; every field is documented in docs/configuration.md. */
 import { UPSTREAM_POOL_SCHEMA } from './upstream-config.js';
+import { WEBSOCKET_SCHEMA } from './websocket-config.js';
 
 import { OAUTH_SCHEMA } from './oauth-config.js';
 const duration = { type: 'string', pattern: '^\\d{1,9}(ms|s|m|h|d)$' } as const;
@@ -216,6 +217,7 @@ export const CONFIG_SCHEMA = {
         replayCacheSize: { type: 'integer', minimum: 1000, maximum: 100000000 },
         headersTimeout: duration,
         requestTimeout: duration,
+        websocket: WEBSOCKET_SCHEMA,
       },
     },
     cluster: {
