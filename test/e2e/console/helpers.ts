@@ -96,8 +96,16 @@ export async function openPage(page: Page, title: string): Promise<void> {
   await page.getByRole('heading', { level: 1, name: new RegExp(`^${title}`) }).waitFor();
 }
 
-/** Writes docs/console/<name>.png (documentation, committed). */
+/**
+ * Writes docs/console/<name>.png (documentation, committed). A shown secret is masked: even a
+ * throwaway test server's secret does not belong in the documentation.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+  await page.screenshot({
+    path: join(SCREENSHOTS, `${name}.png`),
+    fullPage: false,
+    mask: [page.getByTestId('secret')],
+    maskColor: '#adb5bd',
+  });
 }
