@@ -632,10 +632,10 @@ describe('the OpenAPI document', () => {
     }>();
     // Governance routes (policies, approvals, withdrawal rules) need a store with the governance
     // ports, which this control plane does not wire; test/services/governance.test.ts covers them.
-    // Observability routes (traffic, alerts, key risk, keys report) are covered by
+    // Observability routes (traffic, alerts, key risk, keys report, risk prefixes) are covered by
     // test/server/observability/admin-observability.test.ts.
     const governance =
-      /^\/v1\/(policies|approvals|traffic|alerts)|^\/v1\/accounts\/\{id\}\/(addresses|withdrawal-rules)|^\/v1\/keys\/(report|\{id\}\/risk)/;
+      /^\/v1\/(policies|approvals|traffic|alerts|risk)|^\/v1\/accounts\/\{id\}\/(addresses|withdrawal-rules)|^\/v1\/keys\/(report|\{id\}\/risk)/;
     const listed = Object.entries(doc.paths)
       .filter(([path]) => path.startsWith('/v1/') && !governance.test(path))
       .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`));
