@@ -244,6 +244,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     );
   }
 
+  for (const plane of dataPlanes) {
+    const targets = plane.upstream.targets;
+    if (targets !== undefined) {
+      observability.metrics.addUpstreamTargets(plane.name as 'production' | 'sandbox', {
+        status: targets,
+      });
+    }
+  }
   const tokenFile = join(config.dataDir, 'admin-token');
   let info: RuntimeInfo | undefined;
 

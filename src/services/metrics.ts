@@ -32,6 +32,16 @@ export type RateLimitSubject = 'key' | 'account' | 'ip' | 'order';
 export type TrafficDropCause = 'buffer_full' | 'store_error';
 export type WebhookDeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dropped';
 
+/** An upstream pool's targets as they are now (src/core/upstream/target-pool.ts). */
+export interface UpstreamTargetsSource {
+  status(): readonly {
+    readonly url: string;
+    readonly role: string;
+    readonly available: boolean;
+    readonly healthy: boolean;
+  }[];
+}
+
 /** Something with cumulative hit and miss counts, such as the data plane's key cache. */
 export interface CacheStatsSource {
   stats(): { hits: number; misses: number; size: number };
@@ -62,6 +72,8 @@ export interface Metrics {
   observeEventLagSeconds(eventType: string, seconds: number): void;
   /** Reports a key cache's hit ratio (since the previous scrape) and size at every scrape. */
   addKeyCache(environment: Environment, source: CacheStatsSource): void;
+  /** An environment's upstream pool, read at scrape time (target health gauges). */
+  addUpstreamTargets(environment: Environment, source: UpstreamTargetsSource): void;
   recordTrafficLogDropped(cause: TrafficDropCause, count: number): void;
   recordTrafficLogWritten(count: number): void;
   recordRiskSignal(kind: string, environment: Environment, shadow: boolean): void;
@@ -152,6 +164,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     ['outcome'],
   );
   const cacheSources = registerKeyCacheGauges(registry);
+  const upstreamSources = registerUpstreamTargetGauges(registry);
 
   return {
     registry,
@@ -168,6 +181,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     recordBan: (environment) => inc(bans, [environment]),
     observeEventLagSeconds: (eventType, seconds) => eventLag.get([eventType]).observe(seconds),
     addKeyCache: (environment, source) => cacheSources.push({ environment, source }),
+    addUpstreamTargets: (environment, source) => upstreamSources.push({ environment, source }),
     recordTrafficLogDropped: (cause, count) => inc(trafficDropped, [cause], count),
     recordTrafficLogWritten: (count) => inc(trafficWritten, [], count),
     recordRiskSignal: (kind, environment, shadow) =>
@@ -215,5 +229,41 @@ function registerKeyCacheGauges(registry: Registry): CacheSourceEntry[] {
       }
     },
   });
+  return sources;
+}
+
+/**
+ * Per upstream target, read at scrape time: available (1: takes requests; 0: ejected or down)
+ * and healthy (the active checks' verdict). Targets come from the configuration (at most 16
+ * per environment), so the label set stays bounded.
+ */
+function registerUpstreamTargetGauges(
+  registry: Registry,
+): { environment: Environment; source: UpstreamTargetsSource }[] {
+  const sources: { environment: Environment; source: UpstreamTargetsSource }[] = [];
+  const gauge = (name: string, help: string, pick: 'available' | 'healthy') =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['environment', 'target', 'role'],
+      registers: [registry],
+      collect() {
+        for (const { environment, source } of sources) {
+          for (const target of source.status()) {
+            this.set({ environment, target: target.url, role: target.role }, target[pick] ? 1 : 0);
+          }
+        }
+      },
+    });
+  gauge(
+    'portcullis_upstream_target_available',
+    'Whether an upstream target takes requests (not ejected, not failing its health checks).',
+    'available',
+  );
+  gauge(
+    'portcullis_upstream_target_healthy',
+    "An upstream target's active health-check verdict (1 when checks are off).",
+    'healthy',
+  );
   return sources;
 }

@@ -172,6 +172,7 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
     origin: targets.map((t) => `${t.url} (${t.role})`).join(', '),
     forward,
     status: () => selection.status(),
+    targets: () => selection.status(),
     async close() {
       closed = true;
       for (const timer of timers) clearTimeout(timer);

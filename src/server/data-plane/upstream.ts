@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { AttemptFailure } from '../../core/upstream/retry-safety.js';
+import type { TargetStatus } from '../../core/upstream/target-pool.js';
 
 export interface UpstreamRequest {
   readonly method: string;
@@ -43,6 +44,8 @@ export function outcomeUnknown(reason: UpstreamFailureReason): boolean {
 
 export interface Upstream {
   readonly origin: string;
+  /** A pool's targets as they are now (health, ejection); absent for a single origin. */
+  readonly targets?: () => readonly TargetStatus[];
   forward(request: UpstreamRequest): Promise<UpstreamResult>;
   close(): Promise<void>;
 }

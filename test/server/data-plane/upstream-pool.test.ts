@@ -13,6 +13,7 @@ import {
   type UpstreamPool,
 } from '../../../src/server/data-plane/upstream-pool.js';
 import type { UpstreamRequest, UpstreamResult } from '../../../src/server/data-plane/upstream.js';
+import { createMetrics } from '../../../src/services/metrics.js';
 import { closedPort } from '../../e2e/data-plane/helpers.js';
 import { createManualClock } from '../../helpers/manual-clock.js';
 
@@ -198,6 +199,34 @@ describe('ejection and health', () => {
     expect(await answer(await p.forward(post(false)))).toEqual({ status: 200, from: 'backup' });
     expect(primary.received).toHaveLength(2);
     expect(p.status()[0]).toMatchObject({ available: false, healthy: true });
+  });
+
+  it('the target gauges show the ejected primary and the available backup', async () => {
+    const primary = await startTarget('primary');
+    const backup = await startTarget('backup');
+    primary.mode = 'error503';
+    const p = pool(
+      [
+        { url: primary.url, role: 'primary' },
+        { url: backup.url, role: 'backup' },
+      ],
+      { consecutiveFailures: 1 },
+    );
+    const metrics = createMetrics();
+    metrics.addUpstreamTargets('sandbox', { status: () => p.status() });
+    await answer(await p.forward(get));
+    const text = await metrics.render();
+    const series = (name: string, url: string, role: string) =>
+      `${name}{environment="sandbox",target="${url}",role="${role}"}`;
+    expect(text).toContain(
+      `${series('portcullis_upstream_target_available', primary.url, 'primary')} 0`,
+    );
+    expect(text).toContain(
+      `${series('portcullis_upstream_target_available', backup.url, 'backup')} 1`,
+    );
+    expect(text).toContain(
+      `${series('portcullis_upstream_target_healthy', primary.url, 'primary')} 1`,
+    );
   });
 
   it('every target ejected → UPSTREAM_NO_HEALTHY_TARGET, nothing sent', async () => {
