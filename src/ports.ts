@@ -265,7 +265,7 @@ export interface WithdrawalStore {
 
 export type GovernanceStore = PolicyStore & ApprovalStore & WithdrawalStore;
 
-/** Whether a store also implements the governance ports (the PostgreSQL adapter may not yet). */
+/** Whether a store also implements the governance ports (the SQLite and PostgreSQL adapters do). */
 export function hasGovernance(store: ControlStore): store is ControlStore & GovernanceStore {
   const candidate = store as Partial<GovernanceStore>;
   return (
