@@ -1,7 +1,7 @@
 /** The console shell: sign-in, navigation (only the pages the role may see), environment. */
 import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import type { Permission } from '../../src/core/admin-permissions.js';
-import { call, type Environment, type Whoami } from './api.js';
+import { ApiError, call, type Environment, type Whoami } from './api.js';
 import { asApiError, EnvBadge, ErrorBox } from './common.js';
 import { AlertsPage } from './pages/alerts.js';
 import { ApprovalsPage } from './pages/approvals.js';
@@ -18,7 +18,6 @@ import {
   whoami,
   type Session,
 } from './session.js';
-import type { ApiError } from './api.js';
 
 const PAGES = [
   { id: 'keys', title: 'Accounts & keys', needs: 'keys:read', perEnv: true, Page: KeysPage },
@@ -98,8 +97,12 @@ export function App() {
             environment,
             setEnvironment,
             can: (p) => allows(auth.who, p),
+            // A token that stopped working (expired, revoked) ends the session.
             api: <T,>(method: string, path: string, body?: unknown) =>
-              call<T>(auth.token, method, path, body),
+              call<T>(auth.token, method, path, body).catch((error: unknown) => {
+                if (error instanceof ApiError && error.status === 401) signOut();
+                throw error;
+              }),
             signOut,
           },
     [auth, environment, setEnvironment, signOut],
