@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --json]`: every figure is a ratio against a baseline measured in the same
- * run, because this machine is shared and noisy and absolute times drift.
+ * run, because this machine is shared and noisy and absolute times drift. `-- --ws` runs only
+ * the WebSocket gateway benchmark (bench/ws.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { observedPipelineNsPerOp, observedThroughput } from './observability.js'
 import { benchPolicyStep } from './policies.js';
 import { rssMb, runLoad, startBareProxy, startGateway, type LoadResult } from './processes.js';
 import { seedDataDir } from './seed-data-dir.js';
+import { benchWebSocket } from './ws.js';
 
 const json = process.argv.includes('--json');
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -197,6 +199,13 @@ async function macroMemory(): Promise<{ rss: number; load: LoadResult }> {
 
 const started = Date.now();
 log('Portcullis benchmark — ratios against baselines measured in this run');
+if (process.argv.includes('--ws')) {
+  // `-- --ws`: only the WebSocket gateway figures (bench/ws.ts).
+  const figures = await benchWebSocket(log);
+  log(`  (took ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (json) log(JSON.stringify(figures));
+  process.exit(0);
+}
 const small = await micro(1_000, 1_000);
 log(`  hmac-sha256 over an order's signature base   ${small.hmac.toFixed(0)} ns/op`);
 log(
