@@ -12,9 +12,7 @@ import { requestDigest } from '../core/approvals/index.js';
 import type { JsonValue } from '../core/audit/canonical-json.js';
 import type { Clock } from '../core/clock.js';
 import type { ApiKey, Environment } from '../core/keys/model.js';
-import type { RiskLookup } from '../core/pipeline.js';
 import type { PolicyStep, PolicyStepResult } from '../core/policy/policy-step.js';
-import { riskAllows } from '../core/risk/key-risk.js';
 import type { RouteMatch, RouteSpec, RouteTable } from '../core/routes/route-table.js';
 import type { ApprovalRecord } from '../ports.js';
 import { approvalJson, type ApprovalService } from '../services/approval-service.js';
@@ -25,7 +23,7 @@ import type {
   ReserveOutcome,
 } from '../server/data-plane/data-plane-governance.js';
 import { upstreamHeaders } from '../server/data-plane/forward-headers.js';
-import { outcomeUnknown, type Upstream } from '../server/data-plane/upstream.js';
+import type { Upstream } from '../server/data-plane/upstream.js';
 
 type JsonObject = { readonly [name: string]: JsonValue };
 
@@ -67,8 +65,6 @@ interface Plane {
   readonly upstreamToken: string | undefined;
   readonly routes: RouteTable;
   readonly policies: PolicyStep | undefined;
-  /** Anomaly responses in force: a key stepped down or disabled since the hold is refused. */
-  readonly risk?: RiskLookup | undefined;
 }
 
 export function createDataPlaneGovernance(deps: {
@@ -172,13 +168,6 @@ export function createDataPlaneGovernance(deps: {
     if (route.route.scope !== null && !key.scopes.includes(route.route.scope)) {
       return refused('SCOPE_MISSING');
     }
-    const nowMs = clock.now();
-    const risk = plane.risk?.stateOf(key.id, nowMs);
-    if (risk !== undefined && plane.risk !== undefined) {
-      if (risk.disabled) return refused('KEY_DISABLED');
-      if (!riskAllows(risk, route.route.scope, route.route.action, plane.risk.cancelActions))
-        return refused('KEY_STEPPED_DOWN');
-    }
     const body = Buffer.from(s.bodyBase64, 'base64');
     // Policies as they are now: a rule added since the hold can still stop it.
     const policy = plane.policies?.check({
@@ -188,10 +177,9 @@ export function createDataPlaneGovernance(deps: {
       method: s.method,
       path: s.path,
       clientIp: s.clientIp,
-      nowMs,
+      nowMs: clock.now(),
       query: s.query,
       body,
-      riskLevel: risk?.level,
     });
     if (policy?.outcome === 'deny') return refused(policy.reason);
     const reservation = await reserve({ key, route, policy, requestId });
@@ -214,7 +202,7 @@ export function createDataPlaneGovernance(deps: {
     });
     if (!result.ok) {
       if (reservation.kind === 'reserved') {
-        await reservation.settle(outcomeUnknown(result.reason) ? 'keep' : 'release');
+        await reservation.settle(result.reason === 'UPSTREAM_TIMEOUT' ? 'keep' : 'release');
       }
       return refused(result.reason);
     }
@@ -239,6 +227,8 @@ export function createDataPlaneGovernance(deps: {
   });
 
   return {
+    /** Withdrawal reservations alone, for consumers that never hold or forward (check, embedded). */
+    reserve,
     /** The hooks one environment's data plane calls. */
     forPlane(environment: Environment, plane: Plane): DataPlaneGovernance {
       planes.set(environment, plane);

@@ -14,7 +14,7 @@ import {
   type ParameterExtractor,
   type RuleSnapshot,
 } from '../core/policy/index.js';
-import { createPolicyStep } from '../core/policy/policy-step.js';
+import { createPolicyStep, type PolicyStep } from '../core/policy/policy-step.js';
 import { compileRouteTable, type RouteSpec } from '../core/routes/route-table.js';
 import { binanceScheme } from '../core/signing/binance.js';
 import { bybitScheme } from '../core/signing/bybit.js';
@@ -27,13 +27,9 @@ import {
   buildDataPlaneApp,
   type DecisionRecord,
 } from '../server/data-plane/build-data-plane-app.js';
-import type { Upstream } from '../server/data-plane/upstream.js';
+import type { DataPlaneGovernance } from '../server/data-plane/data-plane-governance.js';
+import { createUpstream, type Upstream } from '../server/data-plane/upstream.js';
 import { APPROVAL_POLL_ROUTE, type DataPlaneGovernanceRuntime } from './data-plane-governance.js';
-import { createEnvironmentUpstream } from './environment-upstream.js';
-import { registerOAuthRoutes } from '../server/data-plane/oauth-routes.js';
-import type { AccessTokenService } from '../services/access-tokens.js';
-import type { ChangeEvents } from '../ports.js';
-import { attachWsGateway } from './ws-gateways.js';
 
 const SCHEMES: Readonly<Record<Dialect, () => SigningScheme>> = {
   native: () => nativeScheme,
@@ -62,52 +58,51 @@ export const DEFAULT_ROUTES: readonly RouteSpec[] = Object.freeze([
   APPROVAL_POLL_ROUTE,
 ]);
 
+/**
+ * What authorizes a request of one environment without forwarding it: the data plane's own
+ * pipeline (same key cache, replay guard, limits, policies, risk) and decision reporting. The
+ * check listener (nginx, Envoy) and the embedded plugins run requests through it.
+ */
+export interface PlaneAuthority {
+  readonly environment: EnvironmentConfig['name'];
+  readonly pipeline: PipelineDeps;
+  readonly onDecision: (record: DecisionRecord) => void;
+  /** Withdrawal reservations; undefined without governance. */
+  readonly governance?: Pick<DataPlaneGovernance, 'reserve'>;
+}
+
 export interface DataPlane {
   readonly name: string;
   readonly app: FastifyInstance;
   readonly upstream: Upstream;
   readonly sandbox: RunningSandbox | undefined;
+  readonly authority: PlaneAuthority;
 }
 
-/** Builds one environment's data plane and, for `upstream: builtin`, its own sandbox exchange. */
-export async function createDataPlane(
+/** What every environment's pipeline is composed from (one instance shared by the planes). */
+export interface PlaneShared {
+  config: Config;
+  clock: Clock;
+  keys: KeyLookup;
+  replay: ReplayGuard;
+  dummyKeys: PipelineDeps['dummyKeys'];
+  logger: Logger;
+  onDecision: (record: DecisionRecord) => void;
+  /** Rate limits, failure budget and bans of this environment; none when undefined. */
+  limitsFor?: (env: EnvironmentConfig) => PipelineLimits | undefined;
+  /** The current policy snapshot (swapped on every change); no policy step when undefined. */
+  policies?: () => RuleSnapshot;
+  /** Anomaly responses in force in this environment (docs/observability.md). */
+  riskFor?: (env: EnvironmentConfig, routes: readonly RouteSpec[]) => RiskLookup;
+  /** Approval holds and withdrawal rules on the data plane; none when undefined. */
+  governance?: DataPlaneGovernanceRuntime;
+}
+
+/** One environment's pipeline: schemes, routes, window, limits, policies and risk. */
+export function createPlanePipeline(
   env: EnvironmentConfig,
-  shared: {
-    config: Config;
-    clock: Clock;
-    keys: KeyLookup;
-    replay: ReplayGuard;
-    dummyKeys: PipelineDeps['dummyKeys'];
-    logger: Logger;
-    onDecision: (record: DecisionRecord) => void;
-    /** Rate limits, failure budget and bans of this environment; none when undefined. */
-    limitsFor?: (env: EnvironmentConfig) => PipelineLimits | undefined;
-    /** The current policy snapshot (swapped on every change); no policy step when undefined. */
-    policies?: () => RuleSnapshot;
-    /** Anomaly responses in force in this environment (docs/observability.md). */
-    riskFor?: (env: EnvironmentConfig, routes: readonly RouteSpec[]) => RiskLookup;
-    /** Approval holds and withdrawal rules on the data plane; none when undefined. */
-    governance?: DataPlaneGovernanceRuntime;
-    /** The authorization server; its endpoints are served when `oauth.enabled` (docs/oauth.md). */
-    oauth?: AccessTokenService;
-    /** Key changes, so live WebSocket sessions of a changed key are re-checked at once. */
-    events?: ChangeEvents;
-  },
-): Promise<DataPlane> {
-  let sandbox: RunningSandbox | undefined;
-  let upstreamToken: string | undefined;
-  let origin = env.upstream;
-  if (env.upstream === 'builtin') {
-    upstreamToken = randomBytes(24).toString('base64url');
-    sandbox = await startSandboxExchange({
-      host: '127.0.0.1',
-      port: 0,
-      upstreamToken,
-      clock: shared.clock,
-    });
-    origin = sandbox.url;
-  }
-  const upstream = createEnvironmentUpstream(env, origin, shared);
+  shared: PlaneShared,
+): { pipeline: PipelineDeps; policies: PolicyStep | undefined } {
   const limits = shared.limitsFor?.(env);
   const routeSpecs = env.routes ?? DEFAULT_ROUTES;
   const policies =
@@ -130,12 +125,50 @@ export async function createDataPlane(
     ...(policies !== undefined ? { policies } : {}),
     ...(shared.riskFor !== undefined ? { risk: shared.riskFor(env, routeSpecs) } : {}),
   };
+  return { pipeline, policies };
+}
+
+/**
+ * One environment's authority without a listener or an upstream (the embedded plugins): no
+ * approval holds (a held request is refused), withdrawal reservations when governance is on.
+ */
+export function createPlaneAuthority(env: EnvironmentConfig, shared: PlaneShared): PlaneAuthority {
+  const { pipeline } = createPlanePipeline(env, shared);
+  return {
+    environment: env.name,
+    pipeline,
+    onDecision: shared.onDecision,
+    ...(shared.governance !== undefined
+      ? { governance: { reserve: shared.governance.reserve } }
+      : {}),
+  };
+}
+
+/** Builds one environment's data plane and, for `upstream: builtin`, its own sandbox exchange. */
+export async function createDataPlane(
+  env: EnvironmentConfig,
+  shared: PlaneShared,
+): Promise<DataPlane> {
+  let sandbox: RunningSandbox | undefined;
+  let upstreamToken: string | undefined;
+  let origin = env.upstream;
+  if (env.upstream === 'builtin') {
+    upstreamToken = randomBytes(24).toString('base64url');
+    sandbox = await startSandboxExchange({
+      host: '127.0.0.1',
+      port: 0,
+      upstreamToken,
+      clock: shared.clock,
+    });
+    origin = sandbox.url;
+  }
+  const upstream = createUpstream(origin, { timeoutMs: env.upstreamTimeoutMs });
+  const { pipeline, policies } = createPlanePipeline(env, shared);
   const governance = shared.governance?.forPlane(env.name, {
     upstream,
     upstreamToken,
     routes: pipeline.routes,
     policies,
-    risk: pipeline.risk,
   });
   const app = buildDataPlaneApp(
     {
@@ -154,31 +187,13 @@ export async function createDataPlane(
       logger: shared.logger.child({ environment: env.name }),
     },
   );
-  if (shared.oauth !== undefined && shared.config.oauth.enabled) {
-    registerOAuthRoutes(app, {
-      environment: env.name,
-      service: shared.oauth,
-      pipeline,
-      clientIp: createClientIpResolver({ trustedProxies: shared.config.dataPlane.trustedProxies }),
-      clock: shared.clock,
-    });
-  }
-  if (shared.config.dataPlane.websocket.enabled) {
-    attachWsGateway(app, {
-      pipeline,
-      policies,
-      clientIp: createClientIpResolver({ trustedProxies: shared.config.dataPlane.trustedProxies }),
-      clock: shared.clock,
-      origin,
-      upstreamToken,
-      ...(shared.events !== undefined ? { events: shared.events } : {}),
-      ...(shared.oauth !== undefined && shared.config.oauth.enabled
-        ? { tokens: shared.oauth }
-        : {}),
-      config: shared.config.dataPlane.websocket,
-    });
-  }
-  return { name: env.name, app, upstream, sandbox };
+  const authority: PlaneAuthority = {
+    environment: env.name,
+    pipeline,
+    onDecision: shared.onDecision,
+    ...(governance !== undefined ? { governance } : {}),
+  };
+  return { name: env.name, app, upstream, sandbox, authority };
 }
 
 /** Compiles every route's parameter extractors once; a bad expression refuses start-up. */

@@ -20,18 +20,20 @@ import {
   type LoadedKeyring,
 } from '../services/master-keys.js';
 import { createKeyCache } from '../services/key-cache.js';
-import { createAccessTokenRuntime } from './access-tokens-runtime.js';
-import { registerAdminOAuthRoutes } from '../server/admin/routes/oauth.js';
 import {
   createDataPlane,
   createDummyKeys,
+  createPlaneAuthority,
   createReplayGuard,
   type DataPlane,
+  type PlaneAuthority,
+  type PlaneShared,
 } from './data-planes.js';
+import { createCheckListener, createEmbeddedKeys } from './integrations.js';
 import { createDataPlaneGovernance } from './data-plane-governance.js';
 import { createGovernance } from './governance.js';
 import { createLastUsedTracker } from './last-used.js';
-import { createClusterRuntime } from './cluster.js';
+import { createLocalEvents } from './local-events.js';
 import { createObservability, observabilityOptionsOf } from './observability.js';
 import { createRateLimitRuntime } from './rate-limits.js';
 
@@ -63,6 +65,13 @@ export interface RuntimeOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /**
+   * The embedded plugins' composition (`portcullis/fastify`, `portcullis/express`): the same
+   * store, keys, limits and policies, but no listener, no sandbox exchange and no check listener;
+   * cached keys are re-read after `embedded.keyRevalidateInterval` (changes made by other
+   * processes sharing the store).
+   */
+  readonly embedded?: boolean;
 }
 
 /** Where a running node can be reached; written to `<dataDir>/runtime.json` for the CLI. */
@@ -71,6 +80,8 @@ export interface RuntimeInfo {
   readonly adminUrl: string;
   readonly dataPlanes: Record<string, { url: string; upstream: string }>;
   readonly adminTokenFile: string;
+  /** The check listener for nginx / Envoy, when `check.enabled`. */
+  readonly checkUrl?: string;
   readonly bootstrapTokenCreated: boolean;
   readonly masterKeyGenerated: boolean;
 }
@@ -114,9 +125,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     throw error;
   }
   store.setAuditSealer(sealer);
-  // Cluster mode (`redis` set): events over Redis pub/sub and the shared replay guard.
-  const cluster = createClusterRuntime(config, { clock, logger });
-  const events = cluster.events;
+  const events = createLocalEvents();
   const keys = createKeyService({ store, clock, events, keyring: () => keyring });
   const tokens = createAdminTokenService({ store, clock, events });
   const audit = createAuditService({ store, sealer: () => sealer });
@@ -125,21 +134,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     clock,
     keys,
     logger,
-    events,
     keyChangeQuorum: Number(env.PORTCULLIS_KEY_CHANGE_QUORUM ?? '0') || 0,
-    policyChangeQuorum: Number(env.PORTCULLIS_POLICY_CHANGE_QUORUM ?? '0') || 0,
   });
 
+  const rateLimits = createRateLimitRuntime(config, { clock, logger, store });
   const observability = createObservability(
     { clock, logger, audit: (draft) => store.appendAudit(draft), keys },
     observabilityOptionsOf(config),
   );
-  const rateLimits = createRateLimitRuntime(config, {
-    clock,
-    logger,
-    store,
-    onBan: (environment) => observability.metrics.recordBan(environment),
-  });
   let rotation: Promise<unknown> | undefined;
   const admin: FastifyInstance = buildAdminApp(
     {
@@ -157,7 +159,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         metricsPublic: config.admin.metricsPublic,
         risk: observability.risk,
         governance: observability.governance,
-        keyUse: observability.keyUse,
         ...(observability.traffic ? { traffic: observability.traffic } : {}),
       },
       async rotateMasterKey(ctx) {
@@ -192,21 +193,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   );
 
   const keyCache = createKeyCache({ keys, events }, { maxEntries: config.dataPlane.keyCacheSize });
-  const replay = cluster.replay ?? createReplayGuard(config, clock);
+  const replay = createReplayGuard(config, clock);
   const dummyKeys = createDummyKeys();
-  // The authorization server (docs/oauth.md): tokens are checked against the same key cache.
-  const accessTokens = createAccessTokenRuntime(config, {
-    store,
-    keyring: () => keyring,
-    keys: keyCache,
-    clock,
-    logger,
-  });
-  registerAdminOAuthRoutes(admin, {
-    service: accessTokens,
-    clock,
-    audit: (draft) => store.appendAudit(draft),
-  });
   const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
   const planeGovernance =
     governance.services === undefined
@@ -219,39 +207,42 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           logger,
         });
   const dataPlanes: DataPlane[] = [];
+  const authorities = new Map<string, PlaneAuthority>();
+  const embeddedKeys = options.embedded
+    ? createEmbeddedKeys(keyCache, clock, config.embedded.keyRevalidateIntervalMs)
+    : undefined;
   for (const env of [config.environments.production, config.environments.sandbox]) {
     if (!env.enabled) continue;
-    dataPlanes.push(
-      await createDataPlane(env, {
-        config,
-        clock,
-        keys: observability.countingKeys(env.name, keyCache),
-        replay,
-        dummyKeys,
-        logger,
-        oauth: accessTokens,
-        events,
-        limitsFor: (environment) => rateLimits.forEnvironment(environment),
-        policies: governance.snapshot,
-        riskFor: (plane, routes) => observability.riskLookup(plane.name, routes),
-        ...(planeGovernance !== undefined ? { governance: planeGovernance } : {}),
-        onDecision: (record) => {
-          if (record.decision.outcome === 'allow')
-            lastUsed.record(record.decision.key.id, record.nowMs);
-          observability.record(env.name, record);
-        },
-      }),
-    );
-  }
-
-  for (const plane of dataPlanes) {
-    const targets = plane.upstream.targets;
-    if (targets !== undefined) {
-      observability.metrics.addUpstreamTargets(plane.name as 'production' | 'sandbox', {
-        status: targets,
-      });
+    const shared: PlaneShared = {
+      config,
+      clock,
+      keys: observability.countingKeys(env.name, embeddedKeys ?? keyCache),
+      replay,
+      dummyKeys,
+      logger,
+      limitsFor: (environment) => rateLimits.forEnvironment(environment),
+      policies: governance.snapshot,
+      riskFor: (plane, routes) => observability.riskLookup(plane.name, routes),
+      ...(planeGovernance !== undefined ? { governance: planeGovernance } : {}),
+      onDecision: (record) => {
+        if (record.decision.outcome === 'allow')
+          lastUsed.record(record.decision.key.id, record.nowMs);
+        observability.record(env.name, record);
+      },
+    };
+    if (options.embedded) {
+      authorities.set(env.name, createPlaneAuthority(env, shared));
+      continue;
     }
+    const plane = await createDataPlane(env, shared);
+    dataPlanes.push(plane);
+    authorities.set(env.name, plane.authority);
   }
+  const check =
+    config.check.enabled && !options.embedded
+      ? createCheckListener(config, { authorities, clock, logger })
+      : undefined;
+
   const tokenFile = join(config.dataDir, 'admin-token');
   let info: RuntimeInfo | undefined;
 
@@ -262,21 +253,22 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     tokens,
     audit,
     events,
-    cluster,
     admin,
     logger,
     keyCache,
-    /** The authorization server's token service (the WebSocket gateway verifies with it). */
-    accessTokens,
     dataPlanes,
     observability,
+    /** Each enabled environment's pipeline, for the check listener and the embedded plugins. */
+    authorities,
+    check,
+    /** The policy service (reloaded by an embedded instance); undefined without governance. */
+    policies: governance.services?.policies,
 
     /** Starts every listener and writes runtime.json; returns where things are. */
     async start(): Promise<RuntimeInfo> {
       const { created } = await tokens.bootstrap(tokenFile);
       // A Redis that is down is not a start-up fault (onRedisDown decides); a slow one is waited for.
       await rateLimits.ready();
-      await cluster.start({ store, keyCache, policies: governance.services?.policies });
       await observability.start();
       const adminUrl = await admin.listen({
         host: config.admin.listen.host,
@@ -293,9 +285,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
             : plane.upstream.origin,
         };
       }
+      const checkUrl = check ? await check.listen() : undefined;
       info = {
         pid: process.pid,
         adminUrl,
+        ...(checkUrl !== undefined ? { checkUrl } : {}),
         dataPlanes: planes,
         adminTokenFile: tokenFile,
         bootstrapTokenCreated: created,
@@ -303,7 +297,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       };
       // Write-then-rename: a reader (the CLI, a test) never sees half a file.
       const runtimeFile = join(config.dataDir, 'runtime.json');
-      const body = { pid: info.pid, adminUrl, dataPlanes: info.dataPlanes };
+      const body = {
+        pid: info.pid,
+        adminUrl,
+        dataPlanes: info.dataPlanes,
+        ...(checkUrl !== undefined ? { checkUrl } : {}),
+      };
       writeFileSync(`${runtimeFile}.tmp`, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
       renameSync(`${runtimeFile}.tmp`, runtimeFile);
       return info;
@@ -311,6 +310,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
     async stop(): Promise<void> {
       await Promise.all(dataPlanes.map((plane) => plane.app.close()));
+      await check?.app.close();
+      embeddedKeys?.close();
       await admin.close();
       await Promise.all(
         dataPlanes.map(async (plane) => {
@@ -319,11 +320,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         }),
       );
       keyCache.close();
-      await accessTokens.close();
       await lastUsed.close();
       await observability.close();
       await rateLimits.close();
-      await cluster.close();
       await store.close();
     },
   };

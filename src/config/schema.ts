@@ -1,8 +1,4 @@
 /** JSON Schema of the configuration file; every field is documented in docs/configuration.md. */
-import { UPSTREAM_POOL_SCHEMA } from './upstream-config.js';
-import { WEBSOCKET_SCHEMA } from './websocket-config.js';
-
-import { OAUTH_SCHEMA } from './oauth-config.js';
 const duration = { type: 'string', pattern: '^\\d{1,9}(ms|s|m|h|d)$' } as const;
 const listener = {
   type: 'object',
@@ -171,7 +167,7 @@ const environment = {
   properties: {
     enabled: { type: 'boolean' },
     listen: listener,
-    upstream: { oneOf: [{ type: 'string', minLength: 1 }, UPSTREAM_POOL_SCHEMA] },
+    upstream: { type: 'string', minLength: 1 },
     upstreamTimeout: duration,
     window: {
       type: 'object',
@@ -217,17 +213,21 @@ export const CONFIG_SCHEMA = {
         replayCacheSize: { type: 'integer', minimum: 1000, maximum: 100000000 },
         headersTimeout: duration,
         requestTimeout: duration,
-        websocket: WEBSOCKET_SCHEMA,
       },
     },
-    cluster: {
+    check: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        revalidateInterval: duration,
-        maxStaleness: duration,
-        keyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_.-]{1,64}$' },
+        enabled: { type: 'boolean' },
+        listen: listener,
+        trustedProxies: { type: 'array', items: { type: 'string' } },
       },
+    },
+    embedded: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { keyRevalidateInterval: duration },
     },
     rateLimits: {
       type: 'object',
@@ -279,6 +279,5 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: { enabled: { type: 'boolean' }, interval: duration },
     },
-    oauth: OAUTH_SCHEMA,
   },
 } as const;
