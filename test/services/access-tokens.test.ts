@@ -1,5 +1,5 @@
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { SignJWT, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, SignJWT, type JWTPayload } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createSqliteControlStore,
@@ -355,6 +355,56 @@ describe('signing keys', () => {
     expect(newToken.split('.')[0]).not.toBe(oldToken.split('.')[0]);
     clock.advance(period); // two periods on: the old key is no longer published
     expect((await service.jwks()).keys.map((k) => k.kid)).not.toContain(oldKid);
+  });
+
+  it('two nodes racing to create a period key: tokens of both verify on both', async () => {
+    // Each node reads "no key yet" once, as both would at a period start before either writes.
+    const nodeOf = () => {
+      let hidden = 1;
+      const racing = {
+        getMeta: (name: string) =>
+          name.startsWith(`oauth.signing-key.${OPTIONS.signingKeyRotationMs}.`) && hidden-- > 0
+            ? Promise.resolve(undefined)
+            : store.getMeta(name),
+        setMeta: (name: string, value: string) => store.setMeta(name, value),
+      };
+      return createAccessTokenService(
+        { store: racing, keyring: () => keyring, keys: mapLookup(keys), clock },
+        OPTIONS,
+      );
+    };
+    const nodeA = nodeOf();
+    const nodeB = nodeOf();
+    const fromA = await nodeA.issue(apiKey());
+    const fromB = await nodeB.issue(apiKey());
+    const kidOf = (token: string) => decodeProtectedHeader(token).kid;
+    expect(kidOf(fromA.access_token)).not.toBe(kidOf(fromB.access_token));
+    for (const node of [nodeA, nodeB, newService()]) {
+      for (const issued of [fromA, fromB]) {
+        expect(await node.verify(issued.access_token, SANDBOX)).toMatchObject({ ok: true });
+      }
+    }
+  });
+
+  it('answers the public JWKS without a store read per request', async () => {
+    await service.jwks();
+    let reads = 0;
+    const counting = {
+      getMeta: (name: string) => {
+        reads += 1;
+        return store.getMeta(name);
+      },
+      setMeta: (name: string, value: string) => store.setMeta(name, value),
+    };
+    const node = createAccessTokenService(
+      { store: counting, keyring: () => keyring, keys: mapLookup(keys), clock },
+      OPTIONS,
+    );
+    await node.jwks();
+    const first = reads;
+    for (let i = 0; i < 20; i++) await node.jwks();
+    expect(first).toBeGreaterThan(0);
+    expect(reads).toBe(first);
   });
 
   it('publishes only public Ed25519 JWKs', async () => {

@@ -75,9 +75,16 @@ export function createSigningKeyring(
 ): SigningKeyring {
   const refreshMs = options.refreshMs ?? 10_000;
   const periods = new Map<number, PeriodEntry | null>();
+  // When a period was last found to have no key: the JWKS endpoint (public) then costs no read.
+  const absentAt = new Map<number, number>();
   // Unknown kids re-read the store at most once a second: a flood of made-up kids costs no I/O.
   let missReloadAtMs = Number.NEGATIVE_INFINITY;
   const metaName = (period: number) => `oauth.signing-key.${options.rotationMs}.${period}`;
+  // Every key also has a row of its own, never overwritten: a token signed by a key that lost
+  // a creation race (two nodes at a period start) still verifies everywhere.
+  const kidName = (kid: string) => `oauth.signing-key.kid.${kid}`;
+  const byKid = new Map<string, PeriodEntry>();
+  const periodOfKid = (kid: string) => parseInt(kid.split('-')[0] ?? '', 36);
   const binding = (kid: string) => `oauth-signing-key|${kid}`;
   const periodAt = (nowMs: number) => Math.floor(nowMs / options.rotationMs);
 
@@ -119,12 +126,23 @@ export function createSigningKeyring(
     return JSON.stringify(entry);
   }
 
-  async function load(period: number, nowMs: number): Promise<PeriodEntry | null> {
+  /** `trustAbsent`: a recent "no key" answer may stand (never before creating a key). */
+  async function load(
+    period: number,
+    nowMs: number,
+    trustAbsent = false,
+  ): Promise<PeriodEntry | null> {
     const cached = periods.get(period);
     if (cached !== undefined && cached !== null && nowMs - cached.loadedAtMs < refreshMs)
       return cached;
+    const absent = absentAt.get(period);
+    if (trustAbsent && cached === null && absent !== undefined && nowMs - absent < refreshMs)
+      return null;
     const raw = await deps.store.getMeta(metaName(period));
     const entry = raw === undefined ? null : decode(raw, nowMs);
+    if (entry === null) absentAt.set(period, nowMs);
+    else absentAt.delete(period);
+    for (const known of absentAt.keys()) if (known < period - 1) absentAt.delete(known);
     // Keep an already-opened private key when the row is unchanged.
     if (entry !== null && cached?.kid === entry.kid && cached.privateKey !== undefined)
       entry.privateKey = cached.privateKey;
@@ -140,7 +158,9 @@ export function createSigningKeyring(
     const der = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
     const sealed = sealSecret(deps.keyring(), der, binding(kid));
     der.fill(0);
-    await deps.store.setMeta(metaName(period), encode(kid, x, sealed));
+    const row = encode(kid, x, sealed);
+    await deps.store.setMeta(kidName(kid), row);
+    await deps.store.setMeta(metaName(period), row);
     // Read back: when two nodes create the same period's key at once, the row that stayed wins
     // on both (the other one never signed anything).
     periods.delete(period);
@@ -182,27 +202,32 @@ export function createSigningKeyring(
     async verifierFor(kid) {
       const nowMs = deps.clock.now();
       const period = periodAt(nowMs);
+      // Published: keys of the current and the previous period only.
+      const kidPeriod = periodOfKid(kid);
+      if (kidPeriod !== period && kidPeriod !== period - 1) return undefined;
       for (const p of [period, period - 1]) {
         const cached = periods.get(p);
-        if (cached?.kid === kid && nowMs - cached.loadedAtMs < refreshMs) return cached.publicKey;
+        if (cached?.kid === kid) return cached.publicKey;
       }
-      // A miss re-reads both rows: another node may have created the current period's key.
+      const known = byKid.get(kid);
+      if (known !== undefined) return known.publicKey;
       if (nowMs - missReloadAtMs < 1000) return undefined;
-      missReloadAtMs = nowMs;
-      periods.delete(period);
-      periods.delete(period - 1);
-      for (const p of [period, period - 1]) {
-        const entry = await load(p, nowMs);
-        if (entry?.kid === kid) return entry.publicKey;
+      const raw = await deps.store.getMeta(kidName(kid));
+      const entry = raw === undefined ? null : decode(raw, nowMs);
+      if (entry === null || entry.kid !== kid) {
+        missReloadAtMs = nowMs;
+        return undefined;
       }
-      return undefined;
+      for (const [id] of byKid) if (periodOfKid(id) < period - 1) byKid.delete(id);
+      if (byKid.size < 64) byKid.set(kid, entry);
+      return entry.publicKey;
     },
 
     async jwks() {
       const nowMs = deps.clock.now();
       const period = periodAt(nowMs);
       const current = await currentEntry(nowMs);
-      const previous = await load(period - 1, nowMs);
+      const previous = await load(period - 1, nowMs, true);
       return { keys: previous === null ? [current.jwk] : [current.jwk, previous.jwk] };
     },
   };
