@@ -30,6 +30,8 @@ import {
 import type { DataPlaneGovernance } from '../server/data-plane/data-plane-governance.js';
 import { createUpstream, type Upstream } from '../server/data-plane/upstream.js';
 import { APPROVAL_POLL_ROUTE, type DataPlaneGovernanceRuntime } from './data-plane-governance.js';
+import { registerOAuthRoutes } from '../server/data-plane/oauth-routes.js';
+import type { AccessTokenService } from '../services/access-tokens.js';
 
 const SCHEMES: Readonly<Record<Dialect, () => SigningScheme>> = {
   native: () => nativeScheme,
@@ -96,6 +98,8 @@ export interface PlaneShared {
   riskFor?: (env: EnvironmentConfig, routes: readonly RouteSpec[]) => RiskLookup;
   /** Approval holds and withdrawal rules on the data plane; none when undefined. */
   governance?: DataPlaneGovernanceRuntime;
+  /** The authorization server; its endpoints are served when `oauth.enabled` (docs/oauth.md). */
+  oauth?: AccessTokenService;
 }
 
 /** One environment's pipeline: schemes, routes, window, limits, policies and risk. */
@@ -187,6 +191,15 @@ export async function createDataPlane(
       logger: shared.logger.child({ environment: env.name }),
     },
   );
+  if (shared.oauth !== undefined && shared.config.oauth.enabled) {
+    registerOAuthRoutes(app, {
+      environment: env.name,
+      service: shared.oauth,
+      pipeline,
+      clientIp: createClientIpResolver({ trustedProxies: shared.config.dataPlane.trustedProxies }),
+      clock: shared.clock,
+    });
+  }
   const authority: PlaneAuthority = {
     environment: env.name,
     pipeline,

@@ -20,6 +20,8 @@ import {
   type LoadedKeyring,
 } from '../services/master-keys.js';
 import { createKeyCache } from '../services/key-cache.js';
+import { createAccessTokenRuntime } from './access-tokens-runtime.js';
+import { registerAdminOAuthRoutes } from '../server/admin/routes/oauth.js';
 import {
   createDataPlane,
   createDummyKeys,
@@ -195,6 +197,19 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const keyCache = createKeyCache({ keys, events }, { maxEntries: config.dataPlane.keyCacheSize });
   const replay = createReplayGuard(config, clock);
   const dummyKeys = createDummyKeys();
+  // The authorization server (docs/oauth.md): tokens are checked against the same key cache.
+  const accessTokens = createAccessTokenRuntime(config, {
+    store,
+    keyring: () => keyring,
+    keys: keyCache,
+    clock,
+    logger,
+  });
+  registerAdminOAuthRoutes(admin, {
+    service: accessTokens,
+    clock,
+    audit: (draft) => store.appendAudit(draft),
+  });
   const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
   const planeGovernance =
     governance.services === undefined
@@ -220,6 +235,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       replay,
       dummyKeys,
       logger,
+      oauth: accessTokens,
       limitsFor: (environment) => rateLimits.forEnvironment(environment),
       policies: governance.snapshot,
       riskFor: (plane, routes) => observability.riskLookup(plane.name, routes),
@@ -256,6 +272,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     admin,
     logger,
     keyCache,
+    /** The authorization server's token service (the WebSocket gateway verifies with it). */
+    accessTokens,
     dataPlanes,
     observability,
     /** Each enabled environment's pipeline, for the check listener and the embedded plugins. */
@@ -320,6 +338,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         }),
       );
       keyCache.close();
+      await accessTokens.close();
       await lastUsed.close();
       await observability.close();
       await rateLimits.close();

@@ -20,6 +20,7 @@ import {
 } from './observability-config.js';
 import type { GovernancePolicy } from '../core/governance/index.js';
 import { CONFIG_SCHEMA } from './schema.js';
+import { oauthConfigOf, type OAuthConfig } from './oauth-config.js';
 
 export interface ListenerConfig {
   readonly host: string;
@@ -95,6 +96,8 @@ export interface Config extends ObservabilityConfig {
   };
   readonly environments: Readonly<Record<Environment, EnvironmentConfig>>;
   readonly rateLimits: RateLimitsConfig;
+  /** The authorization server: access tokens, tickets, signing keys (docs/oauth.md). */
+  readonly oauth: OAuthConfig;
   /** The authorization check listener for nginx `auth_request` and Envoy `ext_authz` (docs/integrations.md). */
   readonly check: {
     readonly enabled: boolean;
@@ -330,6 +333,7 @@ export function loadConfig(
       sandbox: environment('sandbox', 8090),
     }),
     ...observabilityConfigOf(merged),
+    ...oauthConfigOf(merged),
     check: Object.freeze({
       enabled: check.enabled === true,
       listen: {

@@ -1,4 +1,5 @@
 /** JSON Schema of the configuration file; every field is documented in docs/configuration.md. */
+import { OAUTH_SCHEMA } from './oauth-config.js';
 const duration = { type: 'string', pattern: '^\\d{1,9}(ms|s|m|h|d)$' } as const;
 const listener = {
   type: 'object',
@@ -279,5 +280,6 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: { enabled: { type: 'boolean' }, interval: duration },
     },
+    oauth: OAUTH_SCHEMA,
   },
 } as const;
