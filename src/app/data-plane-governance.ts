@@ -12,7 +12,9 @@ import { requestDigest } from '../core/approvals/index.js';
 import type { JsonValue } from '../core/audit/canonical-json.js';
 import type { Clock } from '../core/clock.js';
 import type { ApiKey, Environment } from '../core/keys/model.js';
+import type { RiskLookup } from '../core/pipeline.js';
 import type { PolicyStep, PolicyStepResult } from '../core/policy/policy-step.js';
+import { riskAllows } from '../core/risk/key-risk.js';
 import type { RouteMatch, RouteSpec, RouteTable } from '../core/routes/route-table.js';
 import type { ApprovalRecord } from '../ports.js';
 import { approvalJson, type ApprovalService } from '../services/approval-service.js';
@@ -23,7 +25,7 @@ import type {
   ReserveOutcome,
 } from '../server/data-plane/data-plane-governance.js';
 import { upstreamHeaders } from '../server/data-plane/forward-headers.js';
-import type { Upstream } from '../server/data-plane/upstream.js';
+import { outcomeUnknown, type Upstream } from '../server/data-plane/upstream.js';
 
 type JsonObject = { readonly [name: string]: JsonValue };
 
@@ -65,6 +67,8 @@ interface Plane {
   readonly upstreamToken: string | undefined;
   readonly routes: RouteTable;
   readonly policies: PolicyStep | undefined;
+  /** Anomaly responses in force: a key stepped down or disabled since the hold is refused. */
+  readonly risk?: RiskLookup | undefined;
 }
 
 export function createDataPlaneGovernance(deps: {
@@ -168,6 +172,13 @@ export function createDataPlaneGovernance(deps: {
     if (route.route.scope !== null && !key.scopes.includes(route.route.scope)) {
       return refused('SCOPE_MISSING');
     }
+    const nowMs = clock.now();
+    const risk = plane.risk?.stateOf(key.id, nowMs);
+    if (risk !== undefined && plane.risk !== undefined) {
+      if (risk.disabled) return refused('KEY_DISABLED');
+      if (!riskAllows(risk, route.route.scope, route.route.action, plane.risk.cancelActions))
+        return refused('KEY_STEPPED_DOWN');
+    }
     const body = Buffer.from(s.bodyBase64, 'base64');
     // Policies as they are now: a rule added since the hold can still stop it.
     const policy = plane.policies?.check({
@@ -177,9 +188,10 @@ export function createDataPlaneGovernance(deps: {
       method: s.method,
       path: s.path,
       clientIp: s.clientIp,
-      nowMs: clock.now(),
+      nowMs,
       query: s.query,
       body,
+      riskLevel: risk?.level,
     });
     if (policy?.outcome === 'deny') return refused(policy.reason);
     const reservation = await reserve({ key, route, policy, requestId });
@@ -202,7 +214,7 @@ export function createDataPlaneGovernance(deps: {
     });
     if (!result.ok) {
       if (reservation.kind === 'reserved') {
-        await reservation.settle(result.reason === 'UPSTREAM_TIMEOUT' ? 'keep' : 'release');
+        await reservation.settle(outcomeUnknown(result.reason) ? 'keep' : 'release');
       }
       return refused(result.reason);
     }

@@ -28,10 +28,13 @@ import {
   type DecisionRecord,
 } from '../server/data-plane/build-data-plane-app.js';
 import type { DataPlaneGovernance } from '../server/data-plane/data-plane-governance.js';
-import { createUpstream, type Upstream } from '../server/data-plane/upstream.js';
+import type { Upstream } from '../server/data-plane/upstream.js';
 import { APPROVAL_POLL_ROUTE, type DataPlaneGovernanceRuntime } from './data-plane-governance.js';
+import { createEnvironmentUpstream } from './environment-upstream.js';
 import { registerOAuthRoutes } from '../server/data-plane/oauth-routes.js';
 import type { AccessTokenService } from '../services/access-tokens.js';
+import type { ChangeEvents } from '../ports.js';
+import { attachWsGateway } from './ws-gateways.js';
 
 const SCHEMES: Readonly<Record<Dialect, () => SigningScheme>> = {
   native: () => nativeScheme,
@@ -100,6 +103,8 @@ export interface PlaneShared {
   governance?: DataPlaneGovernanceRuntime;
   /** The authorization server; its endpoints are served when `oauth.enabled` (docs/oauth.md). */
   oauth?: AccessTokenService;
+  /** Key changes, so live WebSocket sessions of a changed key are re-checked at once. */
+  events?: ChangeEvents;
 }
 
 /** One environment's pipeline: schemes, routes, window, limits, policies and risk. */
@@ -166,13 +171,14 @@ export async function createDataPlane(
     });
     origin = sandbox.url;
   }
-  const upstream = createUpstream(origin, { timeoutMs: env.upstreamTimeoutMs });
+  const upstream = createEnvironmentUpstream(env, origin, shared);
   const { pipeline, policies } = createPlanePipeline(env, shared);
   const governance = shared.governance?.forPlane(env.name, {
     upstream,
     upstreamToken,
     routes: pipeline.routes,
     policies,
+    risk: pipeline.risk,
   });
   const app = buildDataPlaneApp(
     {
@@ -198,6 +204,21 @@ export async function createDataPlane(
       pipeline,
       clientIp: createClientIpResolver({ trustedProxies: shared.config.dataPlane.trustedProxies }),
       clock: shared.clock,
+    });
+  }
+  if (shared.config.dataPlane.websocket.enabled) {
+    attachWsGateway(app, {
+      pipeline,
+      policies,
+      clientIp: createClientIpResolver({ trustedProxies: shared.config.dataPlane.trustedProxies }),
+      clock: shared.clock,
+      origin,
+      upstreamToken,
+      ...(shared.events !== undefined ? { events: shared.events } : {}),
+      ...(shared.oauth !== undefined && shared.config.oauth.enabled
+        ? { tokens: shared.oauth }
+        : {}),
+      config: shared.config.dataPlane.websocket,
     });
   }
   const authority: PlaneAuthority = {

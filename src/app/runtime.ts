@@ -35,7 +35,7 @@ import { createCheckListener, createEmbeddedKeys } from './integrations.js';
 import { createDataPlaneGovernance } from './data-plane-governance.js';
 import { createGovernance } from './governance.js';
 import { createLastUsedTracker } from './last-used.js';
-import { createLocalEvents } from './local-events.js';
+import { createClusterRuntime } from './cluster.js';
 import { createObservability, observabilityOptionsOf } from './observability.js';
 import { createRateLimitRuntime } from './rate-limits.js';
 
@@ -127,7 +127,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     throw error;
   }
   store.setAuditSealer(sealer);
-  const events = createLocalEvents();
+  // Cluster mode (`redis` set): events over Redis pub/sub and the shared replay guard.
+  const cluster = createClusterRuntime(config, { clock, logger });
+  const events = cluster.events;
   const keys = createKeyService({ store, clock, events, keyring: () => keyring });
   const tokens = createAdminTokenService({ store, clock, events });
   const audit = createAuditService({ store, sealer: () => sealer });
@@ -136,14 +138,21 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     clock,
     keys,
     logger,
+    events,
     keyChangeQuorum: Number(env.PORTCULLIS_KEY_CHANGE_QUORUM ?? '0') || 0,
+    policyChangeQuorum: Number(env.PORTCULLIS_POLICY_CHANGE_QUORUM ?? '0') || 0,
   });
 
-  const rateLimits = createRateLimitRuntime(config, { clock, logger, store });
   const observability = createObservability(
     { clock, logger, audit: (draft) => store.appendAudit(draft), keys },
     observabilityOptionsOf(config),
   );
+  const rateLimits = createRateLimitRuntime(config, {
+    clock,
+    logger,
+    store,
+    onBan: (environment) => observability.metrics.recordBan(environment),
+  });
   let rotation: Promise<unknown> | undefined;
   const admin: FastifyInstance = buildAdminApp(
     {
@@ -161,6 +170,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         metricsPublic: config.admin.metricsPublic,
         risk: observability.risk,
         governance: observability.governance,
+        keyUse: observability.keyUse,
         ...(observability.traffic ? { traffic: observability.traffic } : {}),
       },
       async rotateMasterKey(ctx) {
@@ -195,7 +205,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   );
 
   const keyCache = createKeyCache({ keys, events }, { maxEntries: config.dataPlane.keyCacheSize });
-  const replay = createReplayGuard(config, clock);
+  const replay = cluster.replay ?? createReplayGuard(config, clock);
   const dummyKeys = createDummyKeys();
   // The authorization server (docs/oauth.md): tokens are checked against the same key cache.
   const accessTokens = createAccessTokenRuntime(config, {
@@ -236,6 +246,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       dummyKeys,
       logger,
       oauth: accessTokens,
+      events,
       limitsFor: (environment) => rateLimits.forEnvironment(environment),
       policies: governance.snapshot,
       riskFor: (plane, routes) => observability.riskLookup(plane.name, routes),
@@ -259,6 +270,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       ? createCheckListener(config, { authorities, clock, logger })
       : undefined;
 
+  for (const plane of dataPlanes) {
+    const targets = plane.upstream.targets;
+    if (targets !== undefined) {
+      observability.metrics.addUpstreamTargets(plane.name as 'production' | 'sandbox', {
+        status: targets,
+      });
+    }
+  }
   const tokenFile = join(config.dataDir, 'admin-token');
   let info: RuntimeInfo | undefined;
 
@@ -269,6 +288,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     tokens,
     audit,
     events,
+    cluster,
     admin,
     logger,
     keyCache,
@@ -287,6 +307,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       const { created } = await tokens.bootstrap(tokenFile);
       // A Redis that is down is not a start-up fault (onRedisDown decides); a slow one is waited for.
       await rateLimits.ready();
+      await cluster.start({ store, keyCache, policies: governance.services?.policies });
       await observability.start();
       const adminUrl = await admin.listen({
         host: config.admin.listen.host,
@@ -342,6 +363,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       await lastUsed.close();
       await observability.close();
       await rateLimits.close();
+      await cluster.close();
       await store.close();
     },
   };

@@ -20,6 +20,13 @@ import {
 } from './observability-config.js';
 import type { GovernancePolicy } from '../core/governance/index.js';
 import { CONFIG_SCHEMA } from './schema.js';
+import { websocketConfigOf, type WebsocketConfig } from './websocket-config.js';
+import {
+  upstreamLabelOf,
+  upstreamPoolOf,
+  upstreamPoolProblems,
+  type UpstreamPoolConfig,
+} from './upstream-config.js';
 import { oauthConfigOf, type OAuthConfig } from './oauth-config.js';
 
 export interface ListenerConfig {
@@ -31,8 +38,10 @@ export interface EnvironmentConfig {
   readonly name: Environment;
   readonly enabled: boolean;
   readonly listen: ListenerConfig;
-  /** `builtin` (the built-in sandbox exchange) or an http(s) base URL. */
+  /** `builtin` (the built-in sandbox exchange) or an http(s) base URL (a pool's first primary). */
   readonly upstream: string;
+  /** The pool form (targets, health checks, ejection); null for the single-URL form. */
+  readonly upstreamPool: UpstreamPoolConfig | null;
   readonly upstreamTimeoutMs: number;
   readonly windowPastMs: number;
   readonly windowFutureMs: number;
@@ -93,11 +102,11 @@ export interface Config extends ObservabilityConfig {
     readonly replayCacheSize: number;
     readonly headersTimeoutMs: number;
     readonly requestTimeoutMs: number;
+    /** The WebSocket endpoint of each data plane (docs/websocket.md). */
+    readonly websocket: WebsocketConfig;
   };
   readonly environments: Readonly<Record<Environment, EnvironmentConfig>>;
   readonly rateLimits: RateLimitsConfig;
-  /** The authorization server: access tokens, tickets, signing keys (docs/oauth.md). */
-  readonly oauth: OAuthConfig;
   /** The authorization check listener for nginx `auth_request` and Envoy `ext_authz` (docs/integrations.md). */
   readonly check: {
     readonly enabled: boolean;
@@ -110,6 +119,17 @@ export interface Config extends ObservabilityConfig {
     /** A cached key is re-read from the store after this long (changes made by other processes). */
     readonly keyRevalidateIntervalMs: number;
   };
+  /** Cluster mode (only used when `redis` is set): change events, cache re-validation, replay. */
+  readonly cluster: {
+    /** Every node re-reads the change feed this often (a lost event is applied within it). */
+    readonly revalidateIntervalMs: number;
+    /** The cache is not trusted once the feed could not be read for this long (store down). */
+    readonly maxStalenessMs: number;
+    /** Prefix of the Redis channel (`<prefix>changes`) and replay keys (`<prefix>replay:`). */
+    readonly keyPrefix: string;
+  };
+  /** The authorization server: access tokens, tickets, signing keys (docs/oauth.md). */
+  readonly oauth: OAuthConfig;
 }
 
 type Raw = Record<string, unknown>;
@@ -243,6 +263,8 @@ export function loadConfig(
     ) {
       problems.push(`/environments/${name}/upstream: must be "builtin" or an http(s) URL`);
     }
+    if (typeof upstream === 'object')
+      problems.push(...upstreamPoolProblems(upstream, `/environments/${name}/upstream`));
   }
   for (const name of ['production', 'sandbox'] as const) {
     const routes = obj(envs[name]).routes;
@@ -259,6 +281,14 @@ export function loadConfig(
   for (const name of ['production', 'sandbox'] as const) {
     problems.push(...limitProblems(obj(envs[name]), `/environments/${name}`));
   }
+  const revalidate = obj(merged.cluster).revalidateInterval;
+  const revalidateMs = typeof revalidate === 'string' ? parseDuration(revalidate) : undefined;
+  if (revalidateMs !== undefined && (revalidateMs < 50 || revalidateMs > 60_000))
+    problems.push('/cluster/revalidateInterval: must be between 50ms and 1m');
+  const staleness = obj(merged.cluster).maxStaleness;
+  const stalenessMs = typeof staleness === 'string' ? parseDuration(staleness) : undefined;
+  if (stalenessMs !== undefined && stalenessMs < 2 * (revalidateMs ?? 1000))
+    problems.push('/cluster/maxStaleness: must be at least twice cluster.revalidateInterval');
   if (obj(merged.rateLimits).backend === 'redis' && typeof merged.redis !== 'string') {
     problems.push('/rateLimits/backend: redis needs the top-level `redis` URL');
   }
@@ -284,7 +314,8 @@ export function loadConfig(
         host: (listen.host as string | undefined) ?? '127.0.0.1',
         port: (listen.port as number | undefined) ?? defaultPort,
       },
-      upstream: (e.upstream as string | undefined) ?? 'builtin',
+      upstream: e.upstream === undefined ? 'builtin' : upstreamLabelOf(e.upstream),
+      upstreamPool: upstreamPoolOf(e.upstream),
       upstreamTimeoutMs: ms(e.upstreamTimeout, '10s'),
       windowPastMs: ms(window.past, '5s'),
       windowFutureMs: ms(window.future, '1s'),
@@ -327,6 +358,7 @@ export function loadConfig(
       replayCacheSize: (dataPlane.replayCacheSize as number | undefined) ?? 250_000,
       headersTimeoutMs: ms(dataPlane.headersTimeout, '10s'),
       requestTimeoutMs: ms(dataPlane.requestTimeout, '30s'),
+      websocket: websocketConfigOf(dataPlane),
     }),
     environments: Object.freeze({
       production: environment('production', 8080),
@@ -334,6 +366,11 @@ export function loadConfig(
     }),
     ...observabilityConfigOf(merged),
     ...oauthConfigOf(merged),
+    cluster: Object.freeze({
+      revalidateIntervalMs: ms(obj(merged.cluster).revalidateInterval, '1s'),
+      maxStalenessMs: ms(obj(merged.cluster).maxStaleness, '30s'),
+      keyPrefix: (obj(merged.cluster).keyPrefix as string | undefined) ?? 'portcullis:',
+    }),
     check: Object.freeze({
       enabled: check.enabled === true,
       listen: {

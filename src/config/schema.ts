@@ -1,4 +1,7 @@
 /** JSON Schema of the configuration file; every field is documented in docs/configuration.md. */
+import { UPSTREAM_POOL_SCHEMA } from './upstream-config.js';
+import { WEBSOCKET_SCHEMA } from './websocket-config.js';
+
 import { OAUTH_SCHEMA } from './oauth-config.js';
 const duration = { type: 'string', pattern: '^\\d{1,9}(ms|s|m|h|d)$' } as const;
 const listener = {
@@ -168,7 +171,7 @@ const environment = {
   properties: {
     enabled: { type: 'boolean' },
     listen: listener,
-    upstream: { type: 'string', minLength: 1 },
+    upstream: { oneOf: [{ type: 'string', minLength: 1 }, UPSTREAM_POOL_SCHEMA] },
     upstreamTimeout: duration,
     window: {
       type: 'object',
@@ -214,6 +217,16 @@ export const CONFIG_SCHEMA = {
         replayCacheSize: { type: 'integer', minimum: 1000, maximum: 100000000 },
         headersTimeout: duration,
         requestTimeout: duration,
+        websocket: WEBSOCKET_SCHEMA,
+      },
+    },
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        revalidateInterval: duration,
+        maxStaleness: duration,
+        keyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_.-]{1,64}$' },
       },
     },
     check: {

@@ -62,6 +62,16 @@ export const REASON_CATALOG = {
   BODY_TOO_LARGE: { status: 413, description: 'The body is larger than the listener accepts.' },
   UPSTREAM_TIMEOUT: { status: 504, description: 'The upstream did not answer in time.' },
   UPSTREAM_UNAVAILABLE: { status: 502, description: 'The upstream cannot be reached.' },
+  UPSTREAM_NOT_RETRIED: {
+    status: 502,
+    description:
+      'The upstream connection failed after the request may have reached it; without an idempotency key or client order id it is not sent to another target (check its outcome before resending).',
+  },
+  UPSTREAM_NO_HEALTHY_TARGET: {
+    status: 503,
+    description:
+      'Every target of the upstream pool is ejected or failing its health checks; nothing was sent.',
+  },
   RATE_LIMITED: {
     status: 429,
     description: 'A rate limit (key, account, IP prefix, orders or failed logins) is exhausted.',
