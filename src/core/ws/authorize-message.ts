@@ -140,7 +140,8 @@ function authorizeChecks(
       clientIp: grant.clientIp,
       nowMs,
       query: null,
-      body: check.body,
+      // Evaluated only when a policy step exists (optional call short-circuits its arguments).
+      body: check.body(),
     });
     if (policy?.outcome === 'deny') return { outcome: 'deny', reason: policy.reason };
     // Holding a message for approval has no answer a socket client could poll: refuse it.

@@ -15,18 +15,23 @@ export interface WsRequest {
 export interface WsActionCheck {
   readonly method: string;
   readonly path: string;
-  /** The body policies extract parameters from (the order, for order.place). */
-  readonly body: Buffer;
+  /** The body policies extract parameters from (the order, for order.place); made on demand. */
+  body(): Buffer;
 }
 
 export type WsMapping =
   | { readonly ok: true; readonly checks: readonly WsActionCheck[] }
   | { readonly ok: false; readonly reason: 'BAD_REQUEST' | 'ROUTE_UNKNOWN' };
 
+const EMPTY = Buffer.alloc(0);
+function emptyBody(): Buffer {
+  return EMPTY;
+}
+
 /** The private streams a session may subscribe to, and the read they amount to. */
 export const WS_STREAM_ROUTES: Readonly<Record<string, WsActionCheck>> = {
-  orders: { method: 'GET', path: '/api/v1/orders', body: Buffer.alloc(0) },
-  balances: { method: 'GET', path: '/api/v1/balances', body: Buffer.alloc(0) },
+  orders: { method: 'GET', path: '/api/v1/orders', body: emptyBody },
+  balances: { method: 'GET', path: '/api/v1/balances', body: emptyBody },
 };
 
 const ORDER_ID = /^ord_[1-9]\d{0,14}$/;
@@ -42,7 +47,7 @@ export function mapWsRequest(request: WsRequest): WsMapping {
           {
             method: 'POST',
             path: '/api/v1/orders',
-            body: Buffer.from(JSON.stringify(request.params)),
+            body: () => Buffer.from(JSON.stringify(request.params)),
           },
         ],
       };
@@ -51,7 +56,7 @@ export function mapWsRequest(request: WsRequest): WsMapping {
       if (typeof id !== 'string' || !ORDER_ID.test(id)) return { ok: false, reason: 'BAD_REQUEST' };
       return {
         ok: true,
-        checks: [{ method: 'DELETE', path: `/api/v1/orders/${id}`, body: Buffer.alloc(0) }],
+        checks: [{ method: 'DELETE', path: `/api/v1/orders/${id}`, body: emptyBody }],
       };
     }
     case 'subscribe': {

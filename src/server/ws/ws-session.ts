@@ -20,6 +20,8 @@ import { WS_CLOSE, closeForReason, type WsCloseCode } from './close-codes.js';
 import { loginAccepted, loginRefused } from './login-replies.js';
 import type { WsGatewayContext } from './ws-context.js';
 
+/** How every stream event of the upstream begins. */
+const STREAM_PREFIX = Buffer.from('{"stream"');
 /** Queued client messages while the upstream connection opens. */
 const MAX_QUEUED = 64;
 
@@ -38,7 +40,7 @@ export class WsSession {
   closed = false;
   private upstream: WebSocket | undefined;
   private upstreamReady = false;
-  private readonly queued: string[] = [];
+  private readonly queued: (string | Buffer)[] = [];
   private chain: Promise<void> | undefined;
   private windowStartMs = 0;
   private windowCount = 0;
@@ -94,7 +96,8 @@ export class WsSession {
       setTimeout(() => this.socket.terminate(), 1000).unref();
       return;
     }
-    this.socket.send(data);
+    // Text frames either way: a Buffer holds the UTF-8 of a JSON text.
+    this.socket.send(data, { binary: false });
   }
 
   /** Ends the session with a close code the client can act on. */
@@ -152,14 +155,15 @@ export class WsSession {
     this.upstream = upstream;
     upstream.on('open', () => {
       this.upstreamReady = true;
-      for (const text of this.queued.splice(0)) upstream.send(text);
+      for (const text of this.queued.splice(0)) upstream.send(text, { binary: false });
     });
     upstream.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return;
-      const text = textOf(data);
+      const bytes = bytesOf(data);
       // Events of streams this session may no longer read are dropped, even if in flight.
-      if (this.streams.size === 0 && text.startsWith('{"stream"')) return;
-      this.sendRaw(text);
+      if (this.streams.size === 0 && bytes.subarray(0, STREAM_PREFIX.length).equals(STREAM_PREFIX))
+        return;
+      this.sendRaw(bytes);
     });
     const lost = (): void => {
       if (this.upstream === upstream) this.close(WS_CLOSE.UPSTREAM_CLOSED);
@@ -168,9 +172,9 @@ export class WsSession {
     upstream.on('error', lost);
   }
 
-  private toUpstream(text: string): void {
+  private toUpstream(text: string | Buffer): void {
     if (this.upstreamReady && this.upstream?.readyState === WebSocket.OPEN) {
-      this.upstream.send(text);
+      this.upstream.send(text, { binary: false });
       return;
     }
     if (this.queued.length >= MAX_QUEUED) {
@@ -196,11 +200,7 @@ export class WsSession {
       this.close(WS_CLOSE.MESSAGE_RATE_EXCEEDED);
       return;
     }
-    const bytes = Buffer.isBuffer(data)
-      ? data
-      : Array.isArray(data)
-        ? Buffer.concat(data)
-        : Buffer.from(data);
+    const bytes = bytesOf(data);
     const run = (): void | Promise<void> =>
       this.handle(bytes, isBinary, nowMs, this.windowCount > cap);
     // Messages of one session are handled in order, even when one waits for the key store.
@@ -256,7 +256,7 @@ export class WsSession {
         else this.streams.delete(stream);
       }
     }
-    this.toUpstream(bytes.toString('utf8'));
+    this.toUpstream(bytes);
   }
 
   private deny(id: WsRequest['id'], reason: ReasonCode, retryAfterMs?: number): void {
@@ -324,9 +324,9 @@ function parseObject(bytes: Buffer): Readonly<Record<string, unknown>> | undefin
     : undefined;
 }
 
-/** The UTF-8 text of a ws message, whichever buffer form ws delivered it in. */
-function textOf(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
+/** The bytes of a ws message, whichever buffer form ws delivered it in. */
+function bytesOf(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
 }
