@@ -39,7 +39,12 @@ const READY_TIMEOUT_MS = 2_000;
 /** Builds the cluster pieces for `config` (in-process ones when `redis` is not set). */
 export function createClusterRuntime(
   config: Config,
-  deps: { clock: Clock; logger: Logger },
+  deps: {
+    clock: Clock;
+    logger: Logger;
+    /** Delay from publication on another node to delivery here (portcullis_event_lag_seconds). */
+    onEventLag?: (eventType: string, seconds: number) => void;
+  },
 ): ClusterRuntime {
   const url = config.redis;
   if (url === null) {
@@ -68,6 +73,7 @@ export function createClusterRuntime(
         sync?.eventsStatus(status === 'connected');
       },
       onError: (error) => logger.debug({ err: error }, 'change events error'),
+      onLag: (event, lagMs) => deps.onEventLag?.(event.type, Math.max(0, lagMs) / 1000),
     },
   );
 

@@ -128,7 +128,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   }
   store.setAuditSealer(sealer);
   // Cluster mode (`redis` set): events over Redis pub/sub and the shared replay guard.
-  const cluster = createClusterRuntime(config, { clock, logger });
+  const cluster = createClusterRuntime(config, {
+    clock,
+    logger,
+    // Events arrive only after start(), when `observability` below exists.
+    onEventLag: (type, seconds) => observability.metrics.observeEventLagSeconds(type, seconds),
+  });
   const events = cluster.events;
   const keys = createKeyService({ store, clock, events, keyring: () => keyring });
   const tokens = createAdminTokenService({ store, clock, events });

@@ -40,6 +40,11 @@ export interface RedisChangeEventsOptions {
   readonly onStatus?: (status: ChangeEventsStatus) => void;
   /** A publish that failed, a malformed message, a handler that threw. Never given secrets. */
   readonly onError?: (error: Error) => void;
+  /**
+   * Told, for every event from another node, how long after its publication (by the publisher's
+   * wall clock, so skew between the machines is included) it was delivered here.
+   */
+  readonly onLag?: (event: ChangeEvent, lagMs: number) => void;
 }
 
 export interface RedisChangeEvents extends ChangeEvents {
@@ -128,7 +133,10 @@ export function createRedisChangeEvents(
       return;
     }
     // Our own events were delivered locally when published.
-    if (envelope.origin !== nodeId) deliver(envelope.event);
+    if (envelope.origin === nodeId) return;
+    deliver(envelope.event);
+    if (envelope.sentAt !== undefined)
+      options.onLag?.(envelope.event, Date.now() - envelope.sentAt);
   });
   if (subscriber.status === 'ready') subscribe();
 
@@ -137,7 +145,7 @@ export function createRedisChangeEvents(
       // Locally first and synchronously: this node must not wait for the round trip.
       deliver(event);
       if (closed) return;
-      const message = JSON.stringify({ origin: nodeId, event });
+      const message = JSON.stringify({ origin: nodeId, sentAt: Date.now(), event });
       try {
         publisher.publish(channel, message).catch(report);
       } catch (error) {
@@ -197,7 +205,9 @@ async function quit(client: Redis): Promise<void> {
 }
 
 /** Accepts only the shapes of ChangeEvent; anything else on the channel is dropped. */
-function parseEnvelope(message: string): { origin: string; event: ChangeEvent } | undefined {
+function parseEnvelope(
+  message: string,
+): { origin: string; sentAt?: number; event: ChangeEvent } | undefined {
   let value: unknown;
   try {
     value = JSON.parse(message);
@@ -205,6 +215,8 @@ function parseEnvelope(message: string): { origin: string; event: ChangeEvent } 
     return undefined;
   }
   if (!isRecord(value) || typeof value['origin'] !== 'string') return undefined;
+  const sentAt = value['sentAt'];
+  const stamp = typeof sentAt === 'number' && Number.isFinite(sentAt) ? { sentAt } : {};
   const event = value['event'];
   if (!isRecord(event)) return undefined;
   if (
@@ -214,18 +226,21 @@ function parseEnvelope(message: string): { origin: string; event: ChangeEvent } 
   ) {
     return {
       origin: value['origin'],
+      ...stamp,
       event: { type: 'key.changed', keyId: event['keyId'], epoch: event['epoch'] },
     };
   }
   if (event['type'] === 'admin-token.changed' && typeof event['tokenId'] === 'string') {
     return {
       origin: value['origin'],
+      ...stamp,
       event: { type: 'admin-token.changed', tokenId: event['tokenId'] },
     };
   }
   if (event['type'] === 'policy.changed' && typeof event['policyId'] === 'string') {
     return {
       origin: value['origin'],
+      ...stamp,
       event: { type: 'policy.changed', policyId: event['policyId'] },
     };
   }

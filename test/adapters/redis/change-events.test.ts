@@ -127,6 +127,29 @@ describe('Redis change events', () => {
     expect(b.seen).toEqual([{ type: 'policy.changed', policyId: 'no-eth' }]);
   });
 
+  it('reports how long after publication a remote event arrived, and only for stamped ones', async () => {
+    const name = channel();
+    const lags: { type: string; lagMs: number }[] = [];
+    const a = await open({ channel: name });
+    const b = collect(
+      await open({
+        channel: name,
+        onLag: (event, lagMs) => lags.push({ type: event.type, lagMs }),
+      }),
+    );
+    // An envelope without `sentAt` (an older publisher) is delivered, with no lag to report.
+    await admin().publish(
+      name,
+      JSON.stringify({ origin: 'old', event: keyChanged('pk_test_old') }),
+    );
+    a.publish(keyChanged('pk_test_new'));
+    await b.until(2);
+    expect(b.seen).toEqual([keyChanged('pk_test_old'), keyChanged('pk_test_new')]);
+    expect(lags).toHaveLength(1);
+    expect(lags[0]?.type).toBe('key.changed');
+    expect(lags[0]?.lagMs).toBeGreaterThanOrEqual(0);
+  });
+
   it('keeps clusters on different channels apart', async () => {
     const name = channel();
     const other = collect(await open({ channel: channel() }));

@@ -84,7 +84,9 @@ beforeAll(async () => {
     redis: `redis://127.0.0.1:${port}`,
     config: {
       cluster: { keyPrefix: runPrefix('outage') },
-      environments: { sandbox: { upstream: upstream.url, limits: { enabled: false } } },
+      environments: {
+        sandbox: { upstream: upstream.url, limits: { enabled: false }, risk: { enabled: false } },
+      },
     },
   });
 }, 120_000);

@@ -47,9 +47,11 @@ beforeAll(async () => {
       rateLimits: { backend: 'redis', onRedisDown: 'fail-closed', keyPrefix: `${prefix}rl:` },
       environments: {
         // The hammering and replay tests send thousands of requests from one address.
-        sandbox: { upstream: upstream.url, limits: { enabled: false } },
+        // Anomaly responses (a burst of denials throttles a key) are not what these tests measure.
+        sandbox: { upstream: upstream.url, limits: { enabled: false }, risk: { enabled: false } },
         production: {
           upstream: upstream.url,
+          risk: { enabled: false },
           limits: {
             perKey: [{ window: '1m', limit: LIMIT }],
             perAccount: roomy,
@@ -103,12 +105,13 @@ const UNAVAILABLE = new Set(['REPLAY_CHECK_UNAVAILABLE', 'RATE_LIMIT_UNAVAILABLE
 interface Trial {
   /** For B and C: ms from sending the revoke call to A to the first refusal B (C) answered. */
   readonly fromCallMs: number[];
-  /**
-   * For B and C: ms from A acknowledging the revocation to the first refusal (0 when B refused
-   * before the acknowledgement reached the client): how long the key stays usable elsewhere once
-   * the operator has been told it is revoked.
-   */
+  /** For B and C: ms from A acknowledging the revocation to the first refusal (0 if before). */
   readonly afterAckMs: number[];
+  /**
+   * For B and C: how long after the acknowledgement a request could still be sent and be
+   * allowed (0 if none was): the window in which the key was observed still working there.
+   */
+  readonly usableAfterAckMs: number[];
   /** How long the revoke call on A took (commit + audit + publish + answer). */
   readonly revokeCallMs: number;
 }
@@ -141,10 +144,11 @@ async function revocationTrial(): Promise<Trial> {
     );
     stop = true;
     await Promise.all(loops);
-    const firstRefusals = logs.map((log) => {
+    const perNode = logs.map((log) => {
       const firstRefusal = Math.min(
         ...log.filter((s) => s.code === 'KEY_REVOKED').map((s) => s.doneAt),
       );
+      const lastAllowedSent = Math.max(...log.filter((s) => s.status === 200).map((s) => s.sentAt));
       // Every answer is the engine's, the revocation or a fail-closed 503.
       const other = log.filter(
         (s) => s.status !== 200 && s.code !== 'KEY_REVOKED' && !UNAVAILABLE.has(s.code ?? ''),
@@ -152,11 +156,12 @@ async function revocationTrial(): Promise<Trial> {
       expect(other).toEqual([]);
       // Once refused, never anything else: the node does not fall back to a stale entry.
       expect(log.filter((s) => s.sentAt > firstRefusal && s.code !== 'KEY_REVOKED')).toEqual([]);
-      return firstRefusal;
+      return { firstRefusal, lastAllowedSent };
     });
     return {
-      fromCallMs: firstRefusals.map((at) => at - revokedAt),
-      afterAckMs: firstRefusals.map((at) => Math.max(0, at - acknowledgedAt)),
+      fromCallMs: perNode.map((n) => n.firstRefusal - revokedAt),
+      afterAckMs: perNode.map((n) => Math.max(0, n.firstRefusal - acknowledgedAt)),
+      usableAfterAckMs: perNode.map((n) => Math.max(0, n.lastAllowedSent - acknowledgedAt)),
       revokeCallMs: acknowledgedAt - revokedAt,
     };
   } finally {
@@ -165,29 +170,68 @@ async function revocationTrial(): Promise<Trial> {
   }
 }
 
+/** The histogram `portcullis_event_lag_seconds` for key.changed events, from a node's /metrics. */
+async function keyEventLag(
+  node: number,
+): Promise<{ count: number; sum: number; within1s: number }> {
+  const handle = cluster.nodes[node];
+  if (handle === undefined) throw new Error(`no node ${node}`);
+  const response = await fetch(new URL('/metrics', handle.adminUrl), {
+    headers: { authorization: `Bearer ${handle.token}` },
+  });
+  const text = await response.text();
+  const value = (series: string) => {
+    const line = text
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith(`portcullis_event_lag_seconds_${series}`) &&
+          l.includes('type="key.changed"'),
+      );
+    return Number(line?.split(' ').at(-1));
+  };
+  return { count: value('count'), sum: value('sum'), within1s: value('bucket{le="1",') };
+}
+
 it('a key revoked through node A is refused by B and C under load within 1 s', async () => {
   const fromCall: number[] = [];
   const afterAck: number[] = [];
+  const usable: number[] = [];
   const calls: number[] = [];
   for (let trial = 0; trial < TRIALS; trial++) {
-    const trialResult = await revocationTrial();
-    fromCall.push(...trialResult.fromCallMs);
-    afterAck.push(...trialResult.afterAckMs);
-    calls.push(trialResult.revokeCallMs);
+    const result = await revocationTrial();
+    fromCall.push(...result.fromCallMs);
+    afterAck.push(...result.afterAckMs);
+    usable.push(...result.usableAfterAckMs);
+    calls.push(result.revokeCallMs);
   }
+  const lags = await Promise.all([keyEventLag(1), keyEventLag(2)]);
   const ms = (value: number) => `${value.toFixed(1)} ms`;
   const summary = (values: number[]) =>
     `p50 ${ms(percentile(values, 50))}, p99 ${ms(percentile(values, 99))}, max ${ms(Math.max(...values))}`;
   console.log(
-    `revocation over ${fromCall.length} samples (B and C, ${TRIALS} revocations): ` +
-      `revoke call sent -> first refusal: ${summary(fromCall)}; ` +
-      `revocation acknowledged -> first refusal: ${summary(afterAck)}; ` +
-      `the revoke call itself: ${summary(calls)}`,
+    [
+      `revocation, ${fromCall.length} samples (B and C, ${TRIALS} revocations through A):`,
+      `  revoke call sent -> first refusal answered:   ${summary(fromCall)}`,
+      `  revocation acknowledged -> first refusal:     ${summary(afterAck)}`,
+      `  key still usable after the acknowledgement:   ${summary(usable)}`,
+      `  the revoke call itself:                       ${summary(calls)}`,
+      ...lags.map(
+        (lag, i) =>
+          `  node ${'BC'[i] ?? '?'}: ${lag.count} key events, mean delivery lag ${ms((lag.sum / lag.count) * 1000)}`,
+      ),
+    ].join('\n'),
   );
-  expect(afterAck).toHaveLength(2 * TRIALS);
-  // The hard limit of issue 7, once the revocation is acknowledged (the call itself is a
-  // PostgreSQL commit with its audit entry, slow only when the machine is).
-  expect(Math.max(...afterAck)).toBeLessThan(1_000);
+  expect(usable).toHaveLength(2 * TRIALS);
+  // Every revocation reached B and C as an event, each within a second of its publication.
+  for (const lag of lags) {
+    expect(lag.count).toBeGreaterThanOrEqual(TRIALS);
+    expect(lag.within1s).toBe(lag.count);
+  }
+  // The hard limit of issue 7: a request sent a second after the revocation was acknowledged
+  // is refused on every node. (Answers themselves can take that long on a saturated machine,
+  // so the time of the first refusal answered is printed, not asserted.)
+  expect(Math.max(...usable)).toBeLessThan(1_000);
 }, 300_000);
 
 it('the same signed request sent to all three nodes at once is forwarded exactly once', async () => {
