@@ -57,7 +57,9 @@ async function get(target: string, headers: Record<string, string>) {
   return { status: response.status, headers: response.headers, text, json: safeJson(text) };
 }
 
-function safeJson(text: string): { error?: { code?: string }; code?: number } & Record<string, unknown> {
+function safeJson(
+  text: string,
+): { error?: { code?: string }; code?: number } & Record<string, unknown> {
   try {
     return JSON.parse(text) as Record<string, never>;
   } catch {
