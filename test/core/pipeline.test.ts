@@ -315,6 +315,8 @@ describe('every reason code the pipeline produces', () => {
       'BODY_TOO_LARGE',
       'UPSTREAM_TIMEOUT',
       'UPSTREAM_UNAVAILABLE',
+      'UPSTREAM_NOT_RETRIED',
+      'UPSTREAM_NO_HEALTHY_TARGET',
       'RATE_LIMITED',
       'IP_BANNED',
       'RATE_LIMIT_UNAVAILABLE',
