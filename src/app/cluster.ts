@@ -77,31 +77,23 @@ export function createClusterRuntime(
     },
   );
 
-  const replayClient = new Redis(url, {
-    ...REDIS_FAIL_FAST_OPTIONS,
-    retryStrategy,
-    connectionName: 'portcullis-replay',
-  });
-  // ioredis emits 'error' on every failed (re)connect; the status changes below are what is logged.
-  replayClient.on('error', (error) => logger.debug({ err: error }, 'replay redis error'));
-  let replayDown = false;
-  replayClient.on('close', () => {
-    if (replayDown) return;
-    replayDown = true;
-    logger.warn('replay redis unreachable: signed requests are refused (REPLAY_CHECK_UNAVAILABLE)');
-  });
-  replayClient.on('ready', () => {
-    if (!replayDown) return;
-    replayDown = false;
-    logger.info('replay redis reconnected');
-  });
-  const replay = createRedisReplayGuard({ redis: replayClient }, { keyPrefix: `${prefix}replay:` });
+  // A single node that uses Redis only for its rate limits may keep replay protection in memory
+  // (cluster.replay: memory); several nodes must share it, or a request replays on another node.
+  const replayClient =
+    config.cluster.replay === 'redis' ? openReplayClient(url, logger) : undefined;
+  const replay =
+    replayClient === undefined
+      ? undefined
+      : createRedisReplayGuard({ redis: replayClient }, { keyPrefix: `${prefix}replay:` });
 
   return {
     events,
     replay,
     async start(targets) {
-      await Promise.all([events.ready(READY_TIMEOUT_MS), clientReady(replayClient)]);
+      await Promise.all([
+        events.ready(READY_TIMEOUT_MS),
+        replayClient === undefined ? undefined : clientReady(replayClient),
+      ]);
       const current = createClusterSync(
         {
           feed: targets.store,
@@ -132,7 +124,7 @@ export function createClusterRuntime(
       unsubscribe?.();
       sync = undefined;
       await events.close();
-      replayClient.disconnect();
+      replayClient?.disconnect();
     },
   };
 }
@@ -149,4 +141,27 @@ function clientReady(client: Redis): Promise<void> {
     const timeout = setTimeout(done, READY_TIMEOUT_MS);
     client.on('ready', done);
   });
+}
+
+/** The Redis connection of the shared replay guard, logging when it goes down and comes back. */
+function openReplayClient(url: string, logger: Logger): Redis {
+  const client = new Redis(url, {
+    ...REDIS_FAIL_FAST_OPTIONS,
+    retryStrategy,
+    connectionName: 'portcullis-replay',
+  });
+  // ioredis emits 'error' on every failed (re)connect; the status changes below are what is logged.
+  client.on('error', (error) => logger.debug({ err: error }, 'replay redis error'));
+  let replayDown = false;
+  client.on('close', () => {
+    if (replayDown) return;
+    replayDown = true;
+    logger.warn('replay redis unreachable: signed requests are refused (REPLAY_CHECK_UNAVAILABLE)');
+  });
+  client.on('ready', () => {
+    if (!replayDown) return;
+    replayDown = false;
+    logger.info('replay redis reconnected');
+  });
+  return client;
 }

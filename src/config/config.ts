@@ -21,13 +21,13 @@ import {
 import type { GovernancePolicy } from '../core/governance/index.js';
 import { CONFIG_SCHEMA } from './schema.js';
 import { websocketConfigOf, type WebsocketConfig } from './websocket-config.js';
+import { oauthConfigOf, type OAuthConfig } from './oauth-config.js';
 import {
   upstreamLabelOf,
   upstreamPoolOf,
   upstreamPoolProblems,
   type UpstreamPoolConfig,
 } from './upstream-config.js';
-import { oauthConfigOf, type OAuthConfig } from './oauth-config.js';
 
 export interface ListenerConfig {
   readonly host: string;
@@ -107,6 +107,19 @@ export interface Config extends ObservabilityConfig {
   };
   readonly environments: Readonly<Record<Environment, EnvironmentConfig>>;
   readonly rateLimits: RateLimitsConfig;
+  /** The authorization server: access tokens, tickets, signing keys (docs/oauth.md). */
+  readonly oauth: OAuthConfig;
+  /** Cluster mode (only used when `redis` is set): change events, cache re-validation, replay. */
+  readonly cluster: {
+    /** Every node re-reads the change feed this often (a lost event is applied within it). */
+    readonly revalidateIntervalMs: number;
+    /** The cache is not trusted once the feed could not be read for this long (store down). */
+    readonly maxStalenessMs: number;
+    /** Prefix of the Redis channel (`<prefix>changes`) and replay keys (`<prefix>replay:`). */
+    readonly keyPrefix: string;
+    /** Where replay protection lives with `redis` set: shared (default) or this node's memory. */
+    readonly replay: 'redis' | 'memory';
+  };
   /** The authorization check listener for nginx `auth_request` and Envoy `ext_authz` (docs/integrations.md). */
   readonly check: {
     readonly enabled: boolean;
@@ -119,17 +132,6 @@ export interface Config extends ObservabilityConfig {
     /** A cached key is re-read from the store after this long (changes made by other processes). */
     readonly keyRevalidateIntervalMs: number;
   };
-  /** Cluster mode (only used when `redis` is set): change events, cache re-validation, replay. */
-  readonly cluster: {
-    /** Every node re-reads the change feed this often (a lost event is applied within it). */
-    readonly revalidateIntervalMs: number;
-    /** The cache is not trusted once the feed could not be read for this long (store down). */
-    readonly maxStalenessMs: number;
-    /** Prefix of the Redis channel (`<prefix>changes`) and replay keys (`<prefix>replay:`). */
-    readonly keyPrefix: string;
-  };
-  /** The authorization server: access tokens, tickets, signing keys (docs/oauth.md). */
-  readonly oauth: OAuthConfig;
 }
 
 type Raw = Record<string, unknown>;
@@ -366,11 +368,6 @@ export function loadConfig(
     }),
     ...observabilityConfigOf(merged),
     ...oauthConfigOf(merged),
-    cluster: Object.freeze({
-      revalidateIntervalMs: ms(obj(merged.cluster).revalidateInterval, '1s'),
-      maxStalenessMs: ms(obj(merged.cluster).maxStaleness, '30s'),
-      keyPrefix: (obj(merged.cluster).keyPrefix as string | undefined) ?? 'portcullis:',
-    }),
     check: Object.freeze({
       enabled: check.enabled === true,
       listen: {
@@ -385,6 +382,12 @@ export function loadConfig(
     }),
     embedded: Object.freeze({
       keyRevalidateIntervalMs: ms(obj(merged.embedded).keyRevalidateInterval, '1s'),
+    }),
+    cluster: Object.freeze({
+      revalidateIntervalMs: ms(obj(merged.cluster).revalidateInterval, '1s'),
+      maxStalenessMs: ms(obj(merged.cluster).maxStaleness, '30s'),
+      keyPrefix: (obj(merged.cluster).keyPrefix as string | undefined) ?? 'portcullis:',
+      replay: (obj(merged.cluster).replay as 'redis' | 'memory' | undefined) ?? 'redis',
     }),
     rateLimits: Object.freeze({
       backend: (rateLimits.backend as 'memory' | 'redis' | undefined) ?? 'memory',

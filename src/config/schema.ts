@@ -1,8 +1,8 @@
 /** JSON Schema of the configuration file; every field is documented in docs/configuration.md. */
+import { OAUTH_SCHEMA } from './oauth-config.js';
 import { UPSTREAM_POOL_SCHEMA } from './upstream-config.js';
 import { WEBSOCKET_SCHEMA } from './websocket-config.js';
 
-import { OAUTH_SCHEMA } from './oauth-config.js';
 const duration = { type: 'string', pattern: '^\\d{1,9}(ms|s|m|h|d)$' } as const;
 const listener = {
   type: 'object',
@@ -220,15 +220,6 @@ export const CONFIG_SCHEMA = {
         websocket: WEBSOCKET_SCHEMA,
       },
     },
-    cluster: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        revalidateInterval: duration,
-        maxStaleness: duration,
-        keyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_.-]{1,64}$' },
-      },
-    },
     check: {
       type: 'object',
       additionalProperties: false,
@@ -242,6 +233,16 @@ export const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: { keyRevalidateInterval: duration },
+    },
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        revalidateInterval: duration,
+        maxStaleness: duration,
+        keyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_.-]{1,64}$' },
+        replay: { enum: ['redis', 'memory'] },
+      },
     },
     rateLimits: {
       type: 'object',

@@ -20,12 +20,20 @@ describe('cluster configuration', () => {
       revalidateIntervalMs: 1_000,
       maxStalenessMs: 30_000,
       keyPrefix: 'portcullis:',
+      replay: 'redis',
     });
   });
 
-  it('reads the three fields', () => {
+  it('reads the four fields', () => {
     const config = loadConfig(
-      { cluster: { revalidateInterval: '250ms', maxStaleness: '5s', keyPrefix: 'venue-a:' } },
+      {
+        cluster: {
+          revalidateInterval: '250ms',
+          maxStaleness: '5s',
+          keyPrefix: 'venue-a:',
+          replay: 'memory',
+        },
+      },
       {},
       '/tmp',
     );
@@ -33,6 +41,7 @@ describe('cluster configuration', () => {
       revalidateIntervalMs: 250,
       maxStalenessMs: 5_000,
       keyPrefix: 'venue-a:',
+      replay: 'memory',
     });
   });
 
@@ -42,6 +51,7 @@ describe('cluster configuration', () => {
     [{ revalidateInterval: '1s', maxStaleness: '1500ms' }, '/cluster/maxStaleness'],
     [{ revalidateInterval: 'soon' }, '/cluster/revalidateInterval'],
     [{ keyPrefix: 'has space' }, '/cluster/keyPrefix'],
+    [{ replay: 'disk' }, '/cluster/replay'],
     [{ unknown: true }, '/cluster'],
   ])('refuses %j with a problem at its path', (cluster, path) => {
     const problems = problemsOf({ cluster });

@@ -272,7 +272,9 @@ describe('rate limits through the gateway', () => {
 });
 
 describe('rate limits on Redis that cannot be reached', () => {
-  const unreachable = { redis: 'redis://127.0.0.1:1' };
+  // Replay protection stays in memory here (a single node using Redis for limits only), so the
+  // answer is the limiter's; with the shared guard the replay check refuses first (cluster tests).
+  const unreachable = { redis: 'redis://127.0.0.1:1', cluster: { replay: 'memory' } };
 
   it('fail-closed answers 503 RATE_LIMIT_UNAVAILABLE, without hanging', async () => {
     const g = await startGateway({
