@@ -13,6 +13,7 @@ import { observedPipelineNsPerOp, observedThroughput } from './observability.js'
 import { benchPolicyStep } from './policies.js';
 import { rssMb, runLoad, startBareProxy, startGateway, type LoadResult } from './processes.js';
 import { seedDataDir } from './seed-data-dir.js';
+import { benchIntegrations } from './integrations.js';
 import { benchWebSocket } from './ws.js';
 
 const json = process.argv.includes('--json');
@@ -199,6 +200,13 @@ async function macroMemory(): Promise<{ rss: number; load: LoadResult }> {
 
 const started = Date.now();
 log('Portcullis benchmark — ratios against baselines measured in this run');
+if (process.argv.includes('--integrations')) {
+  // `-- --integrations`: only nginx + check against nginx alone and the proxy (bench/integrations.ts).
+  const figures = await benchIntegrations(log);
+  log(`  (took ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (json) log(JSON.stringify(figures));
+  process.exit(0);
+}
 if (process.argv.includes('--ws')) {
   // `-- --ws`: only the WebSocket gateway figures (bench/ws.ts).
   const figures = await benchWebSocket(log);

@@ -30,11 +30,11 @@ import {
 import type { DataPlaneGovernance } from '../server/data-plane/data-plane-governance.js';
 import type { Upstream } from '../server/data-plane/upstream.js';
 import { APPROVAL_POLL_ROUTE, type DataPlaneGovernanceRuntime } from './data-plane-governance.js';
-import { createEnvironmentUpstream } from './environment-upstream.js';
 import { registerOAuthRoutes } from '../server/data-plane/oauth-routes.js';
 import type { AccessTokenService } from '../services/access-tokens.js';
-import type { ChangeEvents } from '../ports.js';
+import { createEnvironmentUpstream } from './environment-upstream.js';
 import { attachWsGateway } from './ws-gateways.js';
+import type { ChangeEvents } from '../ports.js';
 
 const SCHEMES: Readonly<Record<Dialect, () => SigningScheme>> = {
   native: () => nativeScheme,

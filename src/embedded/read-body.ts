@@ -14,5 +14,5 @@ export async function readBody(stream: Readable, limitBytes: number): Promise<Bu
     }
     chunks.push(buffer);
   }
-  return chunks.length === 1 ? (chunks[0]) : Buffer.concat(chunks, size);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }
