@@ -310,7 +310,7 @@ describe('every reason code the pipeline produces', () => {
   it('covers every data-plane reason the pipeline decides before forwarding', () => {
     const produced = new Set(REASON_CASES.map((c) => c.reason));
     // Decided elsewhere: body size (the listener), upstream faults (forwarding), limits and
-    // policies (their own suites).
+    // policies (their own suites), a body the check listener cannot see (its own suite).
     const elsewhere = new Set<string>([
       'BODY_TOO_LARGE',
       'UPSTREAM_TIMEOUT',
@@ -325,6 +325,7 @@ describe('every reason code the pipeline produces', () => {
       'AMOUNT_LIMIT_EXCEEDED',
       'ADDRESS_NOT_ALLOWED',
       'ADDRESS_COOLING_DOWN',
+      'BODY_NOT_VISIBLE',
     ]);
     const missing = Object.keys(REASON_CATALOG).filter((r) => !produced.has(r as ReasonCode));
     expect(missing.filter((r) => !elsewhere.has(r))).toEqual([]);
