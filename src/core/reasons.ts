@@ -106,6 +106,11 @@ export const REASON_CATALOG = {
     status: 403,
     description: 'The withdrawal address was added recently and is still in its cool-down.',
   },
+  STORE_UNAVAILABLE: {
+    status: 503,
+    description:
+      'A store the decision needs (withdrawal rules, approvals, a key not in the cache) cannot be reached; nothing was forwarded — retry later.',
+  },
   BODY_NOT_VISIBLE: {
     status: 403,
     description:

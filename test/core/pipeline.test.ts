@@ -310,7 +310,8 @@ describe('every reason code the pipeline produces', () => {
   it('covers every data-plane reason the pipeline decides before forwarding', () => {
     const produced = new Set(REASON_CASES.map((c) => c.reason));
     // Decided elsewhere: body size (the listener), upstream faults (forwarding), limits and
-    // policies (their own suites), a body the check listener cannot see (its own suite).
+    // policies (their own suites), a body the check listener cannot see (its own suite), a store that cannot be
+    // reached (the outage e2e tests).
     const elsewhere = new Set<string>([
       'BODY_TOO_LARGE',
       'UPSTREAM_TIMEOUT',
@@ -326,6 +327,7 @@ describe('every reason code the pipeline produces', () => {
       'ADDRESS_NOT_ALLOWED',
       'ADDRESS_COOLING_DOWN',
       'BODY_NOT_VISIBLE',
+      'STORE_UNAVAILABLE',
     ]);
     const missing = Object.keys(REASON_CATALOG).filter((r) => !produced.has(r as ReasonCode));
     expect(missing.filter((r) => !elsewhere.has(r))).toEqual([]);

@@ -81,6 +81,7 @@ export const BYBIT_DENIALS: Readonly<Record<string, DialectError<number>>> = {
   POLICY_DENIED: { ...PERMISSION, message: 'Permission denied by a policy.' },
   AMOUNT_LIMIT_EXCEEDED: { ...PERMISSION, message: 'Withdrawal amount limit exceeded.' },
   ADDRESS_NOT_ALLOWED: { ...PERMISSION, message: 'Withdrawal address not whitelisted.' },
+  STORE_UNAVAILABLE: SYSTEM,
   BODY_NOT_VISIBLE: {
     ...PERMISSION,
     message: 'Request body not visible to the check; use the proxy.',

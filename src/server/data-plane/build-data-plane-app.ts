@@ -15,6 +15,7 @@ import type { LimitResult } from '../../core/limits/types.js';
 import type { ReasonCode } from '../../core/reasons.js';
 import type { Dialect } from '../../core/signing/types.js';
 import { isRetrySafe } from '../../core/upstream/retry-safety.js';
+import { PortcullisError } from '../../core/errors.js';
 import { newRequestId } from '../../services/ids.js';
 import type { DataPlaneGovernance, ReserveOutcome } from './data-plane-governance.js';
 import { clientHeaders, upstreamHeaders } from './forward-headers.js';
@@ -148,7 +149,9 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
     const reason: ReasonCode =
       error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413
         ? 'BODY_TOO_LARGE'
-        : 'BAD_REQUEST';
+        : isStoreFault(error)
+          ? 'STORE_UNAVAILABLE'
+          : 'BAD_REQUEST';
     if ((error.statusCode ?? 500) >= 500) request.log.error({ err: error }, 'data plane fault');
     return sendDenial(reply, dialectOfHeaders(request), reason, request.id, now);
   });
@@ -327,4 +330,9 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
   app.route({ method: [...METHODS], url: '/', handler: handle });
   app.route({ method: [...METHODS], url: '/*', handler: handle });
   return app;
+}
+
+/** A store that cannot be reached (PostgreSQL down, a pool timeout): 503, never a 400. */
+function isStoreFault(error: unknown): boolean {
+  return error instanceof PortcullisError && error.code === 'STORE_UNAVAILABLE';
 }
