@@ -22,6 +22,7 @@ import {
 import { createKeyCache } from '../services/key-cache.js';
 import { createAccessTokenRuntime } from './access-tokens-runtime.js';
 import { registerAdminOAuthRoutes } from '../server/admin/routes/oauth.js';
+import { registerReadinessRoute } from '../server/admin/routes/readiness.js';
 import {
   createDataPlane,
   createDummyKeys,
@@ -38,6 +39,7 @@ import { createLastUsedTracker } from './last-used.js';
 import { createClusterRuntime } from './cluster.js';
 import { createObservability, observabilityOptionsOf } from './observability.js';
 import { createRateLimitRuntime } from './rate-limits.js';
+import { createReadiness } from './readiness.js';
 
 /**
  * Defence in depth for the JSON logs: nothing logs these fields today, but a field with one of
@@ -225,6 +227,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     clock,
     audit: (draft) => store.appendAudit(draft),
   });
+  // Readiness for load balancers: the store answers and (cluster) the key cache can be trusted.
+  registerReadinessRoute(
+    admin,
+    createReadiness(
+      { store, cluster: () => cluster.stats(), clock },
+      { probeTimeoutMs: config.admin.readinessTimeoutMs },
+    ),
+  );
   const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
   const planeGovernance =
     governance.services === undefined

@@ -94,6 +94,8 @@ export interface Config extends ObservabilityConfig {
     readonly bodyLimitBytes: number;
     /** Serve /metrics without an admin token (for scrapers; bind the admin listener privately). */
     readonly metricsPublic: boolean;
+    /** `GET /readyz` answers STORE_UNAVAILABLE when the store has not answered within this. */
+    readonly readinessTimeoutMs: number;
   };
   readonly dataPlane: {
     readonly bodyLimitBytes: number;
@@ -352,6 +354,7 @@ export function loadConfig(
       },
       bodyLimitBytes: (admin.bodyLimitBytes as number | undefined) ?? 65536,
       metricsPublic: admin.metricsPublic === true,
+      readinessTimeoutMs: ms(admin.readinessTimeout, '1s'),
     }),
     dataPlane: Object.freeze({
       bodyLimitBytes: (dataPlane.bodyLimitBytes as number | undefined) ?? 65536,

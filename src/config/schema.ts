@@ -205,6 +205,7 @@ export const CONFIG_SCHEMA = {
         listen: listener,
         bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 10485760 },
         metricsPublic: { type: 'boolean' },
+        readinessTimeout: duration,
       },
     },
     dataPlane: {

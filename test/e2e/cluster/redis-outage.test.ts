@@ -6,6 +6,8 @@
  *  - The nodes lost their change events too, so they read keys from the store: a revocation made
  *    through node A meanwhile is refused by node B on its very next request.
  *  - When Redis is back, both nodes recover by themselves, and events flow again.
+ *  - `GET /readyz` answers 503 CHANGE_EVENTS_DOWN on both nodes while Redis is down, 200 before
+ *    and after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -75,6 +77,21 @@ async function readUntil(
   }
 }
 
+/** Polls node `node`'s `GET /readyz` until it answers `status` (or the time is up). */
+async function readinessUntil(node: number, status: number, timeoutMs: number) {
+  const handle = cluster.nodes[node];
+  if (handle === undefined) throw new Error(`no node ${node}`);
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const answer = await adminRequest(handle, 'GET', '/readyz');
+    if (answer.status === status) return answer;
+    if (performance.now() > deadline) {
+      throw new Error(`node ${node} readiness kept answering ${answer.status}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 beforeAll(async () => {
   port = await closedPort();
   redis = await startRedis();
@@ -106,6 +123,7 @@ it('fails closed while Redis is down, reads keys from the store, and recovers by
   for (const node of [0, 1]) {
     for (const key of [revokedDuringOutage, survivor])
       expect((await read(node, key)).status).toBe(200);
+    expect((await readinessUntil(node, 200, 10_000)).body).toEqual({ status: 'ready' });
   }
 
   await stopRedis();
@@ -113,6 +131,9 @@ it('fails closed while Redis is down, reads keys from the store, and recovers by
     const refused = await readUntil(node, survivor, (a) => a.status !== 200, 10_000);
     expect(refused.status).toBe(503);
     expect(codeOf(refused)).toBe('REPLAY_CHECK_UNAVAILABLE');
+    // The load balancer is told: no change events, the key cache cannot be trusted.
+    const notReady = await readinessUntil(node, 503, 10_000);
+    expect(notReady.body).toEqual({ status: 'not-ready', reasons: ['CHANGE_EVENTS_DOWN'] });
   }
   // Nothing reaches the upstream while the replay check cannot be made.
   const forwardedBefore = upstream.seen.length;
@@ -131,6 +152,7 @@ it('fails closed while Redis is down, reads keys from the store, and recovers by
     const recovered = await readUntil(node, survivor, (a) => a.status === 200, 15_000);
     expect(recovered.status).toBe(200);
     expect(codeOf(await read(node, revokedDuringOutage))).toBe('KEY_REVOKED');
+    expect((await readinessUntil(node, 200, 15_000)).body).toEqual({ status: 'ready' });
   }
 
   // Events flow again: B, serving `survivor` from its cache, learns of its revocation on A.

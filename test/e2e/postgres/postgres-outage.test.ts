@@ -3,7 +3,8 @@
  * through a TCP proxy the test cuts (connections reset, or a silent partition) and restores.
  * While it is down the data plane keeps serving the keys it has cached, refuses keys it cannot
  * load, and the admin API answers 503 STORE_UNAVAILABLE without writing anything half; once the
- * link is back everything works again without a restart.
+ * link is back everything works again without a restart. `GET /readyz` answers 503
+ * STORE_UNAVAILABLE during the cut and 200 again after it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -122,6 +123,10 @@ async function whileDown(cached: CliKey, uncached: CliKey): Promise<void> {
   expect(codeOf(withdrawal)).toBe('STORE_UNAVAILABLE');
   // Still serving after the admin calls failed.
   expect((await balances(cached)).status).toBe(200);
+  // Readiness: a load balancer takes the node out while its store cannot be reached.
+  const notReady = await adminRequest(server, 'GET', '/readyz');
+  expect(notReady.status).toBe(503);
+  expect(notReady.body).toEqual({ status: 'not-ready', reasons: ['STORE_UNAVAILABLE'] });
 }
 
 describe.each(['reset', 'blackhole'] as const)('PostgreSQL cut (%s)', (mode: CutMode) => {
@@ -132,6 +137,7 @@ describe.each(['reset', 'blackhole'] as const)('PostgreSQL cut (%s)', (mode: Cut
       const cached = await createKey();
       const uncached = await createKey();
       expect((await balances(cached)).status).toBe(200);
+      expect((await adminRequest(server, 'GET', '/readyz')).body).toEqual({ status: 'ready' });
       const keysBefore = await keyCount();
 
       proxy.cut(mode);
@@ -142,6 +148,8 @@ describe.each(['reset', 'blackhole'] as const)('PostgreSQL cut (%s)', (mode: Cut
       }
 
       await untilAdminAnswers();
+      const ready = await adminRequest(server, 'GET', '/readyz');
+      expect(ready.status).toBe(200);
       expect(await keyCount()).toBe(keysBefore); // the refused write left nothing behind
       expect((await balances(uncached)).status).toBe(200);
       expect(usdtFree(await balances(cached))).toBe('100000');
