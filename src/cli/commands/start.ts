@@ -36,6 +36,7 @@ export async function runStart(
     const lines = [
       'Portcullis is running.',
       `  admin API        ${info.adminUrl}   (OpenAPI: ${info.adminUrl}/openapi.json)`,
+      `  web console      ${info.adminUrl}/console/   (sign in with the admin token below)`,
       ...Object.entries(info.dataPlanes).map(
         ([name, plane]) => `  ${name.padEnd(16)} ${plane.url}   → upstream ${plane.upstream}`,
       ),

@@ -60,7 +60,7 @@ export const simulateBody = {
     },
     params: {
       type: 'object',
-      additionalProperties: { type: ['string', 'number'] },
+      additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }] },
     },
     request: {
       type: 'object',
