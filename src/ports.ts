@@ -8,6 +8,8 @@ import type { Approval, ApprovalState, ApprovalTransition } from './core/approva
 import type { Account, ApiKey, Environment } from './core/keys/model.js';
 import type { PolicyEffect, PolicyMode, PolicyTarget } from './core/policy/model.js';
 import type { AddressBookEntry } from './core/transactions/address-book.js';
+import type { AllowanceDecision, AllowanceSpend } from './core/transactions/allowance-ledger.js';
+import type { AllowanceUsage, SpendAllowance } from './core/transactions/spend-allowance.js';
 import type {
   AmountLimits,
   ReserveResult,
@@ -141,7 +143,9 @@ export interface ControlStore {
 export type ChangeEvent =
   | { readonly type: 'key.changed'; readonly keyId: string; readonly epoch: number }
   | { readonly type: 'admin-token.changed'; readonly tokenId: string }
-  | { readonly type: 'policy.changed'; readonly policyId: string };
+  | { readonly type: 'policy.changed'; readonly policyId: string }
+  /** An anomaly response was decided or lifted, or an alert changed state: re-read them. */
+  | { readonly type: 'risk.changed'; readonly target: string };
 
 export interface ChangeEvents {
   publish(event: ChangeEvent): void;
@@ -263,7 +267,31 @@ export interface WithdrawalStore {
   ): Promise<boolean>;
 }
 
-export type GovernanceStore = PolicyStore & ApprovalStore & WithdrawalStore;
+/** An allowance as stored, with its usage counter (undefined before the first spend). */
+export interface StoredAllowance {
+  readonly allowance: SpendAllowance;
+  readonly usage: AllowanceUsage | undefined;
+  readonly createdAt: number;
+}
+
+/** Spend allowances of keys (docs/policies.md §4.1): bounded, expiring rights per key. */
+export interface AllowanceStore {
+  addAllowance(allowance: SpendAllowance, createdAt: number, audit: AuditDraft): Promise<void>;
+  /** The key's allowances (expired ones included), oldest first. */
+  listAllowances(keyId: string): Promise<StoredAllowance[]>;
+  /** False (and no audit entry) when the key has no such allowance. */
+  removeAllowance(keyId: string, allowanceId: string, audit: AuditDraft): Promise<boolean>;
+  /**
+   * Applies `holdAllowances` (src/core/transactions) to the key's allowances of the spend's kind
+   * and their LATEST usage inside one transaction, so that concurrent spends cannot together
+   * exceed an allowance. Not audited per spend (orders would serialise on the audit head).
+   */
+  holdAllowances(spend: AllowanceSpend, nowMs: number): Promise<AllowanceDecision>;
+  /** Commits (amount stays spent) or releases (amount given back) a hold; false if unknown. */
+  settleAllowanceHold(holdId: string, outcome: 'commit' | 'release'): Promise<boolean>;
+}
+
+export type GovernanceStore = PolicyStore & ApprovalStore & WithdrawalStore & AllowanceStore;
 
 /** Whether a store also implements the governance ports (the SQLite and PostgreSQL adapters do). */
 export function hasGovernance(store: ControlStore): store is ControlStore & GovernanceStore {
@@ -271,6 +299,7 @@ export function hasGovernance(store: ControlStore): store is ControlStore & Gove
   return (
     typeof candidate.writePolicy === 'function' &&
     typeof candidate.transitionApproval === 'function' &&
-    typeof candidate.reserveWithdrawal === 'function'
+    typeof candidate.reserveWithdrawal === 'function' &&
+    typeof candidate.holdAllowances === 'function'
   );
 }

@@ -46,6 +46,7 @@ export const ERROR_CATALOG = {
   },
   POLICY_NOT_FOUND: { status: 404, description: 'No policy with this id.' },
   APPROVAL_NOT_FOUND: { status: 404, description: 'No approval with this id.' },
+  ALLOWANCE_NOT_FOUND: { status: 404, description: 'The key has no allowance with this id.' },
   APPROVAL_SELF: {
     status: 403,
     description: 'The initiator of a held request cannot approve or reject it.',

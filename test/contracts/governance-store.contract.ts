@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApproval, decide, type Approval } from '../../src/core/approvals/approval.js';
 import { createAuditVerifier, type AuditDraft } from '../../src/core/audit/audit-chain.js';
 import type { WithdrawalRequest } from '../../src/core/transactions/withdrawal-ledger.js';
+import { describeAllowanceStoreContract } from './allowance-store.contract.js';
 import type {
   ApprovalRecord,
   ControlStore,
@@ -399,6 +400,8 @@ export function describeGovernanceStoreContract(
         }
       });
     });
+
+    describeAllowanceStoreContract(() => store, peer);
 
     it('links every governance change into one chain that verifies', async () => {
       const other = await peer();

@@ -168,6 +168,37 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         ON withdrawal_reservations(account_id, created_at);
     `,
   },
+  {
+    // Independent of version 4: either may be applied first.
+    version: 3,
+    name: 'spend allowances of keys, with their usage counters and holds',
+    sql: `
+      CREATE TABLE key_allowances (
+        id text COLLATE "C" PRIMARY KEY,
+        key_id text COLLATE "C" NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('notional', 'withdrawal')),
+        asset text NOT NULL,
+        amount_per_period text NOT NULL,
+        period_ms bigint NOT NULL CHECK (period_ms > 0),
+        starts_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        created_at bigint NOT NULL,
+        usage_period_start bigint,
+        usage_spent text
+      );
+      CREATE INDEX key_allowances_key ON key_allowances(key_id, kind);
+      CREATE TABLE allowance_holds (
+        id text COLLATE "C" NOT NULL,
+        allowance_id text COLLATE "C" NOT NULL,
+        key_id text COLLATE "C" NOT NULL,
+        period_start bigint NOT NULL,
+        amount text NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (id, allowance_id)
+      );
+      CREATE INDEX allowance_holds_key ON allowance_holds(key_id, created_at);
+    `,
+  },
 ];
 
 /**

@@ -8,6 +8,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Account } from '../../core/keys/model.js';
 import type {
   AdminToken,
+  AllowanceStore,
   ApprovalStore,
   AuditQuery,
   ControlStore,
@@ -470,6 +471,16 @@ class PostgresStore implements ControlStore, GovernanceStore {
     this.governance.reserveWithdrawal(request, rules, nowMs, audit);
   settleReservation: WithdrawalStore['settleReservation'] = (account, id, outcome, nowMs, audit) =>
     this.governance.settleReservation(account, id, outcome, nowMs, audit);
+  addAllowance: AllowanceStore['addAllowance'] = (allowance, createdAt, audit) =>
+    this.governance.addAllowance(allowance, createdAt, audit);
+  listAllowances: AllowanceStore['listAllowances'] = (keyId) =>
+    this.governance.listAllowances(keyId);
+  removeAllowance: AllowanceStore['removeAllowance'] = (keyId, id, audit) =>
+    this.governance.removeAllowance(keyId, id, audit);
+  holdAllowances: AllowanceStore['holdAllowances'] = (spend, nowMs) =>
+    this.governance.holdAllowances(spend, nowMs);
+  settleAllowanceHold: AllowanceStore['settleAllowanceHold'] = (holdId, outcome) =>
+    this.governance.settleAllowanceHold(holdId, outcome);
 
   private closing: Promise<void> | undefined;
 

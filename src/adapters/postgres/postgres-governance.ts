@@ -10,7 +10,8 @@
  *   WHERE against the committed row and matches nothing;
  * - a reservation locks the account's ledger row (`SELECT … FOR UPDATE`) before it reads the
  *   reservations, so two withdrawals of one account decide one after the other on the latest
- *   state and cannot pass a limit together.
+ *   state and cannot pass a limit together;
+ * - spend allowances: see postgres-allowances.ts.
  */
 import type { AuditDraft, AuditEntry } from '../../core/audit/audit-chain.js';
 import {
@@ -33,6 +34,7 @@ import {
   type ReservationRow,
 } from '../sqlite/governance-rows.js';
 import type { PgQueryable } from './pg-pool.js';
+import { createPostgresAllowances } from './postgres-allowances.js';
 
 /** What the control store lends the governance methods: reads, transactions, audit appends. */
 export interface PostgresTx {
@@ -94,6 +96,7 @@ const setLedgerVersion = (client: PgQueryable, accountId: string, version: numbe
 /** Builds the governance methods over the control store's pool and transaction helpers. */
 export function createPostgresGovernance(pg: PostgresTx): GovernanceStore {
   return {
+    ...createPostgresAllowances(pg),
     async listPolicies() {
       const rows = await pg.read<PolicyRow>(
         `SELECT ${POLICY_COLUMNS} FROM (

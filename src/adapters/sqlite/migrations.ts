@@ -148,6 +148,37 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX withdrawal_reservations_account ON withdrawal_reservations(account_id, created_at);
     `,
   },
+  {
+    // Independent of version 4: either may be applied first.
+    version: 3,
+    name: 'spend allowances of keys, with their usage counters and holds',
+    sql: `
+      CREATE TABLE key_allowances (
+        id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('notional', 'withdrawal')),
+        asset TEXT NOT NULL,
+        amount_per_period TEXT NOT NULL,
+        period_ms INTEGER NOT NULL CHECK (period_ms > 0),
+        starts_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        usage_period_start INTEGER,
+        usage_spent TEXT
+      );
+      CREATE INDEX key_allowances_key ON key_allowances(key_id, kind);
+      CREATE TABLE allowance_holds (
+        id TEXT NOT NULL,
+        allowance_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        period_start INTEGER NOT NULL,
+        amount TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (id, allowance_id)
+      );
+      CREATE INDEX allowance_holds_key ON allowance_holds(key_id, created_at);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's, each atomically with its version row. */

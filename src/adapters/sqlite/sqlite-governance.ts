@@ -1,7 +1,8 @@
 /**
  * The governance ports over SQLite: versioned policies, approvals with compare-and-set, the
- * withdrawal address book and the reservation ledger. Every change runs inside the control
- * store's BEGIN IMMEDIATE transaction together with its audit entry.
+ * withdrawal address book, the reservation ledger and spend allowances (sqlite-allowances.ts).
+ * Every change runs inside the control store's BEGIN IMMEDIATE transaction together with its
+ * audit entry.
  */
 import type { Database } from 'better-sqlite3';
 import type { AuditDraft, AuditEntry } from '../../core/audit/audit-chain.js';
@@ -13,6 +14,7 @@ import {
   type LedgerState,
 } from '../../core/transactions/withdrawal-ledger.js';
 import type { GovernanceStore, WithdrawalSettings } from '../../ports.js';
+import { createSqliteAllowances } from './sqlite-allowances.js';
 import {
   addressFromRow,
   approvalFromRow,
@@ -91,6 +93,7 @@ export function createSqliteGovernance(sql: SqliteTx): GovernanceStore {
   }
 
   return {
+    ...createSqliteAllowances(sql),
     listPolicies: () => settle(() => (s.currentPolicies.all() as PolicyRow[]).map(policyFromRow)),
     getPolicy: (id) =>
       settle(() => {

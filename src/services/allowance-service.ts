@@ -1,0 +1,223 @@
+/**
+ * Spend allowances of keys (docs/policies.md §4.1): an operator gives a key a bounded, expiring
+ * allowance — at most an amount of notional traded or of an asset withdrawn per period — and
+ * the data plane holds each order or withdrawal against it before forwarding. Decisions are in
+ * src/core/transactions (pure); the store applies them atomically.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AuditDraft } from '../core/audit/audit-chain.js';
+import type { JsonValue } from '../core/audit/canonical-json.js';
+import type { Clock } from '../core/clock.js';
+import { formatDuration, parseDuration } from '../core/duration.js';
+import { PortcullisError } from '../core/errors.js';
+import {
+  allowanceStatus,
+  normalizeDecimal,
+  parseDecimal,
+  type AllowanceDenial,
+  type AllowanceKind,
+  type SpendAllowance,
+} from '../core/transactions/index.js';
+import type { AllowanceStore, ControlStore, StoredAllowance } from '../ports.js';
+import { newId } from './ids.js';
+import type { ActorContext } from './key-service.js';
+
+export interface AllowanceInput {
+  readonly kind: AllowanceKind;
+  /** The quote asset for `notional` (e.g. USDT), the withdrawn asset for `withdrawal`. */
+  readonly asset: string;
+  /** Plain decimal text: the most per period. */
+  readonly amount: string;
+  /** A duration (`1h`, `24h`, `7d`) or `lifetime` (one period until the expiry). */
+  readonly period: string;
+  /** ISO 8601 instant; or `expiresIn`, a duration from now. Exactly one is required. */
+  readonly expiresAt?: string;
+  readonly expiresIn?: string;
+}
+
+export type HoldOutcome =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'held'; readonly holdId: string }
+  | { readonly kind: 'refused'; readonly reason: AllowanceDenial | 'AMOUNT_INVALID' };
+
+/** Allowances are bounded: at most this many per key, expiring at most this far ahead. */
+export const MAX_ALLOWANCES_PER_KEY = 16;
+export const MAX_ALLOWANCE_LIFETIME_MS = 366 * 24 * 3_600_000;
+const MIN_PERIOD_MS = 60_000;
+const ASSET = /^[A-Z0-9]{1,16}$/;
+
+export function createAllowanceService(deps: {
+  store: AllowanceStore & Pick<ControlStore, 'getKey'>;
+  clock: Clock;
+}) {
+  const { store, clock } = deps;
+  const draft = (ctx: ActorContext, action: string, keyId: string, data: JsonObject) =>
+    ({
+      ts: clock.now(),
+      actor: ctx.actor,
+      action,
+      target: keyId,
+      requestId: ctx.requestId,
+      data,
+    }) satisfies AuditDraft;
+
+  async function requireKey(keyId: string): Promise<void> {
+    if (!(await store.getKey(keyId))) {
+      throw new PortcullisError('KEY_NOT_FOUND', `No key ${keyId}.`);
+    }
+  }
+
+  return {
+    /** The key's allowances (expired ones included until removed: they still refuse). */
+    async list(keyId: string): Promise<StoredAllowance[]> {
+      await requireKey(keyId);
+      return store.listAllowances(keyId);
+    },
+
+    /** Gives the key a new allowance, in force from now. */
+    async add(keyId: string, input: AllowanceInput, ctx: ActorContext): Promise<StoredAllowance> {
+      await requireKey(keyId);
+      const nowMs = clock.now();
+      const allowance = toAllowance(newId('alw_'), keyId, input, nowMs);
+      if ((await store.listAllowances(keyId)).length >= MAX_ALLOWANCES_PER_KEY) {
+        throw new PortcullisError(
+          'VALIDATION_FAILED',
+          `A key holds at most ${MAX_ALLOWANCES_PER_KEY} allowances; remove one first.`,
+        );
+      }
+      await store.addAllowance(
+        allowance,
+        nowMs,
+        draft(ctx, 'allowance.add', keyId, {
+          after: allowanceJson({ allowance, usage: undefined, createdAt: nowMs }, nowMs),
+        }),
+      );
+      return { allowance, usage: undefined, createdAt: nowMs };
+    },
+
+    async remove(keyId: string, allowanceId: string, ctx: ActorContext): Promise<void> {
+      await requireKey(keyId);
+      const removed = await store.removeAllowance(
+        keyId,
+        allowanceId,
+        draft(ctx, 'allowance.remove', keyId, { allowanceId }),
+      );
+      if (!removed) {
+        throw new PortcullisError(
+          'ALLOWANCE_NOT_FOUND',
+          `Key ${keyId} has no allowance ${allowanceId}.`,
+        );
+      }
+    },
+
+    /** Holds an amount against the key's allowances of the kind; `none` when it has none. */
+    async hold(spend: {
+      keyId: string;
+      kind: AllowanceKind;
+      asset: string;
+      amount: string;
+    }): Promise<HoldOutcome> {
+      const holdId = `hld_${randomUUID().replaceAll('-', '')}`;
+      const decision = await store.holdAllowances({ ...spend, holdId }, clock.now());
+      if (!decision.ok) return { kind: 'refused', reason: decision.reason };
+      return decision.held ? { kind: 'held', holdId } : { kind: 'none' };
+    },
+
+    /** Commit after the upstream accepted; release after it refused. */
+    settle: (holdId: string, outcome: 'commit' | 'release'): Promise<boolean> =>
+      store.settleAllowanceHold(holdId, outcome),
+  };
+}
+
+export type AllowanceService = ReturnType<typeof createAllowanceService>;
+
+type JsonObject = { readonly [name: string]: JsonValue };
+
+function invalid(message: string): PortcullisError {
+  return new PortcullisError('VALIDATION_FAILED', message);
+}
+
+/** Validates the input into an allowance starting at `nowMs`. */
+function toAllowance(
+  id: string,
+  keyId: string,
+  input: AllowanceInput,
+  nowMs: number,
+): SpendAllowance {
+  if (input.kind !== 'notional' && input.kind !== 'withdrawal') {
+    throw invalid('kind is notional or withdrawal.');
+  }
+  if (!ASSET.test(input.asset)) throw invalid('asset is 1–16 upper-case letters or digits.');
+  const amount = normalizeDecimal(input.amount);
+  if (amount === undefined || parseDecimal(amount) === 0n) {
+    throw invalid('amount is a plain decimal above zero, e.g. "5000" or "0.5".');
+  }
+  const expiresAt = expiryOf(input, nowMs);
+  let periodMs: number;
+  if (input.period === 'lifetime') periodMs = expiresAt - nowMs;
+  else {
+    const parsed = parseDuration(input.period);
+    if (parsed === undefined) {
+      throw new PortcullisError(
+        'INVALID_DURATION',
+        'period is a duration like 1h or 24h, or lifetime.',
+      );
+    }
+    if (parsed < MIN_PERIOD_MS) throw invalid('period is at least 1m.');
+    periodMs = Math.min(parsed, expiresAt - nowMs);
+  }
+  return {
+    id,
+    keyId,
+    kind: input.kind,
+    asset: input.asset,
+    amountPerPeriod: amount,
+    periodMs,
+    startsAt: nowMs,
+    expiresAt,
+  };
+}
+
+function expiryOf(input: AllowanceInput, nowMs: number): number {
+  if ((input.expiresAt === undefined) === (input.expiresIn === undefined)) {
+    throw invalid('Give exactly one of expiresAt and expiresIn: an allowance always expires.');
+  }
+  let expiresAt: number;
+  if (input.expiresIn !== undefined) {
+    const ms = parseDuration(input.expiresIn);
+    if (ms === undefined)
+      throw new PortcullisError('INVALID_DURATION', 'expiresIn is a duration like 30d.');
+    expiresAt = nowMs + ms;
+  } else {
+    expiresAt = Date.parse(input.expiresAt ?? '');
+    if (!Number.isFinite(expiresAt)) throw invalid('expiresAt is an ISO 8601 instant.');
+  }
+  if (expiresAt <= nowMs) throw invalid('The expiry must be in the future.');
+  if (expiresAt - nowMs > MAX_ALLOWANCE_LIFETIME_MS)
+    throw invalid('An allowance expires within 366 days.');
+  return expiresAt;
+}
+
+/** The allowance as the admin API shows it, with what its current period has spent and left. */
+export function allowanceJson(
+  stored: StoredAllowance,
+  nowMs: number,
+): { [name: string]: JsonValue } {
+  const a = stored.allowance;
+  const status = allowanceStatus(a, stored.usage, nowMs);
+  const lifetime = a.startsAt + a.periodMs >= a.expiresAt;
+  return {
+    id: a.id,
+    keyId: a.keyId,
+    kind: a.kind,
+    asset: a.asset,
+    amount: a.amountPerPeriod,
+    period: lifetime ? 'lifetime' : formatDuration(a.periodMs),
+    startsAt: new Date(a.startsAt).toISOString(),
+    expiresAt: new Date(a.expiresAt).toISOString(),
+    state: status.state,
+    spent: status.state === 'active' ? status.spent : null,
+    remaining: status.state === 'active' ? status.remaining : null,
+    periodEnd: status.state === 'active' ? new Date(status.periodEnd).toISOString() : null,
+  };
+}
