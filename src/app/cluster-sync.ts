@@ -13,6 +13,10 @@
  * serving its cache through a short store outage, up to `maxStalenessMs`.)
  * When the subscription comes back after a loss, every cached key is dropped once (what was
  * published meanwhile never arrives) and the policy set is re-read.
+ *
+ * Anomaly responses (step-downs, disables, bans) follow the policies: the shared risk tables
+ * are re-read on a `risk.changed` event, on every `risk.*` or `alert.*` entry of the feed, on
+ * every pass while events are down, and when events come back after a loss.
  */
 import type { Clock } from '../core/clock.js';
 import type { AuditEntry } from '../core/audit/audit-chain.js';
@@ -24,6 +28,8 @@ export interface ClusterSyncDeps {
   readonly keyCache: Pick<KeyCache, 'invalidate' | 'setTrusted'>;
   /** The node's policy set; absent when the store has no governance tables. */
   readonly policies?: { reload(): Promise<unknown> } | undefined;
+  /** The node's responses in force (src/services/risk-service.ts); absent without a shared store. */
+  readonly risk?: { reload(): Promise<unknown> } | undefined;
   readonly clock: Clock;
   /** A feed read or a policy reload that failed (the store is unreachable). */
   readonly onError?: (error: Error) => void;
@@ -64,6 +70,13 @@ export interface ClusterSync {
   stats(): ClusterSyncStats;
 }
 
+interface FeedChanges {
+  readonly policiesChanged: boolean;
+  readonly riskChanged: boolean;
+}
+/** The feed could not be read entry by entry (first pass, long backlog): re-read everything. */
+const EVERYTHING: FeedChanges = { policiesChanged: true, riskChanged: true };
+
 const DEFAULT_PAGE_SIZE = 500;
 const DEFAULT_MAX_PAGES = 20;
 
@@ -101,14 +114,15 @@ export function createClusterSync(deps: ClusterSyncDeps, options: ClusterSyncOpt
     keyCache.invalidate();
   }
 
-  /** Reads the feed from `lastSeq`; returns whether a policy changed. */
-  async function readFeed(): Promise<boolean> {
+  /** Reads the feed from `lastSeq`; returns whether a policy or a risk response changed. */
+  async function readFeed(): Promise<FeedChanges> {
     if (lastSeq === undefined) {
       lastSeq = await auditHead(feed);
       dropAll();
-      return true;
+      return EVERYTHING;
     }
     let policiesChanged = false;
+    let riskChanged = false;
     for (let page = 0; page < maxPages; page++) {
       const entries: AuditEntry[] = await feed.listAudit({ afterSeq: lastSeq, limit: pageSize });
       for (const entry of entries) {
@@ -117,24 +131,27 @@ export function createClusterSync(deps: ClusterSyncDeps, options: ClusterSyncOpt
           keyCache.invalidate(entry.target);
         } else if (entry.action.startsWith('policy.')) {
           policiesChanged = true;
+        } else if (entry.action.startsWith('risk.') || entry.action.startsWith('alert.')) {
+          riskChanged = true;
         }
         lastSeq = entry.seq;
       }
-      if (entries.length < pageSize) return policiesChanged;
+      if (entries.length < pageSize) return { policiesChanged, riskChanged };
     }
     // A backlog this long (a node cut off for a while): start over from the head.
     lastSeq = await auditHead(feed, lastSeq);
     dropAll();
-    return true;
+    return EVERYTHING;
   }
 
   async function pass(): Promise<void> {
     const startedAt = clock.now();
     checkTrust();
     try {
-      const policiesChanged = await readFeed();
-      // While events are down a policy change would only be seen here: re-read on every pass.
+      const { policiesChanged, riskChanged } = await readFeed();
+      // While events are down a change would only be seen here: re-read on every pass.
       if (deps.policies && (policiesChanged || !eventsLive)) await deps.policies.reload();
+      if (deps.risk && (riskChanged || !eventsLive)) await deps.risk.reload();
       validatedAt = startedAt;
     } catch (error) {
       report(error);
@@ -163,12 +180,14 @@ export function createClusterSync(deps: ClusterSyncDeps, options: ClusterSyncOpt
         eventsLost = false;
         dropAll();
         deps.policies?.reload().catch(report);
+        deps.risk?.reload().catch(report);
       }
       checkTrust();
     },
 
     handle(event) {
       if (event.type === 'policy.changed') deps.policies?.reload().catch(report);
+      else if (event.type === 'risk.changed') deps.risk?.reload().catch(report);
     },
 
     revalidate() {

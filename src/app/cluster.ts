@@ -20,6 +20,8 @@ export interface ClusterTargets {
   readonly store: Pick<ControlStore, 'listAudit'>;
   readonly keyCache: KeyCache;
   readonly policies?: { reload(): Promise<unknown> } | undefined;
+  /** The node's anomaly responses in force, re-read when another node changes them. */
+  readonly risk?: { reload(): Promise<unknown> } | undefined;
 }
 
 export interface ClusterRuntime {
@@ -99,6 +101,7 @@ export function createClusterRuntime(
           feed: targets.store,
           keyCache: targets.keyCache,
           policies: targets.policies,
+          risk: targets.risk,
           clock,
           onError: (error) => logger.warn({ err: error }, 'cluster re-validation failed'),
           onTrust: (trusted) =>

@@ -8,7 +8,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import { createSqliteRiskStore } from '../adapters/sqlite/risk-store.js';
+import { createSqliteRiskStore, moveLocalRiskRows } from '../adapters/sqlite/risk-store.js';
 import { createSqliteKeyUseStore } from '../adapters/sqlite/key-use-store.js';
 import { createSqliteTrafficLogStore } from '../adapters/sqlite/traffic-log-store.js';
 import type { AuditDraft } from '../core/audit/audit-chain.js';
@@ -35,7 +35,7 @@ import {
 } from '../services/metrics.js';
 import { createRiskMonitor, type RiskMonitor } from '../services/risk-monitor.js';
 import { createRiskService, type RiskService } from '../services/risk-service.js';
-import { createMemoryRiskStore } from '../services/risk-store.js';
+import { createMemoryRiskStore, type RiskStore } from '../services/risk-store.js';
 import {
   DEFAULT_TRAFFIC_LOG_OPTIONS,
   createTrafficLog,
@@ -51,7 +51,7 @@ import {
 } from '../services/webhooks.js';
 
 export interface ObservabilityOptions {
-  /** `sqlite:<file>` for the traffic log, alerts and responses, or `memory`. */
+  /** `sqlite:<file>` for the traffic log and last uses (alerts and responses without `riskStore`), or `memory`. */
   readonly database: string;
   readonly trafficLog: TrafficLogOptions & { readonly enabled: boolean };
   readonly risk: {
@@ -72,6 +72,13 @@ export interface ObservabilityDeps {
   readonly logger: Logger;
   readonly audit: (draft: AuditDraft) => Promise<unknown>;
   readonly keys: Pick<KeyService, 'listKeys' | 'updateKey'>;
+  /**
+   * The control store's risk tables, shared by every node on the store (a cluster's
+   * PostgreSQL); without it alerts and responses stay in this node's database.
+   */
+  readonly riskStore?: RiskStore;
+  /** Told when this node stored a risk change (the cluster publishes `risk.changed`). */
+  readonly onRiskChange?: (target: string) => void;
   readonly timers?: Timers;
   readonly fetch?: typeof fetch;
 }
@@ -148,11 +155,13 @@ export function createObservability(
           { ...DEFAULT_WEBHOOK_OPTIONS, endpoints: options.webhooks },
         );
   const risk = createRiskService({
-    store: db !== undefined ? createSqliteRiskStore(db) : createMemoryRiskStore(),
+    store:
+      deps.riskStore ?? (db !== undefined ? createSqliteRiskStore(db) : createMemoryRiskStore()),
     clock: deps.clock,
     audit: deps.audit,
     ...(webhooks ? { webhooks } : {}),
     onError: onError('risk response'),
+    ...(deps.onRiskChange ? { onChange: deps.onRiskChange } : {}),
   });
   const monitor = createRiskMonitor(
     {
@@ -312,6 +321,11 @@ export function createObservability(
       };
     },
     async start() {
+      if (deps.riskStore !== undefined && db !== undefined) {
+        const moved = await moveLocalRiskRows(db, deps.riskStore, deps.clock.now());
+        if (moved.responses + moved.alerts > 0)
+          deps.logger.info(moved, 'risk responses and alerts moved to the control store');
+      }
       await risk.load();
       governance.start();
     },
@@ -348,7 +362,7 @@ export function observabilityOptionsOf(config: Config): ObservabilityOptions {
   const { production, sandbox } = config.environments;
   return {
     // Node-local on every store, PostgreSQL included: the traffic log is per node and too hot
-    // for the shared database; alerts and responses in force survive a restart of the node.
+    // for the shared database. Alerts and responses in force live in the control store.
     database: `sqlite:${join(config.dataDir, 'observability.db')}`,
     trafficLog: { ...DEFAULT_TRAFFIC_LOG_OPTIONS, ...config.trafficLog },
     risk: {

@@ -8,6 +8,7 @@ import type { Config } from '../config/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { PortcullisError } from '../core/errors.js';
 import type { ControlStore } from '../ports.js';
+import { hasRiskStore } from '../services/risk-store.js';
 import { buildAdminApp } from '../server/admin/build-admin-app.js';
 import { createAdminTokenService } from '../services/admin-tokens.js';
 import { createAuditService } from '../services/audit-service.js';
@@ -151,7 +152,15 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   });
 
   const observability = createObservability(
-    { clock, logger, audit: (draft) => store.appendAudit(draft), keys },
+    {
+      clock,
+      logger,
+      audit: (draft) => store.appendAudit(draft),
+      keys,
+      // Responses in the control store and announced: a step-down holds on every node.
+      ...(hasRiskStore(store) ? { riskStore: store.riskStore() } : {}),
+      onRiskChange: (target) => events.publish({ type: 'risk.changed', target }),
+    },
     observabilityOptionsOf(config),
   );
   const rateLimits = createRateLimitRuntime(config, {
@@ -322,7 +331,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       const { created } = await tokens.bootstrap(tokenFile);
       // A Redis that is down is not a start-up fault (onRedisDown decides); a slow one is waited for.
       await rateLimits.ready();
-      await cluster.start({ store, keyCache, policies: governance.services?.policies });
+      await cluster.start({
+        store,
+        keyCache,
+        policies: governance.services?.policies,
+        risk: observability.risk,
+      });
       await observability.start();
       const adminUrl = await admin.listen({
         host: config.admin.listen.host,

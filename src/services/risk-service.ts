@@ -6,6 +6,11 @@
  * Hot path: `stateOf` and `prefixBanned` are a Map lookup that finds nothing for a normal key
  * or address; state changes take effect on the next request (the maps are updated before the
  * admin API answers or the detection batch ends).
+ *
+ * Several nodes share one store (the control store's risk tables): each stored change is
+ * announced through `onChange` (the cluster's `risk.changed` event), and `reload` re-reads the
+ * responses in force, on that event and on every `risk.*`/`alert.*` entry of the audit feed
+ * (src/app/cluster-sync.ts), so a response decided or lifted on one node holds on the others.
  */
 import type { AuditDraft } from '../core/audit/audit-chain.js';
 import type { Clock } from '../core/clock.js';
@@ -37,6 +42,8 @@ export interface RiskServiceDeps {
   readonly audit: (draft: AuditDraft) => Promise<unknown>;
   readonly webhooks?: WebhookSender;
   readonly onError?: (error: unknown) => void;
+  /** Called once a change is stored, with the key id or IP prefix it concerns (cluster event). */
+  readonly onChange?: (target: string) => void;
 }
 
 export interface ActorContext {
@@ -73,7 +80,7 @@ export function createRiskService(deps: RiskServiceDeps) {
   const prefixThrottles = new Map<string, StoredResponse[]>();
   const banKey = (environment: Environment, prefix: string) => `${environment}\u0000${prefix}`;
 
-  const track = (r: StoredResponse): void => {
+  const index = (r: StoredResponse): void => {
     if (r.keyId !== null) {
       const list = byKey.get(r.keyId) ?? [];
       list.push(r);
@@ -88,7 +95,7 @@ export function createRiskService(deps: RiskServiceDeps) {
       prefixThrottles.set(k, [...(prefixThrottles.get(k) ?? []), r]);
     }
   };
-  const untrack = (id: string): void => {
+  const unindex = (id: string): void => {
     for (const map of [byKey, bans, prefixThrottles]) {
       for (const [k, list] of map) {
         const rest = list.filter((r) => r.id !== id);
@@ -99,6 +106,74 @@ export function createRiskService(deps: RiskServiceDeps) {
   };
   const inForce = (r: StoredResponse, nowMs: number): boolean =>
     r.liftedAtMs === null && (r.expiresAtMs === null || r.expiresAtMs > nowMs);
+
+  // A reload must not undo a local change it raced: every local change bumps `generation` (a
+  // reload that saw it move reads again), and a response decided here stays in force from
+  // `pending` until its row is written.
+  let generation = 0;
+  const pending = new Map<string, StoredResponse>();
+  const track = (r: StoredResponse): void => {
+    generation += 1;
+    pending.set(r.id, r);
+    index(r);
+  };
+  const stored = (r: StoredResponse): void => {
+    pending.delete(r.id);
+    generation += 1;
+  };
+  const untrack = (id: string): void => {
+    generation += 1;
+    pending.delete(id);
+    unindex(id);
+  };
+  const changed = (target: string): void => {
+    try {
+      deps.onChange?.(target);
+    } catch (error) {
+      deps.onError?.(error);
+    }
+  };
+
+  /** The store's responses in force plus the ones decided here and not yet written. */
+  async function activeResponses(nowMs: number): Promise<StoredResponse[]> {
+    const rows = await deps.store.listActiveResponses(nowMs);
+    const ids = new Set(rows.map((r) => r.id));
+    return [...rows, ...[...pending.values()].filter((r) => !ids.has(r.id) && inForce(r, nowMs))];
+  }
+
+  /** Replaces the in-memory responses with the store's; retried while local changes race it. */
+  async function reloadOnce(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const startedAt = generation;
+      const rows = await activeResponses(deps.clock.now());
+      // Bounded: under a storm of local changes the next event or feed pass reads again.
+      if (generation !== startedAt && attempt < MAX_RELOAD_ATTEMPTS) continue;
+      for (const map of [byKey, bans, prefixThrottles]) map.clear();
+      for (const r of rows) index(r);
+      return;
+    }
+  }
+
+  let reloading: Promise<void> | undefined;
+  let reloadAgain = false;
+  /** Re-reads the responses in force; calls during a reload make it read once more after. */
+  function reload(): Promise<void> {
+    if (reloading !== undefined) {
+      reloadAgain = true;
+      return reloading;
+    }
+    reloading = (async () => {
+      try {
+        do {
+          reloadAgain = false;
+          await reloadOnce();
+        } while (reloadAgain);
+      } finally {
+        reloading = undefined;
+      }
+    })();
+    return reloading;
+  }
 
   function stateOf(keyId: string, nowMs: number): KeyRiskState | undefined {
     const list = byKey.get(keyId);
@@ -194,7 +269,9 @@ export function createRiskService(deps: RiskServiceDeps) {
     };
     const ctx = { actor: RISK_ACTOR, requestId: response.id };
     await deps.store.insertResponse(response);
+    stored(response);
     await deps.store.insertAlert(alert);
+    changed(keyId ?? signal.ipPrefix);
     await audit(ctx, `risk.${action.step}`, keyId ?? signal.ipPrefix, {
       responseId: response.id,
       alertId: alert.id,
@@ -229,6 +306,8 @@ export function createRiskService(deps: RiskServiceDeps) {
     };
     track(response);
     await deps.store.insertResponse(response);
+    stored(response);
+    changed(keyId);
     await audit({ actor: GOVERNANCE_ACTOR, requestId: response.id }, 'risk.disable_key', keyId, {
       responseId: response.id,
       because,
@@ -249,6 +328,7 @@ export function createRiskService(deps: RiskServiceDeps) {
       await deps.store.liftResponse(alert.responseId, nowMs, ctx.actor);
       untrack(alert.responseId);
     }
+    changed(alert.keyId ?? alert.ipPrefix ?? id);
     await audit(ctx, `alert.${state === 'resolved' ? 'resolve' : 'acknowledge'}`, id, {
       from: alert.state,
       to: state,
@@ -266,9 +346,10 @@ export function createRiskService(deps: RiskServiceDeps) {
   }
 
   return {
-    load: async (): Promise<void> => {
-      for (const r of await deps.store.listActiveResponses(deps.clock.now())) track(r);
-    },
+    /** Restores the responses in force from the store (once, before traffic). */
+    load: reload,
+    /** Re-reads the responses in force (another node decided or lifted one). */
+    reload,
     stateOf,
     prefixBanned,
     prefixThrottle,
@@ -288,20 +369,17 @@ export function createRiskService(deps: RiskServiceDeps) {
     async liftPrefix(prefix: string, ctx: ActorContext): Promise<StoredResponse[]> {
       const nowMs = deps.clock.now();
       const wanted = riskIpPrefix(prefix.split('/')[0] ?? prefix) ?? prefix;
-      const lifted: StoredResponse[] = [];
-      for (const map of [bans, prefixThrottles]) {
-        for (const list of map.values()) {
-          for (const r of list) {
-            const at = r.action.step === 'throttle' ? r.action.target.id : r.ipPrefix;
-            if ((at === wanted || at === prefix) && inForce(r, nowMs)) lifted.push(r);
-          }
-        }
-      }
+      // From the store, not this node's memory: a ban another node just decided is lifted too.
+      const lifted = (await activeResponses(nowMs)).filter((r) => {
+        const at = prefixOfResponse(r);
+        return at !== undefined && (at === wanted || at === prefix);
+      });
       for (const r of lifted) {
         await deps.store.liftResponse(r.id, nowMs, ctx.actor);
         untrack(r.id);
       }
       if (lifted.length > 0) {
+        changed(wanted);
         await audit(ctx, 'risk.lift_prefix', wanted, {
           lifted: lifted.map((r) => ({ id: r.id, step: r.action.step, reason: r.reason })),
         });
@@ -320,7 +398,7 @@ export function createRiskService(deps: RiskServiceDeps) {
     /** Lifts every response in force on the key and resolves its open alerts; audited. */
     async resetKey(keyId: string, ctx: ActorContext): Promise<KeyRiskView> {
       const nowMs = deps.clock.now();
-      const lifted = (byKey.get(keyId) ?? []).filter((r) => inForce(r, nowMs));
+      const lifted = (await activeResponses(nowMs)).filter((r) => r.keyId === keyId);
       for (const r of lifted) {
         await deps.store.liftResponse(r.id, nowMs, ctx.actor);
         untrack(r.id);
@@ -330,12 +408,24 @@ export function createRiskService(deps: RiskServiceDeps) {
           await deps.store.updateAlert(alert.id, 'resolved', nowMs, ctx.actor);
         }
       }
+      changed(keyId);
       await audit(ctx, 'risk.reset', keyId, {
         lifted: lifted.map((r) => ({ id: r.id, step: r.action.step, reason: r.reason })),
       });
       return keyRisk(keyId);
     },
   };
+}
+
+/** Reloads retried while local changes race them (then the next event or feed pass reads). */
+const MAX_RELOAD_ATTEMPTS = 5;
+
+/** The IP prefix a prefix-wide response (a ban, a throttle of the prefix) holds; else undefined. */
+function prefixOfResponse(r: StoredResponse): string | undefined {
+  if (r.action.step === 'ban_prefix') return r.ipPrefix ?? undefined;
+  if (r.action.step === 'throttle' && r.action.target.type === 'ip_prefix')
+    return r.action.target.id;
+  return undefined;
 }
 
 /** `127.x.y.0/24` or the `::/48` that holds `::1`. */

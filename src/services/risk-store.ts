@@ -1,7 +1,8 @@
 /**
  * Storage port of the anomaly responses and alerts: responses in force (with their expiry or
- * operator lift) and alerts with their state. The SQLite adapter is
- * src/adapters/sqlite/risk-store.ts; tests may use `createMemoryRiskStore`.
+ * operator lift) and alerts with their state. The control store provides it (SQLite:
+ * src/adapters/sqlite/risk-store.ts, PostgreSQL: src/adapters/postgres/postgres-risk-store.ts),
+ * so that every node of a cluster sees the same responses; tests may use `createMemoryRiskStore`.
  */
 import type { Environment } from '../core/keys/model.js';
 import type { ResponseAction, ResponseStep } from '../core/risk/index.js';
@@ -69,6 +70,19 @@ export interface RiskStore {
   listActiveResponses(nowMs: number): Promise<StoredResponse[]>;
 }
 
+/**
+ * A control store that also holds the risk tables (the SQLite and PostgreSQL adapters): every
+ * node of a cluster then shares the responses in force and the alerts.
+ */
+export interface RiskStoreProvider {
+  riskStore(): RiskStore;
+}
+
+/** Whether `store` provides a shared risk store. */
+export function hasRiskStore(store: object): store is RiskStoreProvider {
+  return typeof (store as Partial<RiskStoreProvider>).riskStore === 'function';
+}
+
 /** An in-memory store with the same behaviour (tests, embedding without a database). */
 export function createMemoryRiskStore(): RiskStore {
   const alerts = new Map<string, StoredAlert>();
@@ -97,6 +111,8 @@ export function createMemoryRiskStore(): RiskStore {
           .slice(0, q.limit),
       ),
     insertResponse: (response) => {
+      if (responses.has(response.id))
+        return Promise.reject(new Error(`response ${response.id} exists`));
       responses.set(response.id, response);
       return Promise.resolve();
     },
@@ -107,9 +123,9 @@ export function createMemoryRiskStore(): RiskStore {
     },
     listActiveResponses: (nowMs) =>
       Promise.resolve(
-        [...responses.values()].filter(
-          (r) => r.liftedAtMs === null && (r.expiresAtMs === null || r.expiresAtMs > nowMs),
-        ),
+        [...responses.values()]
+          .filter((r) => r.liftedAtMs === null && (r.expiresAtMs === null || r.expiresAtMs > nowMs))
+          .sort((a, b) => a.startedAtMs - b.startedAtMs || (a.id < b.id ? -1 : 1)),
       ),
   };
 }

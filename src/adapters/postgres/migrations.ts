@@ -199,6 +199,45 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX allowance_holds_key ON allowance_holds(key_id, created_at);
     `,
   },
+  {
+    // Independent of version 3 (spend allowances): either may be applied first. Anomaly
+    // responses live here so that a step-down decided on one node holds on every node.
+    version: 4,
+    name: 'risk responses in force and alerts, shared by every node',
+    sql: `
+      CREATE TABLE risk_alerts (
+        id text COLLATE "C" PRIMARY KEY,
+        state text NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+        signal text NOT NULL,
+        step text NOT NULL,
+        environment text NOT NULL CHECK (environment IN ('sandbox', 'production')),
+        key_id text,
+        account_id text,
+        ip_prefix text,
+        observed double precision,
+        threshold double precision,
+        response_id text,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        updated_by text
+      );
+      CREATE INDEX risk_alerts_env_created ON risk_alerts(environment, created_at);
+      CREATE INDEX risk_alerts_key ON risk_alerts(key_id) WHERE key_id IS NOT NULL;
+      CREATE TABLE risk_responses (
+        id text COLLATE "C" PRIMARY KEY,
+        environment text NOT NULL CHECK (environment IN ('sandbox', 'production')),
+        key_id text,
+        ip_prefix text,
+        action text NOT NULL,
+        reason text NOT NULL,
+        started_at bigint NOT NULL,
+        expires_at bigint,
+        lifted_at bigint,
+        lifted_by text
+      );
+      CREATE INDEX risk_responses_active ON risk_responses(lifted_at, expires_at);
+    `,
+  },
 ];
 
 /**

@@ -34,6 +34,8 @@ import {
 } from '../sqlite/rows.js';
 import { migratePostgres } from './migrations.js';
 import { createPostgresGovernance } from './postgres-governance.js';
+import { createPostgresRiskStore } from './postgres-risk-store.js';
+import type { RiskStore, RiskStoreProvider } from '../../services/risk-store.js';
 import {
   checkedSchemaName,
   createPgPool,
@@ -61,7 +63,7 @@ export interface PostgresStoreOptions {
 }
 
 /** The control store plus the governance ports (policies, approvals, withdrawal rules). */
-export type PostgresControlStore = ControlStore & GovernanceStore;
+export type PostgresControlStore = ControlStore & GovernanceStore & RiskStoreProvider;
 
 const SCAN_BATCH = 1000;
 
@@ -116,7 +118,7 @@ export function splitSchemaParameter(url: string): { url: string; schema: string
   return { url: parsed.toString(), schema };
 }
 
-class PostgresStore implements ControlStore, GovernanceStore {
+class PostgresStore implements ControlStore, GovernanceStore, RiskStoreProvider {
   private sealer: AuditSealer | undefined;
   private readonly governance: GovernanceStore;
 
@@ -481,6 +483,14 @@ class PostgresStore implements ControlStore, GovernanceStore {
     this.governance.holdAllowances(spend, nowMs);
   settleAllowanceHold: AllowanceStore['settleAllowanceHold'] = (holdId, outcome) =>
     this.governance.settleAllowanceHold(holdId, outcome);
+
+  private risk: RiskStore | undefined;
+
+  /** Alerts and anomaly responses (migration 4), shared by every node of the cluster. */
+  riskStore(): RiskStore {
+    this.risk ??= createPostgresRiskStore({ read: (text, values) => this.read(text, values) });
+    return this.risk;
+  }
 
   private closing: Promise<void> | undefined;
 

@@ -244,6 +244,13 @@ function parseEnvelope(
       event: { type: 'policy.changed', policyId: event['policyId'] },
     };
   }
+  if (event['type'] === 'risk.changed' && typeof event['target'] === 'string') {
+    return {
+      origin: value['origin'],
+      ...stamp,
+      event: { type: 'risk.changed', target: event['target'] },
+    };
+  }
   return undefined;
 }
 

@@ -179,6 +179,44 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX allowance_holds_key ON allowance_holds(key_id, created_at);
     `,
   },
+  {
+    // Independent of version 3 (spend allowances): either may be applied first.
+    version: 4,
+    name: 'risk responses in force and alerts, shared by every node of the store',
+    sql: `
+      CREATE TABLE IF NOT EXISTS risk_alerts (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+        signal TEXT NOT NULL,
+        step TEXT NOT NULL,
+        environment TEXT NOT NULL CHECK (environment IN ('sandbox', 'production')),
+        key_id TEXT,
+        account_id TEXT,
+        ip_prefix TEXT,
+        observed REAL,
+        threshold REAL,
+        response_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT
+      );
+      CREATE INDEX IF NOT EXISTS risk_alerts_env_created ON risk_alerts(environment, created_at);
+      CREATE INDEX IF NOT EXISTS risk_alerts_key ON risk_alerts(key_id) WHERE key_id IS NOT NULL;
+      CREATE TABLE IF NOT EXISTS risk_responses (
+        id TEXT PRIMARY KEY,
+        environment TEXT NOT NULL CHECK (environment IN ('sandbox', 'production')),
+        key_id TEXT,
+        ip_prefix TEXT,
+        action TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        lifted_at INTEGER,
+        lifted_by TEXT
+      );
+      CREATE INDEX IF NOT EXISTS risk_responses_active ON risk_responses(lifted_at, expires_at);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's, each atomically with its version row. */

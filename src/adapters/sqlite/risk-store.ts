@@ -1,7 +1,8 @@
 /**
- * SQLite implementation of the risk store (alerts and responses in force). Like the traffic
- * log, its tables are created here idempotently, so the control store's versioned migrations
- * stay untouched; it lives in the observability database beside `traffic_log`.
+ * SQLite implementation of the risk store (alerts and responses in force). Its tables are
+ * control-store migration 4; they are also created here idempotently, for a database of its
+ * own (the node-local observability database of earlier versions, tests). The row mapping is
+ * shared with the PostgreSQL adapter.
  */
 import type { Database } from 'better-sqlite3';
 import type { Environment } from '../../core/keys/model.js';
@@ -50,7 +51,7 @@ export function migrateRiskStore(db: Database): void {
   `);
 }
 
-interface AlertRow {
+export interface AlertRow {
   id: string;
   state: AlertState;
   signal: string;
@@ -67,7 +68,7 @@ interface AlertRow {
   updated_by: string | null;
 }
 
-interface ResponseRow {
+export interface ResponseRow {
   id: string;
   environment: Environment;
   key_id: string | null;
@@ -110,7 +111,7 @@ export function createSqliteRiskStore(db: Database): RiskStore {
   );
   const active = db.prepare<[number]>(
     `SELECT * FROM risk_responses WHERE lifted_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
-     ORDER BY started_at`,
+     ORDER BY started_at, id`,
   );
   return {
     insertAlert: (a) => attempt(() => void insertAlert.run(alertRow(a))),
@@ -138,42 +139,45 @@ export function createSqliteRiskStore(db: Database): RiskStore {
           ORDER BY created_at DESC, id DESC LIMIT ?`;
         return (db.prepare(sql).all(...params, q.limit) as AlertRow[]).map(fromAlertRow);
       }),
-    insertResponse: (r) =>
-      attempt(
-        () =>
-          void insertResponse.run({
-            id: r.id,
-            environment: r.environment,
-            key_id: r.keyId,
-            ip_prefix: r.ipPrefix,
-            action: JSON.stringify(r.action),
-            reason: r.reason,
-            started_at: r.startedAtMs,
-            expires_at: r.expiresAtMs,
-            lifted_at: r.liftedAtMs,
-            lifted_by: r.liftedBy,
-          }),
-      ),
+    insertResponse: (r) => attempt(() => void insertResponse.run(responseRow(r))),
     liftResponse: (id, atMs, by) => attempt(() => void lift.run(atMs, by, id)),
     listActiveResponses: (nowMs) =>
-      attempt(() =>
-        (active.all(nowMs) as ResponseRow[]).map((row) => ({
-          id: row.id,
-          environment: row.environment,
-          keyId: row.key_id,
-          ipPrefix: row.ip_prefix,
-          action: JSON.parse(row.action) as StoredResponse['action'],
-          reason: row.reason,
-          startedAtMs: row.started_at,
-          expiresAtMs: row.expires_at,
-          liftedAtMs: row.lifted_at,
-          liftedBy: row.lifted_by,
-        })),
-      ),
+      attempt(() => (active.all(nowMs) as ResponseRow[]).map(fromResponseRow)),
   };
 }
 
-function alertRow(a: StoredAlert): AlertRow {
+/** The response as a row (its action as JSON text). */
+export function responseRow(r: StoredResponse): ResponseRow {
+  return {
+    id: r.id,
+    environment: r.environment,
+    key_id: r.keyId,
+    ip_prefix: r.ipPrefix,
+    action: JSON.stringify(r.action),
+    reason: r.reason,
+    started_at: r.startedAtMs,
+    expires_at: r.expiresAtMs,
+    lifted_at: r.liftedAtMs,
+    lifted_by: r.liftedBy,
+  };
+}
+
+export function fromResponseRow(row: ResponseRow): StoredResponse {
+  return {
+    id: row.id,
+    environment: row.environment,
+    keyId: row.key_id,
+    ipPrefix: row.ip_prefix,
+    action: JSON.parse(row.action) as StoredResponse['action'],
+    reason: row.reason,
+    startedAtMs: row.started_at,
+    expiresAtMs: row.expires_at,
+    liftedAtMs: row.lifted_at,
+    liftedBy: row.lifted_by,
+  };
+}
+
+export function alertRow(a: StoredAlert): AlertRow {
   return {
     id: a.id,
     state: a.state,
@@ -192,7 +196,7 @@ function alertRow(a: StoredAlert): AlertRow {
   };
 }
 
-function fromAlertRow(r: AlertRow): StoredAlert {
+export function fromAlertRow(r: AlertRow): StoredAlert {
   return {
     id: r.id,
     state: r.state,
@@ -209,4 +213,41 @@ function fromAlertRow(r: AlertRow): StoredAlert {
     updatedAt: r.updated_at,
     updatedBy: r.updated_by,
   };
+}
+
+/**
+ * Moves what a node-local database of an earlier version holds (responses in force, alerts not
+ * resolved) into the control store's risk tables, once: the local tables are renamed afterwards
+ * (`…_moved`), so a later start finds nothing to move. Returns how many were moved.
+ */
+export async function moveLocalRiskRows(
+  db: Database,
+  to: RiskStore,
+  nowMs: number,
+): Promise<{ responses: number; alerts: number }> {
+  const exists = db
+    .prepare<[], { name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'risk_responses'",
+    )
+    .get();
+  if (exists === undefined) return { responses: 0, alerts: 0 };
+  const local = createSqliteRiskStore(db);
+  const moved = { responses: 0, alerts: 0 };
+  // A row already there comes from a move cut short before the rename: skipped, not doubled.
+  const there = new Set((await to.listActiveResponses(nowMs)).map((r) => r.id));
+  for (const r of await local.listActiveResponses(nowMs)) {
+    if (there.has(r.id)) continue;
+    await to.insertResponse(r);
+    moved.responses += 1;
+  }
+  for (const state of ['open', 'acknowledged'] as const) {
+    for (const a of await local.listAlerts({ state, limit: 100_000 })) {
+      if ((await to.getAlert(a.id)) !== undefined) continue;
+      await to.insertAlert(a);
+      moved.alerts += 1;
+    }
+  }
+  db.exec(`ALTER TABLE risk_responses RENAME TO risk_responses_moved;
+    ALTER TABLE risk_alerts RENAME TO risk_alerts_moved;`);
+  return moved;
 }

@@ -27,6 +27,8 @@ import type {
 } from '../../ports.js';
 import { migrateSqlite } from './migrations.js';
 import { createSqliteGovernance } from './sqlite-governance.js';
+import { createSqliteRiskStore } from './risk-store.js';
+import type { RiskStore, RiskStoreProvider } from '../../services/risk-store.js';
 import {
   adminTokenFromRow,
   auditFromRow,
@@ -52,7 +54,7 @@ export interface SqliteStoreOptions {
 }
 
 /** The control store plus the governance ports (policies, approvals, withdrawal rules). */
-export type SqliteControlStore = ControlStore & GovernanceStore;
+export type SqliteControlStore = ControlStore & GovernanceStore & RiskStoreProvider;
 
 /** The embedded control store: better-sqlite3 in WAL mode with full fsync on commit. */
 export function createSqliteControlStore(options: SqliteStoreOptions): SqliteControlStore {
@@ -67,7 +69,7 @@ export function createSqliteControlStore(options: SqliteStoreOptions): SqliteCon
   return new SqliteStore(db);
 }
 
-class SqliteStore implements ControlStore, GovernanceStore {
+class SqliteStore implements ControlStore, GovernanceStore, RiskStoreProvider {
   private sealer: AuditSealer | undefined;
   private readonly stmts;
   private readonly governance: GovernanceStore;
@@ -364,6 +366,14 @@ class SqliteStore implements ControlStore, GovernanceStore {
     this.governance.holdAllowances(spend, nowMs);
   settleAllowanceHold: AllowanceStore['settleAllowanceHold'] = (holdId, outcome) =>
     this.governance.settleAllowanceHold(holdId, outcome);
+
+  private risk: RiskStore | undefined;
+
+  /** Alerts and anomaly responses, in this database (migration 4): shared by its users. */
+  riskStore(): RiskStore {
+    this.risk ??= createSqliteRiskStore(this.db);
+    return this.risk;
+  }
 
   close(): Promise<void> {
     if (this.db.open) this.db.close();

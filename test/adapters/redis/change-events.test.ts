@@ -127,6 +127,15 @@ describe('Redis change events', () => {
     expect(b.seen).toEqual([{ type: 'policy.changed', policyId: 'no-eth' }]);
   });
 
+  it('carries risk changes (a step-down or a lift) to the other nodes', async () => {
+    const name = channel();
+    const a = await open({ channel: name });
+    const b = collect(await open({ channel: name }));
+    a.publish({ type: 'risk.changed', target: 'pk_test_a' });
+    await b.until(1);
+    expect(b.seen).toEqual([{ type: 'risk.changed', target: 'pk_test_a' }]);
+  });
+
   it('reports how long after publication a remote event arrived, and only for stamped ones', async () => {
     const name = channel();
     const lags: { type: string; lagMs: number }[] = [];
