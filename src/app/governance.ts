@@ -1,5 +1,5 @@
 /**
- * Wires policies, approvals and withdrawal rules when the store implements the governance ports.
+ * Wires policies, approvals, withdrawal rules and spend allowances when the store implements the governance ports.
  * A stored policy set that does not compile is logged and leaves the snapshot failed: every
  * authenticated request is then refused with POLICY_DENIED (fail closed, never allow-all) until
  * an operator fixes the set through the admin API.
@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { compileRules, type RuleSnapshot } from '../core/policy/index.js';
 import { hasGovernance, type ChangeEvents, type ControlStore } from '../ports.js';
+import { createAllowanceService, type AllowanceService } from '../services/allowance-service.js';
 import { createApprovalService, type ApprovalService } from '../services/approval-service.js';
 import { createKeyChangeGate, type KeyChangeGate } from '../services/key-change-gate.js';
 import { createPolicyChangeGate, type PolicyChangeGate } from '../services/policy-change-gate.js';
@@ -19,6 +20,7 @@ export interface Governance {
   readonly policies: PolicyService;
   readonly approvals: ApprovalService;
   readonly withdrawals: WithdrawalService;
+  readonly allowances: AllowanceService;
   readonly keyChanges: KeyChangeGate;
   readonly policyChanges: PolicyChangeGate;
 }
@@ -55,6 +57,7 @@ export async function createGovernance(deps: {
   }
   const approvals = createApprovalService({ store, clock });
   const withdrawals = createWithdrawalService({ store, clock, approvals });
+  const allowances = createAllowanceService({ store, clock });
   const keyChanges = createKeyChangeGate({
     keys: deps.keys,
     approvals,
@@ -66,7 +69,7 @@ export async function createGovernance(deps: {
     quorum: deps.policyChangeQuorum ?? 0,
   });
   return {
-    services: { policies, approvals, withdrawals, keyChanges, policyChanges },
+    services: { policies, approvals, withdrawals, allowances, keyChanges, policyChanges },
     snapshot: () => policies.snapshot(),
   };
 }

@@ -35,6 +35,9 @@ const USAGE = `Usage: portcullis <command> [options]
        [--cool-down 24h] [--account-per-tx|-hour|-day N] [--key-per-tx|-hour|-day N]
        [--address-approval-quorum N]           replace the account's withdrawal rules
   withdrawals addresses ACC | withdrawals add-address ACC --asset A --address X [--network N] [--memo M]
+  keys allowance set KEY --kind notional|withdrawal --asset A --amount N --period 24h|lifetime
+       (--expires-in 30d | --expires-at ISO)  a bounded, expiring spend allowance
+  keys allowance list KEY | keys allowance remove KEY ALLOWANCE_ID
   risk prefixes | risk lift-prefix PREFIX    prefix-wide anomaly responses (bans, throttles)
   sign --key-id ID (--secret-file F | --private-key FILE) --url URL [--method M]
        [--body TEXT | --body-file F] [--json | --curl]   sign one request locally

@@ -4,6 +4,7 @@ import { callAdmin, type AdminTarget } from '../admin-client.js';
 import { formatRecord, formatTable } from '../output.js';
 import { OBSERVABILITY_COMMANDS } from './observability-commands.js';
 import { WITHDRAWAL_COMMANDS } from './withdrawal-commands.js';
+import { ALLOWANCE_COMMANDS } from './allowance-commands.js';
 
 export interface CommandContext {
   readonly values: Record<string, string | boolean | undefined>;
@@ -211,6 +212,7 @@ export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ...GOVERNANCE_COMMANDS,
   ...OBSERVABILITY_COMMANDS,
   ...WITHDRAWAL_COMMANDS,
+  ...ALLOWANCE_COMMANDS,
   'accounts create': {
     usage: 'portcullis accounts create --name NAME',
     options: { name: { type: 'string' } },

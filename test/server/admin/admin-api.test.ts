@@ -630,12 +630,13 @@ describe('the OpenAPI document', () => {
       openapi: string;
       paths: Record<string, Record<string, unknown>>;
     }>();
-    // Governance routes (policies, approvals, withdrawal rules) need a store with the governance
-    // ports, which this control plane does not wire; test/services/governance.test.ts covers them.
+    // Governance routes (policies, approvals, withdrawal rules, allowances) need a store with the
+    // governance ports, which this control plane does not wire; test/services/governance.test.ts
+    // and test/cli/allowance-commands.test.ts cover them.
     // Observability routes (traffic, alerts, key risk, keys report, risk prefixes) are covered by
     // test/server/observability/admin-observability.test.ts.
     const governance =
-      /^\/v1\/(policies|approvals|traffic|alerts|risk)|^\/v1\/accounts\/\{id\}\/(addresses|withdrawal-rules)|^\/v1\/keys\/(report|\{id\}\/risk)/;
+      /^\/v1\/(policies|approvals|traffic|alerts|risk)|^\/v1\/accounts\/\{id\}\/(addresses|withdrawal-rules)|^\/v1\/keys\/(report|\{id\}\/(risk|allowances))/;
     const listed = Object.entries(doc.paths)
       .filter(([path]) => path.startsWith('/v1/') && !governance.test(path))
       .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`));

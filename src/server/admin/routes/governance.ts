@@ -22,7 +22,9 @@ import {
   type SettingsInput,
   type WithdrawalService,
 } from '../../../services/withdrawal-service.js';
+import type { AllowanceService } from '../../../services/allowance-service.js';
 import { actorOf, type AdminDeps } from '../build-admin-app.js';
+import { registerAllowanceRoutes } from './allowances.js';
 import {
   addressBody,
   approvalIdParams,
@@ -40,6 +42,8 @@ export interface GovernanceDeps {
   readonly policies: PolicyService;
   readonly approvals: ApprovalService;
   readonly withdrawals: WithdrawalService;
+  /** Spend allowances of keys (routes in allowances.ts). */
+  readonly allowances?: AllowanceService;
   /** Holds policy changes for approval when on (PORTCULLIS_POLICY_CHANGE_QUORUM > 0). */
   readonly policyChanges?: PolicyChangeGate;
 }
@@ -72,6 +76,7 @@ export function registerGovernanceRoutes(app: FastifyInstance, deps: AdminDeps):
   registerPolicyRoutes(app, deps);
   registerApprovalRoutes(app, deps);
   registerWithdrawalRoutes(app, deps);
+  registerAllowanceRoutes(app, { allowances: deps.governance?.allowances, clock: deps.clock });
 }
 
 function registerPolicyRoutes(app: FastifyInstance, deps: AdminDeps): void {
