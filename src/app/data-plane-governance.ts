@@ -1,7 +1,8 @@
 /**
  * The data plane's side of governance (docs/policies.md): held requests become approvals of kind
  * `request` that store the exact request; on quorum the approval service calls back here, the
- * request is re-checked (key state, scope, policies, withdrawal limits) and sent upstream once.
+ * request is re-checked (key state, scope, policies, withdrawal limits, spend allowances) and
+ * sent upstream once.
  *
  * The initiator of a held data-plane request is the account, written `label:account:<accountId>`
  * — the person id an admin token labelled `account:<accountId>` maps to (personOf), so that a
@@ -20,6 +21,8 @@ import type { ApprovalRecord } from '../ports.js';
 import { approvalJson, type ApprovalService } from '../services/approval-service.js';
 import type { KeyService } from '../services/key-service.js';
 import type { WithdrawalService } from '../services/withdrawal-service.js';
+import type { AllowanceService } from '../services/allowance-service.js';
+import { orderNotional, type AllowanceKind } from '../core/transactions/index.js';
 import type {
   DataPlaneGovernance,
   ReserveOutcome,
@@ -44,6 +47,18 @@ export const APPROVAL_POLL_ROUTE: RouteSpec = Object.freeze({
 });
 
 const WITHDRAWAL_ACTION = 'withdrawal.create';
+/** The route actions spend allowances count, and the kind each counts against. */
+const ALLOWANCE_KINDS: Readonly<Record<string, AllowanceKind>> = {
+  'order.place': 'notional',
+  [WITHDRAWAL_ACTION]: 'withdrawal',
+};
+
+interface ReserveInput {
+  readonly key: ApiKey;
+  readonly route: RouteMatch;
+  readonly policy: Extract<PolicyStepResult, { outcome: 'allow' }> | undefined;
+  readonly requestId: string;
+}
 /** Upstream answers kept with the approval are cut here (they are shown, not replayed). */
 const MAX_RESULT_BYTES = 64 * 1024;
 
@@ -74,11 +89,13 @@ interface Plane {
 export function createDataPlaneGovernance(deps: {
   approvals: ApprovalService;
   withdrawals: WithdrawalService;
+  /** Spend allowances of keys; absent, only the withdrawal rules reserve. */
+  allowances?: AllowanceService | undefined;
   keys: KeyService;
   clock: Clock;
   logger: Logger;
 }) {
-  const { approvals, withdrawals, keys, clock, logger } = deps;
+  const { approvals, withdrawals, allowances, keys, clock, logger } = deps;
   const planes = new Map<string, Plane>();
 
   const digestOf = (s: StoredRequest): string =>
@@ -93,12 +110,69 @@ export function createDataPlaneGovernance(deps: {
       params: s.params,
     });
 
-  async function reserve(input: {
-    key: ApiKey;
-    route: RouteMatch;
-    policy: Extract<PolicyStepResult, { outcome: 'allow' }> | undefined;
-    requestId: string;
-  }): Promise<ReserveOutcome> {
+  /**
+   * The key's spend allowances first (no audit entry, cheap), then the account's withdrawal
+   * rules; a refusal of the second gives the first back. Settling settles both.
+   */
+  async function reserve(input: ReserveInput): Promise<ReserveOutcome> {
+    const held = await holdAllowance(input);
+    if (held.kind === 'refused') return held;
+    let reserved: ReserveOutcome;
+    try {
+      reserved = await reserveWithdrawal(input);
+    } catch (error) {
+      if (held.kind === 'reserved') await held.settle('release');
+      throw error;
+    }
+    if (held.kind === 'none') return reserved;
+    if (reserved.kind === 'none') return held;
+    if (reserved.kind === 'refused') {
+      await held.settle('release');
+      return reserved;
+    }
+    return {
+      kind: 'reserved',
+      async settle(outcome) {
+        await Promise.all([held.settle(outcome), reserved.settle(outcome)]);
+      },
+    };
+  }
+
+  /** Holds an order's notional or a withdrawal's amount against the key's spend allowances. */
+  async function holdAllowance(input: ReserveInput): Promise<ReserveOutcome> {
+    const kind = ALLOWANCE_KINDS[input.route.route.action];
+    if (allowances === undefined || kind === undefined) return { kind: 'none' };
+    const params = input.policy?.params ?? {};
+    const decimals = input.policy?.decimals ?? {};
+    // A spend that cannot be counted carries no amount: refused (BAD_REQUEST) only when the
+    // key has an allowance of the kind, which the store answers within the same call.
+    const amount = (kind === 'notional' ? orderNotional(decimals) : decimals.amount) ?? '';
+    const spend =
+      kind === 'notional'
+        ? { keyId: input.key.id, kind, asset: '', symbol: params.symbol ?? '', amount }
+        : { keyId: input.key.id, kind, asset: params.asset ?? '', amount };
+    const held = await allowances.hold(spend);
+    if (held.kind === 'none') return { kind: 'none' };
+    if (held.kind === 'refused') {
+      return {
+        kind: 'refused',
+        reason: held.reason === 'AMOUNT_INVALID' ? 'BAD_REQUEST' : held.reason,
+      };
+    }
+    const settleHold = async (outcome: 'commit' | 'release' | 'keep') => {
+      // Kept (the upstream may have executed it): the amount stays spent for the period.
+      if (outcome === 'keep') return;
+      try {
+        await allowances.settle(held.holdId, outcome);
+      } catch (error) {
+        // An unsettled hold stays counted for its period: the safe side.
+        logger.error({ err: error, holdId: held.holdId }, 'allowance settle failed');
+      }
+    };
+    return { kind: 'reserved', settle: settleHold };
+  }
+
+  async function reserveWithdrawal(input: ReserveInput): Promise<ReserveOutcome> {
     if (input.route.route.action !== WITHDRAWAL_ACTION) return { kind: 'none' };
     const accountId = input.key.accountId;
     const params = input.policy?.params ?? {};

@@ -1,5 +1,6 @@
 /**
- * Wires policies, approvals, withdrawal rules and spend allowances when the store implements the governance ports.
+ * Wires policies, approvals, withdrawal rules and spend allowances when the store implements the
+ * governance ports.
  * A stored policy set that does not compile is logged and leaves the snapshot failed: every
  * authenticated request is then refused with POLICY_DENIED (fail closed, never allow-all) until
  * an operator fixes the set through the admin API.

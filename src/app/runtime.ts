@@ -251,6 +251,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       : createDataPlaneGovernance({
           approvals: governance.services.approvals,
           withdrawals: governance.services.withdrawals,
+          allowances: governance.services.allowances,
           keys,
           clock,
           logger,

@@ -106,6 +106,16 @@ export const REASON_CATALOG = {
     status: 403,
     description: 'The withdrawal address was added recently and is still in its cool-down.',
   },
+  ALLOWANCE_EXCEEDED: {
+    status: 403,
+    description:
+      "The order's notional or the withdrawal amount does not fit what the key's spend allowance has left this period (or no allowance of the key covers the asset).",
+  },
+  ALLOWANCE_EXPIRED: {
+    status: 403,
+    description:
+      "The key's spend allowance for this kind of request has expired; the key has no right of that kind until an operator gives it a new one.",
+  },
   STORE_UNAVAILABLE: {
     status: 503,
     description:

@@ -16,6 +16,7 @@ import {
   parseDecimal,
   type AllowanceDenial,
   type AllowanceKind,
+  type AllowanceSpend,
   type SpendAllowance,
 } from '../core/transactions/index.js';
 import type { AllowanceStore, ControlStore, StoredAllowance } from '../ports.js';
@@ -111,12 +112,7 @@ export function createAllowanceService(deps: {
     },
 
     /** Holds an amount against the key's allowances of the kind; `none` when it has none. */
-    async hold(spend: {
-      keyId: string;
-      kind: AllowanceKind;
-      asset: string;
-      amount: string;
-    }): Promise<HoldOutcome> {
+    async hold(spend: Omit<AllowanceSpend, 'holdId'>): Promise<HoldOutcome> {
       const holdId = `hld_${randomUUID().replaceAll('-', '')}`;
       const decision = await store.holdAllowances({ ...spend, holdId }, clock.now());
       if (!decision.ok) return { kind: 'refused', reason: decision.reason };

@@ -97,6 +97,8 @@ describe('portcullis keys allowance', () => {
     });
     const id = String(allowance.id);
     expect(id).toMatch(/^alw_/);
+    // Listed oldest first: the second one is made a millisecond later.
+    g.clock.advance(1);
     const lifetime = await cli(
       'keys',
       'allowance',

@@ -309,8 +309,8 @@ describe('every reason code the pipeline produces', () => {
 
   it('covers every data-plane reason the pipeline decides before forwarding', () => {
     const produced = new Set(REASON_CASES.map((c) => c.reason));
-    // Decided elsewhere: body size (the listener), upstream faults (forwarding), limits and
-    // policies (their own suites), a body the check listener cannot see (its own suite), a store that cannot be
+    // Decided elsewhere: body size (the listener), upstream faults (forwarding), limits,
+    // policies and spend allowances (their own suites), a body the check listener cannot see (its own suite), a store that cannot be
     // reached (the outage e2e tests).
     const elsewhere = new Set<string>([
       'BODY_TOO_LARGE',
@@ -326,6 +326,8 @@ describe('every reason code the pipeline produces', () => {
       'AMOUNT_LIMIT_EXCEEDED',
       'ADDRESS_NOT_ALLOWED',
       'ADDRESS_COOLING_DOWN',
+      'ALLOWANCE_EXCEEDED',
+      'ALLOWANCE_EXPIRED',
       'BODY_NOT_VISIBLE',
       'STORE_UNAVAILABLE',
     ]);

@@ -87,6 +87,8 @@ export const BYBIT_DENIALS: Readonly<Record<string, DialectError<number>>> = {
     message: 'Request body not visible to the check; use the proxy.',
   },
   ADDRESS_COOLING_DOWN: { ...PERMISSION, message: 'Withdrawal address is cooling down.' },
+  ALLOWANCE_EXCEEDED: { ...PERMISSION, message: 'Spend allowance of the API key exceeded.' },
+  ALLOWANCE_EXPIRED: { ...PERMISSION, message: 'Spend allowance of the API key has expired.' },
   APPROVAL_REQUIRED: { ...PERMISSION, message: 'Permission denied: this request needs approval.' },
 };
 

@@ -25,7 +25,13 @@ export interface AllowanceSpend {
   readonly holdId: string;
   readonly keyId: string;
   readonly kind: AllowanceKind;
+  /** The withdrawn asset, or the quote asset of an order's notional. */
   readonly asset: string;
+  /**
+   * An order's symbol, when its quote asset is not known: the asset is then the longest of the
+   * key's notional allowance assets the symbol ends with (`quoteAssetOf`), and `asset` is ignored.
+   */
+  readonly symbol?: string;
   /** Plain decimal text. */
   readonly amount: string;
 }
@@ -69,7 +75,14 @@ export function holdAllowances(
   if (ofKind.length === 0) return { ok: true, held: false };
   const amount = parseDecimal(spend.amount);
   if (amount === undefined || amount === 0n) return { ok: false, reason: 'AMOUNT_INVALID' };
-  const matching = ofKind.filter((a) => a.asset === spend.asset);
+  const asset =
+    spend.symbol === undefined
+      ? spend.asset
+      : quoteAssetOf(
+          spend.symbol,
+          ofKind.map((a) => a.asset),
+        );
+  const matching = ofKind.filter((a) => a.asset === asset);
   if (matching.length === 0) {
     const allExpired = ofKind.every((a) => nowMs >= a.expiresAt);
     return { ok: false, reason: allExpired ? 'ALLOWANCE_EXPIRED' : 'ALLOWANCE_EXCEEDED' };
@@ -80,7 +93,12 @@ export function holdAllowances(
   const expired = matching.find((a) => nowMs >= a.expiresAt);
   if (expired) return { ok: false, reason: 'ALLOWANCE_EXPIRED', allowanceId: expired.id };
   for (const allowance of matching) {
-    const consumed = consumeAllowance(allowance, usages.get(allowance.id), spend, nowMs);
+    const consumed = consumeAllowance(
+      allowance,
+      usages.get(allowance.id),
+      { asset: allowance.asset, amount: spend.amount },
+      nowMs,
+    );
     if (!consumed.ok) {
       // Not started yet (another node's clock is behind) counts as nothing left.
       const reason =

@@ -32,7 +32,12 @@ export type ReserveOutcome =
       readonly kind: 'refused';
       readonly reason: Extract<
         ReasonCode,
-        'AMOUNT_LIMIT_EXCEEDED' | 'ADDRESS_NOT_ALLOWED' | 'ADDRESS_COOLING_DOWN' | 'BAD_REQUEST'
+        | 'AMOUNT_LIMIT_EXCEEDED'
+        | 'ADDRESS_NOT_ALLOWED'
+        | 'ADDRESS_COOLING_DOWN'
+        | 'ALLOWANCE_EXCEEDED'
+        | 'ALLOWANCE_EXPIRED'
+        | 'BAD_REQUEST'
       >;
     };
 

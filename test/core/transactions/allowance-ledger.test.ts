@@ -107,6 +107,15 @@ describe('holdAllowances', () => {
     );
   });
 
+  it('finds the quote asset of an order by its symbol among the allowances', () => {
+    const usdc: SpendAllowance = { ...hourly, id: 'alw_c', asset: 'USDC', amountPerPeriod: '10' };
+    const bySymbol = (symbol: string, amount: string) =>
+      holdAllowances([hourly, usdc], NONE, spend(amount, { asset: '', symbol }), T0);
+    expect(bySymbol('BTC-USDT', '1000')).toMatchObject({ holds: [{ allowanceId: 'alw_h' }] });
+    expect(reasonOf(bySymbol('ETHUSDC', '11'))).toBe('ALLOWANCE_EXCEEDED');
+    expect(reasonOf(bySymbol('ETHBTC', '1'))).toBe('ALLOWANCE_EXCEEDED');
+  });
+
   it('refuses an asset no allowance of the kind covers', () => {
     expect(holdAllowances([hourly], NONE, spend('1', { asset: 'BTC' }), T0)).toEqual({
       ok: false,

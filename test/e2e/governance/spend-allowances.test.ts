@@ -1,0 +1,117 @@
+/**
+ * Spend allowances through real processes (`portcullis start` with the built-in sandbox
+ * exchange, the CLI, signed native requests): allowances set with `portcullis keys allowance set`
+ * hold under concurrency — 20 concurrent orders or withdrawals of 100 against an allowance of
+ * 1,000 pass exactly 10 times, the other 10 are refused with ALLOWANCE_EXCEEDED and never reach
+ * the exchange — and `keys allowance list` shows what was spent.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliCreateAccount, cliCreateKey, cliJson, type CliKey } from '../../helpers/cli-keys.js';
+import { startServer, type ServerHandle } from '../../helpers/server-process.js';
+import { createTempDir } from '../../helpers/temp-dir.js';
+import {
+  codeOf,
+  NO_LIMITS,
+  send,
+  signed,
+  writeConfig,
+  type Answer,
+} from '../data-plane/helpers.js';
+
+const configDir = createTempDir('portcullis-e2e-allowances-');
+let server: ServerHandle;
+let sandboxUrl: string;
+
+const call = (method: string, target: string, body: unknown, key: CliKey): Promise<Answer> =>
+  send(signed(sandboxUrl, method, target, body, key));
+
+async function usdt(key: CliKey): Promise<{ free: string; locked: string } | undefined> {
+  const answer = await call('GET', '/api/v1/balances', undefined, key);
+  const balances = answer.body.balances as { asset: string; free: string; locked: string }[];
+  return balances.find((b) => b.asset === 'USDT');
+}
+
+async function keyWithAllowance(kind: 'notional' | 'withdrawal'): Promise<CliKey> {
+  const accountId = await cliCreateAccount(server.dataDir, `allowance-${kind}`);
+  const key = await cliCreateKey(server.dataDir, { accountId, scopes: 'read,trade,withdraw' });
+  const allowance = await cliJson<{ id: string; remaining: string }>(
+    [
+      'keys',
+      'allowance',
+      'set',
+      key.id,
+      '--kind',
+      kind,
+      '--asset',
+      'USDT',
+      '--amount',
+      '1000',
+      '--period',
+      '24h',
+      '--expires-in',
+      '7d',
+    ],
+    server.dataDir,
+  );
+  expect(allowance.remaining).toBe('1000');
+  return key;
+}
+
+const spentOf = async (key: CliKey): Promise<unknown> =>
+  (await cliJson<{ spent: string }[]>(['keys', 'allowance', 'list', key.id], server.dataDir)).map(
+    (a) => a.spent,
+  );
+
+beforeAll(async () => {
+  const config = writeConfig(configDir.path, {
+    environments: { sandbox: { ...NO_LIMITS }, production: { ...NO_LIMITS } },
+  });
+  server = await startServer({ args: ['--config', config] });
+  sandboxUrl = (server.info.dataPlanes.sandbox as { url: string }).url;
+}, 30_000);
+
+afterAll(async () => {
+  await server?.cleanup();
+  configDir.remove();
+});
+
+describe('spend allowances under concurrency', () => {
+  it('20 concurrent orders of 100 USDT notional against 1,000/24h: exactly 10 placed', async () => {
+    const key = await keyWithAllowance('notional');
+    // 1 BTC at 100 USDT: below the market, so each order rests and locks exactly 100 USDT.
+    const place = () =>
+      call(
+        'POST',
+        '/api/v1/orders',
+        { symbol: 'BTCUSDT', side: 'buy', type: 'limit', quantity: '1', price: '100' },
+        key,
+      );
+    const answers = await Promise.all(Array.from({ length: 20 }, place));
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(10);
+    const refused = answers.filter((a) => a.status !== 201);
+    expect(refused.map((a) => [a.status, codeOf(a)])).toEqual(
+      Array(10).fill([403, 'ALLOWANCE_EXCEEDED']),
+    );
+    // Only the accepted ten reached the exchange.
+    expect(await usdt(key)).toEqual({ asset: 'USDT', free: '99000', locked: '1000' });
+    expect(await spentOf(key)).toEqual(['1000']);
+  });
+
+  it('20 concurrent withdrawals of 100 USDT against 1,000/24h: exactly 10 executed', async () => {
+    const key = await keyWithAllowance('withdrawal');
+    const withdraw = () =>
+      call(
+        'POST',
+        '/api/v1/withdrawals',
+        { asset: 'USDT', amount: '100', address: 'addr-e2e-0001' },
+        key,
+      );
+    const answers = await Promise.all(Array.from({ length: 20 }, withdraw));
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(10);
+    expect(answers.filter((a) => a.status !== 201).map(codeOf)).toEqual(
+      Array<string>(10).fill('ALLOWANCE_EXCEEDED'),
+    );
+    expect((await usdt(key))?.free).toBe('99000');
+    expect(await spentOf(key)).toEqual(['1000']);
+  });
+});
