@@ -33,7 +33,10 @@ export async function createGovernance(deps: {
   logger: Logger;
   /** Policy changes are published here (and other nodes' applied by the cluster sync). */
   events?: ChangeEvents;
-  /** Approvers needed for key updates that add `withdraw` or empty the allowlist; 0 = off. */
+  /**
+   * Approvers needed for key updates that add `withdraw` or empty the allowlist, and for removing
+   * a spend allowance; 0 = off.
+   */
   keyChangeQuorum: number;
   /** Approvers needed for policy creations, updates and deletions; 0 (default) = off. */
   policyChangeQuorum?: number;
@@ -58,7 +61,12 @@ export async function createGovernance(deps: {
   }
   const approvals = createApprovalService({ store, clock });
   const withdrawals = createWithdrawalService({ store, clock, approvals });
-  const allowances = createAllowanceService({ store, clock });
+  const allowances = createAllowanceService({
+    store,
+    clock,
+    approvals,
+    removalQuorum: deps.keyChangeQuorum,
+  });
   const keyChanges = createKeyChangeGate({
     keys: deps.keys,
     approvals,

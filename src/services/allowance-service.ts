@@ -4,7 +4,8 @@
  * the data plane holds each order or withdrawal against it before forwarding. Decisions are in
  * src/core/transactions (pure); the store applies them atomically.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { canonicalJson } from '../core/audit/canonical-json.js';
 import type { AuditDraft } from '../core/audit/audit-chain.js';
 import type { JsonValue } from '../core/audit/canonical-json.js';
 import type { Clock } from '../core/clock.js';
@@ -20,6 +21,7 @@ import {
   type SpendAllowance,
 } from '../core/transactions/index.js';
 import type { AllowanceStore, ControlStore, StoredAllowance } from '../ports.js';
+import type { ApprovalService } from './approval-service.js';
 import { newId } from './ids.js';
 import type { ActorContext } from './key-service.js';
 
@@ -50,8 +52,15 @@ const ASSET = /^[A-Z0-9]{1,16}$/;
 export function createAllowanceService(deps: {
   store: AllowanceStore & Pick<ControlStore, 'getKey'>;
   clock: Clock;
+  /**
+   * Removing an allowance widens what a key can do (like removing its IP allowlist): with a
+   * quorum above 0 it is held for that many approvers (PORTCULLIS_KEY_CHANGE_QUORUM).
+   */
+  approvals?: ApprovalService | undefined;
+  removalQuorum?: number;
 }) {
-  const { store, clock } = deps;
+  const { store, clock, approvals } = deps;
+  const removalQuorum = approvals === undefined ? 0 : (deps.removalQuorum ?? 0);
   const draft = (ctx: ActorContext, action: string, keyId: string, data: JsonObject) =>
     ({
       ts: clock.now(),
@@ -61,6 +70,22 @@ export function createAllowanceService(deps: {
       requestId: ctx.requestId,
       data,
     }) satisfies AuditDraft;
+
+  async function removeNow(keyId: string, allowanceId: string, ctx: ActorContext): Promise<void> {
+    const audit = draft(ctx, 'allowance.remove', keyId, { allowanceId });
+    if (!(await store.removeAllowance(keyId, allowanceId, audit))) {
+      throw notFound(keyId, allowanceId);
+    }
+  }
+
+  approvals?.register(REMOVAL_KIND, {
+    digest: (subject) => subjectDigest(subject),
+    async execute(record, ctx) {
+      const { keyId, allowanceId } = record.subject as { keyId: string; allowanceId: string };
+      await removeNow(keyId, allowanceId, ctx);
+      return { ok: true, result: { removed: allowanceId }, detail: 'allowance removed' };
+    },
+  });
 
   async function requireKey(keyId: string): Promise<void> {
     if (!(await store.getKey(keyId))) {
@@ -96,19 +121,31 @@ export function createAllowanceService(deps: {
       return { allowance, usage: undefined, createdAt: nowMs };
     },
 
-    async remove(keyId: string, allowanceId: string, ctx: ActorContext): Promise<void> {
+    /** Removes an allowance now, or holds the removal for approval when a quorum is set. */
+    async remove(
+      keyId: string,
+      allowanceId: string,
+      ctx: ActorContext & { person: string },
+    ): Promise<{ readonly removed: string } | { readonly approvalId: string; quorum: number }> {
       await requireKey(keyId);
-      const removed = await store.removeAllowance(
-        keyId,
-        allowanceId,
-        draft(ctx, 'allowance.remove', keyId, { allowanceId }),
-      );
-      if (!removed) {
-        throw new PortcullisError(
-          'ALLOWANCE_NOT_FOUND',
-          `Key ${keyId} has no allowance ${allowanceId}.`,
+      if (removalQuorum > 0 && approvals !== undefined) {
+        const listed = await store.listAllowances(keyId);
+        if (!listed.some((s) => s.allowance.id === allowanceId)) throw notFound(keyId, allowanceId);
+        const subject: JsonObject = { keyId, allowanceId };
+        const approval = await approvals.hold(
+          {
+            kind: REMOVAL_KIND,
+            subject,
+            digest: subjectDigest(subject),
+            initiator: ctx.person,
+            quorum: removalQuorum,
+          },
+          ctx,
         );
+        return { approvalId: approval.id, quorum: removalQuorum };
       }
+      await removeNow(keyId, allowanceId, ctx);
+      return { removed: allowanceId };
     },
 
     /** Holds an amount against the key's allowances of the kind; `none` when it has none. */
@@ -128,6 +165,20 @@ export function createAllowanceService(deps: {
 export type AllowanceService = ReturnType<typeof createAllowanceService>;
 
 type JsonObject = { readonly [name: string]: JsonValue };
+
+/** The approval kind of a held removal. */
+const REMOVAL_KIND = 'allowance.remove';
+
+function subjectDigest(subject: JsonObject): string {
+  return createHash('sha256').update(canonicalJson(subject)).digest('hex');
+}
+
+function notFound(keyId: string, allowanceId: string): PortcullisError {
+  return new PortcullisError(
+    'ALLOWANCE_NOT_FOUND',
+    `Key ${keyId} has no allowance ${allowanceId}.`,
+  );
+}
 
 function invalid(message: string): PortcullisError {
   return new PortcullisError('VALIDATION_FAILED', message);

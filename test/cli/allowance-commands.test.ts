@@ -196,6 +196,43 @@ describe('portcullis keys allowance', () => {
   });
 });
 
+describe('with PORTCULLIS_KEY_CHANGE_QUORUM=2', () => {
+  let gated: Gateway;
+  beforeAll(async () => {
+    gated = await startGateway({}, {}, { PORTCULLIS_KEY_CHANGE_QUORUM: '2' });
+  }, 60_000);
+  afterAll(async () => {
+    await gated?.close();
+  });
+
+  it('a removal answers 202 with an approval and leaves the allowance in force', async () => {
+    const key = await newKey(gated);
+    const body = { kind: 'notional', asset: 'USDT', amount: '5', period: '1h', expiresIn: '1d' };
+    const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, payload?: unknown) => {
+      const response = await request(`${gated.adminUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${gated.token}`,
+          ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(payload !== undefined ? { body: JSON.stringify(payload) } : {}),
+      });
+      return { status: response.statusCode, body: (await response.body.json()) as never };
+    };
+    const added = await call('POST', `/v1/keys/${key.id}/allowances`, body);
+    const id = (added.body as { allowance: { id: string } }).allowance.id;
+    const removal = await call('DELETE', `/v1/keys/${key.id}/allowances/${id}`);
+    expect(removal).toMatchObject({
+      status: 202,
+      body: { approval: { state: 'pending', quorum: 2 } },
+    });
+    const listed = await call('GET', `/v1/keys/${key.id}/allowances`);
+    expect((listed.body as { allowances: { id: string }[] }).allowances.map((a) => a.id)).toEqual([
+      id,
+    ]);
+  });
+});
+
 describe('allowance routes', () => {
   const tokens: Record<string, string> = {};
   beforeAll(async () => {

@@ -6,6 +6,7 @@ import {
 } from '../../src/adapters/sqlite/sqlite-control-store.js';
 import { isPortcullisError } from '../../src/core/errors.js';
 import type { StoredKey } from '../../src/ports.js';
+import { createApprovalService } from '../../src/services/approval-service.js';
 import {
   allowanceJson,
   createAllowanceService,
@@ -14,7 +15,7 @@ import {
 } from '../../src/services/allowance-service.js';
 import { createManualClock, type ManualClock } from '../helpers/manual-clock.js';
 
-const CTX = { actor: 'adm_test', requestId: 'req_test' };
+const CTX = { actor: 'adm_test', requestId: 'req_test', person: 'label:alice' };
 const HOUR_MS = 3_600_000;
 const codeOf = async (promise: Promise<unknown>): Promise<string> =>
   promise.then(
@@ -150,6 +151,35 @@ describe('allowance service', () => {
     const input = merged as unknown as AllowanceInput;
     expect(await codeOf(service.add('pk_1', input, CTX))).toBe(code);
     expect(await store.listAllowances('pk_1')).toEqual([]);
+  });
+
+  it('holds a removal for approval with a quorum: removed on quorum, never by its initiator', async () => {
+    const approvals = createApprovalService({ store, clock });
+    const gated = createAllowanceService({
+      clock,
+      approvals,
+      removalQuorum: 2,
+      store: {
+        addAllowance: (allowance, at, audit) => store.addAllowance(allowance, at, audit),
+        listAllowances: (keyId) => store.listAllowances(keyId),
+        removeAllowance: (keyId, id, audit) => store.removeAllowance(keyId, id, audit),
+        holdAllowances: (spend, nowMs) => store.holdAllowances(spend, nowMs),
+        settleAllowanceHold: (holdId, outcome) => store.settleAllowanceHold(holdId, outcome),
+        getKey: (id) =>
+          Promise.resolve(id === 'pk_1' ? ({ id } as unknown as StoredKey) : undefined),
+      },
+    });
+    const { allowance } = await gated.add('pk_1', hourly, CTX);
+    expect(await codeOf(gated.remove('pk_1', 'alw_none', CTX))).toBe('ALLOWANCE_NOT_FOUND');
+    const held = await gated.remove('pk_1', allowance.id, CTX);
+    if (!('approvalId' in held)) throw new Error('not held');
+    expect(await service.list('pk_1')).toHaveLength(1);
+    const vote = (person: string) =>
+      approvals.vote(held.approvalId, { person, vote: 'approve' }, CTX);
+    expect(await codeOf(vote('label:alice'))).toBe('APPROVAL_SELF');
+    await vote('bob');
+    expect((await vote('carol')).approval.state).toBe('executed');
+    expect(await service.list('pk_1')).toEqual([]);
   });
 
   it('answers KEY_NOT_FOUND for an unknown key', async () => {

@@ -93,12 +93,19 @@ export const ALLOWANCE_COMMANDS: Readonly<Record<string, CommandSpec>> = {
         return { json: allowance, text: formatRecord(allowance) };
       }
       if (action === 'remove' && allowanceId !== undefined && extra.length === 0) {
-        const result = await callAdmin<{ removed: string }>(
+        const result = await callAdmin<{ removed?: string; approval?: Row }>(
           ctx.target,
           'DELETE',
           `${base}/${encodeURIComponent(allowanceId)}`,
         );
-        return { json: result, text: `removed allowance ${result.removed} of ${keyId}` };
+        if (result.approval !== undefined) {
+          const id = String(result.approval.id);
+          return {
+            json: result,
+            text: `held for approval ${id} (quorum ${String(result.approval.quorum)}): portcullis approvals show ${id}`,
+          };
+        }
+        return { json: result, text: `removed allowance ${String(result.removed)} of ${keyId}` };
       }
       throw ctx.usage('The action is set KEY_ID, list KEY_ID or remove KEY_ID ALLOWANCE_ID.');
     },

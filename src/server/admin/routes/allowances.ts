@@ -1,9 +1,9 @@
 /**
  * Admin routes for the spend allowances of a key (docs/admin-api.md): list (`keys:read`), add
- * and remove (`keys:write`), each change audited by the service. Handlers parse, call the
- * service, map the result.
+ * and remove (`keys:write`), each change audited by the service; a removal is held for approval
+ * when PORTCULLIS_KEY_CHANGE_QUORUM > 0. Handlers parse, call the service, map the result.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PortcullisError } from '../../../core/errors.js';
 import type { Clock } from '../../../core/clock.js';
 import {
@@ -38,7 +38,12 @@ const allowanceBody = {
 /** The service, when the store implements the governance ports. */
 export function registerAllowanceRoutes(
   app: FastifyInstance,
-  deps: { readonly allowances: AllowanceService | undefined; readonly clock: Clock },
+  deps: {
+    readonly allowances: AllowanceService | undefined;
+    readonly clock: Clock;
+    /** The person behind the calling token (an initiator cannot approve its own removal). */
+    readonly personOf: (request: FastifyRequest) => string;
+  },
 ): void {
   const need = (): AllowanceService => {
     if (deps.allowances === undefined) {
@@ -72,9 +77,17 @@ export function registerAllowanceRoutes(
   app.delete<{ Params: { id: string; allowanceId: string } }>(
     '/v1/keys/:id/allowances/:allowanceId',
     { config: { permission: 'keys:write' }, schema: { params: allowanceParams } },
-    async (request) => {
-      await need().remove(request.params.id, request.params.allowanceId, actorOf(request));
-      return { removed: request.params.allowanceId };
+    async (request, reply) => {
+      const result = await need().remove(request.params.id, request.params.allowanceId, {
+        ...actorOf(request),
+        person: deps.personOf(request),
+      });
+      if ('approvalId' in result) {
+        return reply.status(202).send({
+          approval: { id: result.approvalId, state: 'pending', quorum: result.quorum },
+        });
+      }
+      return { removed: result.removed };
     },
   );
 }

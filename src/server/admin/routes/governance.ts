@@ -76,7 +76,11 @@ export function registerGovernanceRoutes(app: FastifyInstance, deps: AdminDeps):
   registerPolicyRoutes(app, deps);
   registerApprovalRoutes(app, deps);
   registerWithdrawalRoutes(app, deps);
-  registerAllowanceRoutes(app, { allowances: deps.governance?.allowances, clock: deps.clock });
+  registerAllowanceRoutes(app, {
+    allowances: deps.governance?.allowances,
+    clock: deps.clock,
+    personOf: (request) => personOf(request.admin),
+  });
 }
 
 function registerPolicyRoutes(app: FastifyInstance, deps: AdminDeps): void {
