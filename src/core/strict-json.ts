@@ -163,12 +163,44 @@ function readValue(depth: number): boolean {
 }
 
 export function checkStrictJson(bytes: Buffer, maxDepth = 32): StrictJsonResult {
+  let decoded: string;
   try {
-    text = UTF8.decode(bytes);
+    decoded = UTF8.decode(bytes);
   } catch {
     return { ok: false, problem: 'not UTF-8' };
   }
-  if (text.charCodeAt(0) === 0xfeff) return { ok: false, problem: 'byte order mark' };
+  return checkStrictText(decoded, maxDepth);
+}
+
+/**
+ * Checks like `checkStrictJson` and parses what passed, decoding the bytes once (a WebSocket
+ * message is checked and read on every frame).
+ */
+export function parseStrictJson(
+  bytes: Buffer,
+  maxDepth = 32,
+):
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly problem: string } {
+  let decoded: string;
+  try {
+    decoded = UTF8.decode(bytes);
+  } catch {
+    return { ok: false, problem: 'not UTF-8' };
+  }
+  const checked = checkStrictText(decoded, maxDepth);
+  if (!checked.ok) return checked;
+  try {
+    return { ok: true, value: JSON.parse(decoded) as unknown };
+  } catch {
+    // Not reached for text the scanner accepted (RFC 8259 only); refused rather than thrown.
+    return { ok: false, problem: 'not JSON' };
+  }
+}
+
+function checkStrictText(decoded: string, maxDepth: number): StrictJsonResult {
+  if (decoded.charCodeAt(0) === 0xfeff) return { ok: false, problem: 'byte order mark' };
+  text = decoded;
   pos = 0;
   maxNesting = maxDepth;
   try {

@@ -4,7 +4,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkStrictJson, hasDuplicateQueryParams } from '../../src/core/strict-json.js';
+import {
+  checkStrictJson,
+  hasDuplicateQueryParams,
+  parseStrictJson,
+} from '../../src/core/strict-json.js';
 
 const ok = (text: string | Buffer) =>
   checkStrictJson(typeof text === 'string' ? Buffer.from(text, 'utf8') : text).ok;
@@ -87,6 +91,31 @@ describe('checkStrictJson agrees with JSON.parse on duplicate-free documents', (
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('parseStrictJson', () => {
+  it('answers what checkStrictJson answers, with the JSON.parse value when accepted', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 24 }),
+          fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
+        ),
+        (text) => {
+          const bytes = Buffer.from(text, 'utf8');
+          const parsed = parseStrictJson(bytes);
+          expect(parsed.ok).toBe(checkStrictJson(bytes).ok);
+          if (parsed.ok) expect(parsed.value).toEqual(JSON.parse(text));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('refuses duplicate keys and invalid UTF-8 like checkStrictJson', () => {
+    expect(parseStrictJson(Buffer.from('{"a":1,"\\u0061":2}')).ok).toBe(false);
+    expect(parseStrictJson(Buffer.from([0x7b, 0xff, 0x7d])).ok).toBe(false);
   });
 });
 

@@ -165,9 +165,11 @@ function charge(
   const banned = guardPrefix(limits, prefix, nowMs, 'native', first);
   if (banned !== undefined)
     return { outcome: 'deny', reason: banned.reason, retryAfterMs: banned.retryAfterMs ?? 1000 };
-  const checks = routes.flatMap((r) =>
-    limits.rules.checksFor(key.id, key.accountId, prefix, r.route.weight, r.route.action),
-  );
+  const checksOf = (r: RouteMatch) =>
+    limits.rules.checksFor(key.id, key.accountId, prefix, r.route.weight, r.route.action);
+  // One route (an order, a cancel) is the common case: its cached check list as it is.
+  const checks =
+    routes.length === 1 && first !== undefined ? checksOf(first) : routes.flatMap(checksOf);
   if (checks.length === 0) return { outcome: 'allow', key, routes };
   const settle = (result: LimitResult): WsVerdict => {
     if (result.allowed) return { outcome: 'allow', key, routes, limits: result };

@@ -204,6 +204,7 @@ export function createWsGateway(deps: WsGatewayDeps, options: WsGatewayOptions):
       const session = new WsSession(context, ws, {
         id: `wss_${randomBytes(9).toString('base64url')}`,
         clientIp,
+        transport: socket,
       });
       all.add(session);
       then(session);

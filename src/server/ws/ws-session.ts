@@ -3,10 +3,11 @@
  * authorization, relay to and from the upstream WebSocket, message-rate cap and backpressure.
  * The gateway (ws-gateway.ts) owns the registry, timers and re-checks.
  */
+import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import type { ApiKey, Scope } from '../../core/keys/model.js';
 import { REASON_CATALOG, type ReasonCode } from '../../core/reasons.js';
-import { checkStrictJson } from '../../core/strict-json.js';
+import { parseStrictJson } from '../../core/strict-json.js';
 import {
   FATAL_REASONS,
   authorizeWsMessage,
@@ -17,6 +18,7 @@ import { mapWsRequest, streamsOf, toWsRequest, type WsRequest } from '../../core
 import { parseWsLogin } from '../../core/ws/ws-login.js';
 import { verifyWsLoginMessage } from '../../core/ws/verify-ws-login.js';
 import { WS_CLOSE, closeForReason, type WsCloseCode } from './close-codes.js';
+import { coalesceWrites } from './coalesce-writes.js';
 import { loginAccepted, loginRefused } from './login-replies.js';
 import type { WsGatewayContext } from './ws-context.js';
 
@@ -40,19 +42,24 @@ export class WsSession {
   closed = false;
   private upstream: WebSocket | undefined;
   private upstreamReady = false;
+  private holdUpstream: () => void = noHold;
+  private readonly holdClient: () => void;
   private readonly queued: (string | Buffer)[] = [];
   private chain: Promise<void> | undefined;
   private windowStartMs = 0;
   private windowCount = 0;
   private loginTimer: NodeJS.Timeout | undefined;
+  /** The grant each message is authorized with: `grant` narrowed to `scopes` (kept, not rebuilt per message). */
+  private messageGrant: WsGrant | undefined;
 
   constructor(
     private readonly ctx: WsGatewayContext,
     readonly socket: WebSocket,
-    init: { id: string; clientIp: string },
+    init: { id: string; clientIp: string; transport?: Duplex },
   ) {
     this.id = init.id;
     this.clientIp = init.clientIp;
+    this.holdClient = init.transport === undefined ? noHold : coalesceWrites(init.transport);
     this.lastActivityMs = ctx.clock.now();
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     socket.on('pong', () => {
@@ -78,6 +85,7 @@ export class WsSession {
     this.key = key;
     this.grant = grant;
     this.scopes = scopes;
+    this.messageGrant = { ...grant, scopes };
     this.expiresAtMs = expiresAtMs;
     this.ctx.register(this);
     this.openUpstream(key, scopes);
@@ -96,6 +104,7 @@ export class WsSession {
       setTimeout(() => this.socket.terminate(), 1000).unref();
       return;
     }
+    this.holdClient();
     // Text frames either way: a Buffer holds the UTF-8 of a JSON text.
     this.socket.send(data, { binary: false });
   }
@@ -114,6 +123,7 @@ export class WsSession {
   downgrade(scopes: readonly Scope[]): void {
     const removed = this.scopes.filter((s) => !scopes.includes(s));
     this.scopes = scopes;
+    if (this.grant !== undefined) this.messageGrant = { ...this.grant, scopes };
     if (!scopes.includes('read') && this.streams.size > 0) {
       const streams = [...this.streams];
       this.streams.clear();
@@ -153,6 +163,9 @@ export class WsSession {
       handshakeTimeout: 5000,
     });
     this.upstream = upstream;
+    upstream.once('upgrade', (response) => {
+      this.holdUpstream = coalesceWrites(response.socket);
+    });
     upstream.on('open', () => {
       this.upstreamReady = true;
       for (const text of this.queued.splice(0)) upstream.send(text, { binary: false });
@@ -161,8 +174,7 @@ export class WsSession {
       if (isBinary) return;
       const bytes = bytesOf(data);
       // Events of streams this session may no longer read are dropped, even if in flight.
-      if (this.streams.size === 0 && bytes.subarray(0, STREAM_PREFIX.length).equals(STREAM_PREFIX))
-        return;
+      if (this.streams.size === 0 && isStreamEvent(bytes)) return;
       this.sendRaw(bytes);
     });
     const lost = (): void => {
@@ -174,6 +186,7 @@ export class WsSession {
 
   private toUpstream(text: string | Buffer): void {
     if (this.upstreamReady && this.upstream?.readyState === WebSocket.OPEN) {
+      this.holdUpstream();
       this.upstream.send(text, { binary: false });
       return;
     }
@@ -201,14 +214,13 @@ export class WsSession {
       return;
     }
     const bytes = bytesOf(data);
-    const run = (): void | Promise<void> =>
-      this.handle(bytes, isBinary, nowMs, this.windowCount > cap);
+    const overRate = this.windowCount > cap;
     // Messages of one session are handled in order, even when one waits for the key store.
     if (this.chain !== undefined) {
-      this.chain = this.chain.then(run);
+      this.chain = this.chain.then(() => this.handle(bytes, isBinary, nowMs, overRate));
       return;
     }
-    const result = run();
+    const result = this.handle(bytes, isBinary, nowMs, overRate);
     if (result instanceof Promise) {
       const chain: Promise<void> = result.finally(() => {
         if (this.chain === chain) this.chain = undefined;
@@ -224,8 +236,9 @@ export class WsSession {
     overRate: boolean,
   ): void | Promise<void> {
     if (this.closed) return;
-    const parsed = isBinary || !checkStrictJson(bytes).ok ? undefined : parseObject(bytes);
-    if (this.grant === undefined) return this.handleLogin(parsed, nowMs);
+    const parsed = isBinary ? undefined : parseObject(bytes);
+    const grant = this.messageGrant;
+    if (grant === undefined) return this.handleLogin(parsed, nowMs);
     const request = parsed === undefined ? undefined : toWsRequest(parsed);
     if (request === undefined) return this.deny(null, 'BAD_REQUEST');
     if (overRate) return this.deny(request.id, 'RATE_LIMITED', 1000);
@@ -233,7 +246,6 @@ export class WsSession {
       return this.deny(request.id, 'BAD_REQUEST');
     const mapping = mapWsRequest(request);
     if (!mapping.ok) return this.deny(request.id, mapping.reason);
-    const grant = { ...this.grant, scopes: this.scopes };
     const verdict = authorizeWsMessage(this.ctx.authorize, grant, mapping.checks, nowMs);
     if (verdict instanceof Promise) return verdict.then((v) => this.settle(request, bytes, v));
     this.settle(request, bytes, verdict);
@@ -312,16 +324,22 @@ export class WsSession {
   }
 }
 
+function noHold(): void {}
+
+/** A strict-JSON object (no duplicate keys, valid UTF-8), or undefined. */
 function parseObject(bytes: Buffer): Readonly<Record<string, unknown>> | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return undefined;
-  }
+  const parsed = parseStrictJson(bytes);
+  if (!parsed.ok) return undefined;
+  const { value } = parsed;
   return typeof value === 'object' && value !== null && !Array.isArray(value)
     ? (value as Record<string, unknown>)
     : undefined;
+}
+
+/** Whether an upstream frame is a stream event (compared in place: no slice per frame). */
+function isStreamEvent(bytes: Buffer): boolean {
+  const n = STREAM_PREFIX.length;
+  return bytes.length >= n && bytes.compare(STREAM_PREFIX, 0, n, 0, n) === 0;
 }
 
 /** The bytes of a ws message, whichever buffer form ws delivered it in. */
