@@ -144,13 +144,16 @@ export function createDataPlaneGovernance(deps: {
     if (allowances === undefined || kind === undefined) return { kind: 'none' };
     const params = input.policy?.params ?? {};
     const decimals = input.policy?.decimals ?? {};
-    // A spend that cannot be counted carries no amount: refused (BAD_REQUEST) only when the
-    // key has an allowance of the kind, which the store answers within the same call.
-    const amount = (kind === 'notional' ? orderNotional(decimals) : decimals.amount) ?? '';
+    // A spend that cannot be counted (no amount, or no asset or symbol to count it in) carries
+    // no amount: refused (BAD_REQUEST) only when the key has an allowance of the kind, which
+    // the store answers within the same call.
+    const named = kind === 'notional' ? params.symbol : params.asset;
+    const counted = kind === 'notional' ? orderNotional(decimals) : decimals.amount;
+    const amount = named === undefined ? '' : (counted ?? '');
     const spend =
       kind === 'notional'
-        ? { keyId: input.key.id, kind, asset: '', symbol: params.symbol ?? '', amount }
-        : { keyId: input.key.id, kind, asset: params.asset ?? '', amount };
+        ? { keyId: input.key.id, kind, asset: '', symbol: named ?? '', amount }
+        : { keyId: input.key.id, kind, asset: named ?? '', amount };
     const held = await allowances.hold(spend);
     if (held.kind === 'none') return { kind: 'none' };
     if (held.kind === 'refused') {

@@ -212,6 +212,8 @@ describe('notional allowances on orders', () => {
     expect((await order(key, '0.01', '1', 'ETH-USDT')).status).toBe(201);
     // A market order by base quantity has no notional the gateway can count.
     expect((await order(key, '0.01', undefined)).code).toBe('BAD_REQUEST');
+    const noSymbol = await send(key, '/api/v1/orders', { side: 'buy', quantity: '1', price: '1' });
+    expect(noSymbol.code).toBe('BAD_REQUEST');
   });
 
   it('leaves keys without an allowance, and kinds without one, to scopes and policies', async () => {
@@ -251,6 +253,8 @@ describe('withdrawal allowances', () => {
       forwarded: false,
     });
     expect((await withdraw(key, '1', 'BTC')).code).toBe('ALLOWANCE_EXCEEDED');
+    const noAsset = await send(key, '/api/v1/withdrawals', { amount: '1', address: 'addr-1234' });
+    expect(noAsset.code).toBe('BAD_REQUEST');
     clock.advance(3 * 24 * HOUR_MS);
     expect((await withdraw(key, '50.01')).code).toBe('ALLOWANCE_EXCEEDED');
     expect((await withdraw(key, '50')).status).toBe(201);
