@@ -6,6 +6,8 @@
 import { compileRouteExtractors, DEFAULT_ROUTES } from '../src/app/data-planes.js';
 import { compileRules, type PolicyRule } from '../src/core/policy/index.js';
 import { createPolicyStep, type PolicyStep } from '../src/core/policy/policy-step.js';
+import type { PipelineDeps, PipelineRequest } from '../src/core/pipeline.js';
+import { pipelineNsPerOp } from './micro.js';
 
 const rule = (
   id: string,
@@ -57,4 +59,32 @@ export function benchPolicyStep(): PolicyStep {
     snapshot: () => snapshot,
     extractors: compileRouteExtractors(DEFAULT_ROUTES),
   });
+}
+
+/** Best ns/op of the pipeline without and with the twenty policies, and the fraction added. */
+export interface PoliciesFigures {
+  readonly base: number;
+  readonly policies: number;
+  readonly overhead: number;
+}
+
+/**
+ * The same pipeline over the same kind of requests without and with the twenty policies, in
+ * `pairs` alternated measurements of each (ABBA order, so that drift and warm-up fall on both
+ * alike, and as many samples on each side); the best of each side is compared.
+ */
+export function policiesFigures(
+  deps: PipelineDeps,
+  batch: (round: number) => readonly PipelineRequest[],
+  pairs = 6,
+): PoliciesFigures {
+  const withPolicies = { ...deps, policies: benchPolicyStep() };
+  const base: number[] = [];
+  const policies: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const order = i % 2 === 0 ? [deps, withPolicies] : [withPolicies, deps];
+    for (const d of order) (d === deps ? base : policies).push(pipelineNsPerOp(d, batch));
+  }
+  const best = { base: Math.min(...base), policies: Math.min(...policies) };
+  return { ...best, overhead: best.policies / best.base - 1 };
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --json]`: every figure is a ratio against a baseline measured in the same
  * run, because this machine is shared and noisy and absolute times drift. `-- --ws` runs only
- * the WebSocket gateway benchmark (bench/ws.ts).
+ * the WebSocket gateway benchmark (bench/ws.ts); `-- --policies` only the policy figures.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { binanceOrderRequest, nativeOrderRequest, pipelineDeps, seedKeys } from 
 import { memoryLimits, redisLimits } from './limiter.js';
 import { hmacNsPerOp, pipelineAsyncNsPerOp, pipelineNsPerOp, warm } from './micro.js';
 import { observedPipelineNsPerOp, observedThroughput } from './observability.js';
-import { benchPolicyStep } from './policies.js';
+import { policiesFigures } from './policies.js';
 import { rssMb, runLoad, startBareProxy, startGateway, type LoadResult } from './processes.js';
 import { seedDataDir } from './seed-data-dir.js';
 import { benchIntegrations } from './integrations.js';
@@ -20,7 +20,8 @@ const json = process.argv.includes('--json');
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
 
-async function micro(count: number, inUse: number) {
+/** A seeded key cache with `inUse` keys warm, the pipeline over it, and fresh request batches. */
+async function microSetup(count: number, inUse: number) {
   let now = Date.now();
   const clock = { now: () => now };
   const seeded = await seedKeys(count, clock);
@@ -30,6 +31,11 @@ async function micro(count: number, inUse: number) {
   const deps = pipelineDeps(seeded.cache, clock);
   const batch = (make: typeof nativeOrderRequest) => (round: number) =>
     Array.from({ length: 4_000 }, (_, i) => make(hot[i % hot.length]!, now, round * 4_000 + i));
+  return { seeded, hot, now, deps, batch };
+}
+
+async function micro(count: number, inUse: number) {
+  const { seeded, hot, now, deps, batch } = await microSetup(count, inUse);
   const pipeline = pipelineNsPerOp(deps, batch(nativeOrderRequest));
   const pipelineBinance = pipelineNsPerOp(deps, batch(binanceOrderRequest));
   const hmac = hmacNsPerOp(hot[0]!, nativeOrderRequest(hot[0]!, now, 0), 1000);
@@ -42,13 +48,9 @@ async function micro(count: number, inUse: number) {
     withMemory.push(pipelineNsPerOp(limited, batch(nativeOrderRequest)));
     base.push(pipelineNsPerOp(deps, batch(nativeOrderRequest)));
   }
-  // Twenty policies across actions (five apply to the order), alternating with the baseline.
-  const withPolicies = { ...deps, policies: benchPolicyStep() };
-  const policyRuns: number[] = [];
-  for (let i = 0; i < 2; i++) {
-    policyRuns.push(pipelineNsPerOp(withPolicies, batch(nativeOrderRequest)));
-    base.push(pipelineNsPerOp(deps, batch(nativeOrderRequest)));
-  }
+  // Twenty policies across actions (five apply to the order), alternated with the baseline.
+  const policies = policiesFigures(deps, batch(nativeOrderRequest));
+  base.push(policies.base);
   const redis = await redisLimits();
   let pipelineRedis = NaN;
   let pipelineAsyncBase = NaN;
@@ -70,7 +72,7 @@ async function micro(count: number, inUse: number) {
     pipeline: Math.min(...base),
     pipelineBinance,
     pipelineMemory: Math.min(...withMemory),
-    pipelinePolicies: Math.min(...policyRuns),
+    policies,
     pipelineRedis,
     pipelineAsyncBase,
   };
@@ -214,6 +216,27 @@ if (process.argv.includes('--ws')) {
   if (json) log(JSON.stringify(figures));
   process.exit(0);
 }
+if (process.argv.includes('--policies')) {
+  // `-- --policies`: only the pipeline with and without the twenty policies (bench/policies.ts).
+  const { seeded, deps, batch } = await microSetup(1_000, 1_000);
+  const figures = policiesFigures(deps, batch(nativeOrderRequest), 8);
+  await seeded.store.close();
+  log(`  pipeline, native hmac order (1k keys)         ${figures.base.toFixed(0)} ns/op`);
+  log(
+    `  pipeline + 20 policies across actions         ${figures.policies.toFixed(0)} ns/op   (+${(figures.overhead * 100).toFixed(1)} % of the pipeline)`,
+  );
+  log(`  (took ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (json) {
+    log(
+      JSON.stringify({
+        pipeline_ns_per_op: round(figures.base, 0),
+        pipeline_policies_ns_per_op: round(figures.policies, 0),
+        policies_overhead: round(figures.overhead),
+      }),
+    );
+  }
+  process.exit(0);
+}
 const small = await micro(1_000, 1_000);
 log(`  hmac-sha256 over an order's signature base   ${small.hmac.toFixed(0)} ns/op`);
 log(
@@ -230,9 +253,9 @@ log(
 log(
   `  pipeline + Redis limiter, 64 in flight        ${small.pipelineRedis.toFixed(0)} ns/op   (+${(redisOverhead * 100).toFixed(0)} % of ${small.pipelineAsyncBase.toFixed(0)} ns/op without)`,
 );
-const policiesOverhead = small.pipelinePolicies / small.pipeline - 1;
+const policiesOverhead = small.policies.overhead;
 log(
-  `  pipeline + 20 policies across actions         ${small.pipelinePolicies.toFixed(0)} ns/op   (+${(policiesOverhead * 100).toFixed(1)} % of the pipeline)`,
+  `  pipeline + 20 policies across actions         ${small.policies.policies.toFixed(0)} ns/op   (+${(policiesOverhead * 100).toFixed(1)} % of the pipeline)`,
 );
 const large = await micro(100_000, 1_000);
 log(

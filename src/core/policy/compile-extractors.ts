@@ -5,7 +5,6 @@
  * Expressions are compiled once with the route table; extraction runs per request.
  */
 import type { ParseResult } from '@marcbachmann/cel-js';
-import { normalizeDecimal } from '../transactions/decimal.js';
 import { diagnosticOf, evaluationFault } from './cel-diagnostics.js';
 import { PARAM_TYPES, isParamName, type ParamName, type PolicyParams } from './model.js';
 import { parameterExtractorEnvironment } from './policy-environment.js';
@@ -197,44 +196,78 @@ function extract(programs: readonly Program[], input: ExtractorInput): ExtractRe
         continue;
       }
     }
-    const converted = convert(param, value);
-    if ('code' in converted) {
-      errors.push({ param, code: converted.code, message: converted.message });
-      continue;
-    }
-    params[param] = converted.value;
-    if (converted.decimal !== undefined) decimals[param] = converted.decimal;
+    const failed = store(param, value, params, decimals);
+    if (failed !== undefined) errors.push(failed);
   }
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, params, decimals };
 }
 
-type Converted =
-  | { value: string | number; decimal?: string }
-  | { code: 'type_mismatch' | 'bad_decimal'; message: string };
-
-function convert(param: ParamName, value: unknown): Converted {
+/**
+ * Stores a parameter's value converted to its type (the exact decimal text of a numeric one that
+ * came from a string or an int goes to `decimals`); returns the error instead when it does not
+ * convert. No intermediate objects: this runs for every parameter of every request.
+ */
+function store(
+  param: ParamName,
+  value: unknown,
+  params: Record<string, string | number>,
+  decimals: Partial<Record<ParamName, string>>,
+): ExtractError | undefined {
   if (PARAM_TYPES[param] === 'string') {
-    return typeof value === 'string'
-      ? { value }
-      : { code: 'type_mismatch', message: `${param} must be a string` };
+    if (typeof value !== 'string') return failure(param, 'type_mismatch', 'must be a string');
+    params[param] = value;
+    return undefined;
   }
   if (typeof value === 'number') {
-    return Number.isFinite(value)
-      ? { value }
-      : { code: 'bad_decimal', message: `${param} is not finite` };
+    if (!Number.isFinite(value)) return failure(param, 'bad_decimal', 'is not finite');
+    params[param] = value;
+    return undefined;
   }
   if (typeof value === 'bigint') {
-    return value >= 0n
-      ? { value: Number(value), decimal: value.toString() }
-      : { value: Number(value) };
+    params[param] = Number(value);
+    if (value >= 0n) decimals[param] = value.toString();
+    return undefined;
   }
   if (typeof value === 'string') {
     // Amounts arrive as decimal strings (Binance style): kept exact for the transaction rules.
-    const decimal = normalizeDecimal(value);
-    if (decimal === undefined)
-      return { code: 'bad_decimal', message: `${param} is not a plain decimal` };
-    return { value: Number(value), decimal };
+    const decimal = canonicalDecimal(value);
+    if (decimal === undefined) return failure(param, 'bad_decimal', 'is not a plain decimal');
+    params[param] = Number(value);
+    decimals[param] = decimal;
+    return undefined;
   }
-  return { code: 'type_mismatch', message: `${param} must be a number or a decimal string` };
+  return failure(param, 'type_mismatch', 'must be a number or a decimal string');
+}
+
+function failure(
+  param: ParamName,
+  code: 'type_mismatch' | 'bad_decimal',
+  what: string,
+): ExtractError {
+  return { param, code, message: `${param} ${what}` };
+}
+
+/**
+ * `normalizeDecimal` (transactions/decimal.ts) without a regular expression, per request: the
+ * same grammar — `0` or 1–30 digits without a leading zero, then optionally `.` and 1–18
+ * digits — and the same canonical text (`1.50` → `1.5`, `2.0` → `2`); undefined otherwise.
+ * test/core/policy/canonical-decimal.test.ts holds it to normalizeDecimal.
+ */
+export function canonicalDecimal(text: string): string | undefined {
+  const length = text.length;
+  let dot = -1;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e && dot === -1) dot = i;
+    else if (c < 0x30 || c > 0x39) return undefined;
+  }
+  const whole = dot === -1 ? length : dot;
+  if (whole === 0 || whole > 30 || (whole > 1 && text.charCodeAt(0) === 0x30)) return undefined;
+  if (dot === -1) return text;
+  const fractionDigits = length - dot - 1;
+  if (fractionDigits === 0 || fractionDigits > 18) return undefined;
+  let end = length;
+  while (text.charCodeAt(end - 1) === 0x30) end--;
+  return end === dot + 1 ? text.slice(0, dot) : text.slice(0, end);
 }

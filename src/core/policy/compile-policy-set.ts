@@ -6,6 +6,7 @@
 import type { ParseResult } from '@marcbachmann/cel-js';
 import { isEnvironment, type Environment } from '../keys/model.js';
 import { checkCidrLiterals, diagnosticOf } from './cel-diagnostics.js';
+import { compileFastCondition, type FastCondition } from './compile-fast-condition.js';
 import {
   POLICY_EFFECTS,
   POLICY_LIMITS,
@@ -29,6 +30,10 @@ export interface CompiledPolicy {
   readonly accounts: ReadonlySet<string> | null;
   readonly keys: ReadonlySet<string> | null;
   readonly program: ParseResult;
+  /** The condition as plain JavaScript when it has one of the fast shapes; CEL otherwise. */
+  readonly fast: FastCondition | null;
+  /** Id and version as a decision records them (one frozen object, not one per decision). */
+  readonly decider: { readonly policyId: string; readonly version: number };
   readonly source: Policy;
 }
 
@@ -124,6 +129,8 @@ function compilePolicy(
       accounts: setOf(target.accounts),
       keys: setOf(target.keys),
       program,
+      fast: compileFastCondition(program.ast) ?? null,
+      decider: Object.freeze({ policyId: policy.id, version: policy.version }),
       source: policy,
     }),
   };

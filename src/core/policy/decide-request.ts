@@ -95,16 +95,20 @@ export function compileRules(rules: readonly PolicyRule[]): RuleSnapshot {
   return { ok: true, enforce: enforce.set, approvals: approvals.set, quorums, size: rules.length };
 }
 
-/** Decides one request. Never throws. */
-export function decideRequest(snapshot: RuleSnapshot, context: PolicyContext): RequestVerdict {
+/** Decides one request. Never throws. `explain` false leaves the explanations empty. */
+export function decideRequest(
+  snapshot: RuleSnapshot,
+  context: PolicyContext,
+  explain = true,
+): RequestVerdict {
   if (!snapshot.ok) return { outcome: 'deny', reason: 'POLICY_SET_UNAVAILABLE' };
-  const policy = evaluatePolicies(snapshot.enforce, context);
+  const policy = evaluatePolicies(snapshot.enforce, context, explain);
   if (policy.decision === 'deny') {
     return policy.decidedBy === undefined
       ? { outcome: 'deny', reason: policy.reason, policy }
       : { outcome: 'deny', reason: policy.reason, decidedBy: policy.decidedBy, policy };
   }
-  const approvalRules = evaluatePolicies(snapshot.approvals, context);
+  const approvalRules = evaluatePolicies(snapshot.approvals, context, explain);
   if (approvalRules.reason === 'EVALUATION_ERROR' && approvalRules.decidedBy !== undefined) {
     return {
       outcome: 'deny',

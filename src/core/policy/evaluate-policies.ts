@@ -56,8 +56,15 @@ interface Tally {
 
 const NONE: readonly never[] = Object.freeze([]);
 
-/** Decides a request against a compiled set. Never throws. */
-export function evaluatePolicies(set: PolicySet, context: PolicyContext): PolicyDecision {
+/**
+ * Decides a request against a compiled set. Never throws. With `explain` false the explanation
+ * is left empty (the data plane's hot path: the decision, decider and shadow results are the same).
+ */
+export function evaluatePolicies(
+  set: PolicySet,
+  context: PolicyContext,
+  explain = true,
+): PolicyDecision {
   const candidates = set.candidates(context.action, context.environment);
   const tally: Tally = {
     applicable: false,
@@ -70,15 +77,20 @@ export function evaluatePolicies(set: PolicySet, context: PolicyContext): Policy
   for (const policy of candidates) {
     if (policy.accounts !== null && !policy.accounts.has(context.accountId)) continue;
     if (policy.keys !== null && !policy.keys.has(context.keyId)) continue;
-    const entry = run(policy, context);
-    explanation.push(entry);
+    const fast = fastOutcome(policy, context);
+    let outcome: ConditionOutcome;
+    if (fast === undefined || explain) {
+      const entry = fast === undefined ? run(policy, context) : explained(policy, fast);
+      if (explain) explanation.push(entry);
+      outcome = entry.outcome;
+    } else outcome = fast;
     if (policy.mode === 'shadow') {
-      (shadowed ??= []).push({ policy, outcome: entry.outcome });
+      (shadowed ??= []).push({ policy, outcome });
       continue;
     }
     tally.applicable = true;
-    if (entry.outcome === 'error') tally.error ??= policy;
-    else if (entry.outcome === 'matched') {
+    if (outcome === 'error') tally.error ??= policy;
+    else if (outcome === 'matched') {
       if (policy.effect === 'forbid') tally.forbid ??= policy;
       else tally.permit ??= policy;
     }
@@ -98,21 +110,28 @@ export function evaluatePolicies(set: PolicySet, context: PolicyContext): Policy
     : { decision, reason, decidedBy, shadow, explanation };
 }
 
+/** The fast condition's answer; undefined when there is none or CEL must decide (an error). */
+function fastOutcome(policy: CompiledPolicy, context: PolicyContext): ConditionOutcome | undefined {
+  if (policy.fast === null) return undefined;
+  const value = policy.fast(context.input);
+  return value === undefined ? undefined : value ? 'matched' : 'not-matched';
+}
+
 function run(policy: CompiledPolicy, context: PolicyContext): PolicyExplanation {
   let value: unknown;
   try {
     value = policy.program(context.variables);
   } catch (error) {
-    return explain(policy, 'error', evaluationFault(error));
+    return explained(policy, 'error', evaluationFault(error));
   }
-  if (value === true) return explain(policy, 'matched');
-  if (value === false) return explain(policy, 'not-matched');
+  if (value === true) return explained(policy, 'matched');
+  if (value === false) return explained(policy, 'not-matched');
   // Type checking guarantees bool; anything else is a fault, and faults deny.
-  return explain(policy, 'error', { code: 'not_bool', message: 'not a bool' });
+  return explained(policy, 'error', { code: 'not_bool', message: 'not a bool' });
 }
 
 /** Object literals, not spreads: spreading is the slowest part of the hot path in V8. */
-function explain(
+function explained(
   policy: CompiledPolicy,
   outcome: ConditionOutcome,
   error?: { readonly code: string; readonly message: string },
@@ -135,7 +154,7 @@ function decide(tally: Tally): Pick<PolicyDecision, 'decision' | 'reason' | 'dec
     return {
       decision: 'permit',
       reason: 'PERMIT_MATCHED',
-      decidedBy: { policyId: tally.permit.id, version: tally.permit.version },
+      decidedBy: tally.permit.decider,
     };
   }
   return { decision: 'deny', reason: 'NO_PERMIT' };
@@ -145,7 +164,7 @@ function deny(
   reason: PolicyReason,
   policy: CompiledPolicy,
 ): Pick<PolicyDecision, 'decision' | 'reason' | 'decidedBy'> {
-  return { decision: 'deny', reason, decidedBy: { policyId: policy.id, version: policy.version } };
+  return { decision: 'deny', reason, decidedBy: policy.decider };
 }
 
 /** The tally as if one shadow policy were enforced alongside the enforce-mode ones. */

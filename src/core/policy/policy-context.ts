@@ -99,18 +99,45 @@ export interface PolicyContext {
   readonly environment: Environment;
   readonly accountId: string;
   readonly keyId: string;
+  /** What the context was built from; compiled fast conditions read it directly. */
+  readonly input: PolicyContextInput;
+  /** Built on first read: a request whose conditions all run as fast conditions never needs it. */
   readonly variables: PolicyVariables;
 }
 
-/** Builds the context of one decision (a few hundred nanoseconds: built once per request). */
+/** Builds the context of one decision; the CEL variables are built only if a condition reads them. */
 export function buildPolicyContext(input: PolicyContextInput): PolicyContext {
+  return new LazyPolicyContext(input);
+}
+
+class LazyPolicyContext implements PolicyContext {
+  readonly action: string;
+  readonly environment: Environment;
+  readonly accountId: string;
+  readonly keyId: string;
+  #variables: PolicyVariables | undefined;
+
+  constructor(readonly input: PolicyContextInput) {
+    this.action = input.action;
+    this.environment = input.request.environment;
+    this.accountId = input.accountId;
+    this.keyId = input.key.id;
+  }
+
+  get variables(): PolicyVariables {
+    this.#variables ??= buildVariables(this.input);
+    return this.#variables;
+  }
+}
+
+function buildVariables(input: PolicyContextInput): PolicyVariables {
   const { key, request, nowMs } = input;
   const now = new Date(nowMs);
-  const variables: PolicyVariables = {
+  return {
     key: new PolicyKey(
       key.id,
       key.scopes,
-      Math.max(0, nowMs - key.createdAt) / DAY_MS,
+      keyAgeDays(key.createdAt, nowMs),
       key.label ?? '',
       key.labels ?? NO_LABELS,
       key.riskLevel ?? 'normal',
@@ -121,11 +148,9 @@ export function buildPolicyContext(input: PolicyContextInput): PolicyContext {
     request: new PolicyRequest(request.ip, request.environment, request.method, request.path),
     time: new PolicyTime(now, BigInt(now.getUTCHours()), BigInt(now.getUTCDay())),
   };
-  return {
-    action: input.action,
-    environment: request.environment,
-    accountId: input.accountId,
-    keyId: key.id,
-    variables,
-  };
+}
+
+/** `key.ageDays`: fractional days from the key's creation to now, never negative. */
+export function keyAgeDays(createdAt: number, nowMs: number): number {
+  return Math.max(0, nowMs - createdAt) / DAY_MS;
 }

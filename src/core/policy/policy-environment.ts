@@ -26,7 +26,7 @@ const matchers = new Map<string, IpMatcher>();
  * A matcher per CIDR text, cached: literal CIDRs are validated at compile time, so the cache
  * only grows past the literals when a condition builds CIDRs at run time — it is bounded anyway.
  */
-function matcherFor(cidr: string): IpMatcher {
+export function matcherFor(cidr: string): IpMatcher {
   const cached = matchers.get(cidr);
   if (cached) return cached;
   const parsed = parseCidr(cidr);

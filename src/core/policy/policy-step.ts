@@ -77,8 +77,9 @@ export function createPolicyStep(deps: {
         params = extracted.params;
         decimals = extracted.decimals;
       }
-      // Nothing loaded and nothing to extract: the cheapest possible path.
-      if (snapshot.ok && snapshot.size === 0) {
+      // No rule can apply to this action (none loaded, or the index lists none): allowed, as
+      // decideRequest would answer (no policy applies in either set), without building a context.
+      if (snapshot.ok && nothingApplies(snapshot, input.route.action, deps.environment)) {
         return { outcome: 'allow', params, decimals, shadow: NO_SHADOW };
       }
       const context = buildPolicyContext({
@@ -100,7 +101,7 @@ export function createPolicyStep(deps: {
         },
         nowMs: input.nowMs,
       });
-      return toResult(decideRequest(snapshot, context), params, decimals);
+      return toResult(decideRequest(snapshot, context, false), params, decimals);
     },
   };
 }
@@ -127,6 +128,18 @@ function toResult(
   return verdict.approval === undefined
     ? { outcome: 'allow', params, decimals, shadow }
     : { outcome: 'allow', params, decimals, approval: verdict.approval, shadow };
+}
+
+function nothingApplies(
+  snapshot: Extract<RuleSnapshot, { ok: true }>,
+  action: string,
+  environment: Environment,
+): boolean {
+  return (
+    snapshot.size === 0 ||
+    (snapshot.enforce.candidates(action, environment).length === 0 &&
+      snapshot.approvals.candidates(action, environment).length === 0)
+  );
 }
 
 function parseQuery(query: string | null): Record<string, string> {
