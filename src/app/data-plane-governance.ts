@@ -142,6 +142,9 @@ export function createDataPlaneGovernance(deps: {
   async function holdAllowance(input: ReserveInput): Promise<ReserveOutcome> {
     const kind = ALLOWANCE_KINDS[input.route.route.action];
     if (allowances === undefined || kind === undefined) return { kind: 'none' };
+    // The key was loaded with the kinds of its allowances (and is dropped from every cache when
+    // they change): a key without one of this kind costs no store round trip.
+    if (!(input.key.allowanceKinds ?? []).includes(kind)) return { kind: 'none' };
     const params = input.policy?.params ?? {};
     const decimals = input.policy?.decimals ?? {};
     // A spend that cannot be counted (no amount, or no asset or symbol to count it in) carries

@@ -66,6 +66,7 @@ export async function createGovernance(deps: {
     clock,
     approvals,
     removalQuorum: deps.keyChangeQuorum,
+    events: deps.events,
   });
   const keyChanges = createKeyChangeGate({
     keys: deps.keys,

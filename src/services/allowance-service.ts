@@ -20,7 +20,7 @@ import {
   type AllowanceSpend,
   type SpendAllowance,
 } from '../core/transactions/index.js';
-import type { AllowanceStore, ControlStore, StoredAllowance } from '../ports.js';
+import type { AllowanceStore, ChangeEvents, ControlStore, StoredAllowance } from '../ports.js';
 import type { ApprovalService } from './approval-service.js';
 import { newId } from './ids.js';
 import type { ActorContext } from './key-service.js';
@@ -58,6 +58,8 @@ export function createAllowanceService(deps: {
    */
   approvals?: ApprovalService | undefined;
   removalQuorum?: number;
+  /** Where key changes are published (the key caches of every node listen). */
+  events?: ChangeEvents | undefined;
 }) {
   const { store, clock, approvals } = deps;
   const removalQuorum = approvals === undefined ? 0 : (deps.removalQuorum ?? 0);
@@ -72,10 +74,21 @@ export function createAllowanceService(deps: {
     }) satisfies AuditDraft;
 
   async function removeNow(keyId: string, allowanceId: string, ctx: ActorContext): Promise<void> {
-    const audit = draft(ctx, 'allowance.remove', keyId, { allowanceId });
+    const epoch = await requireKey(keyId);
+    const audit = draft(ctx, 'key.allowance.remove', keyId, { allowanceId });
     if (!(await store.removeAllowance(keyId, allowanceId, audit))) {
       throw notFound(keyId, allowanceId);
     }
+    changed(keyId, epoch);
+  }
+
+  /**
+   * The key carries the kinds of its allowances into every key cache, so each change drops it
+   * from them: an event now, and the `key.` audit action for nodes that missed the event
+   * (src/app/cluster-sync.ts reads the audit feed).
+   */
+  function changed(keyId: string, epoch: number): void {
+    deps.events?.publish({ type: 'key.changed', keyId, epoch });
   }
 
   approvals?.register(REMOVAL_KIND, {
@@ -87,10 +100,11 @@ export function createAllowanceService(deps: {
     },
   });
 
-  async function requireKey(keyId: string): Promise<void> {
-    if (!(await store.getKey(keyId))) {
-      throw new PortcullisError('KEY_NOT_FOUND', `No key ${keyId}.`);
-    }
+  /** The key's epoch; KEY_NOT_FOUND when there is no such key. */
+  async function requireKey(keyId: string): Promise<number> {
+    const stored = await store.getKey(keyId);
+    if (!stored) throw new PortcullisError('KEY_NOT_FOUND', `No key ${keyId}.`);
+    return stored.key.epoch;
   }
 
   return {
@@ -102,7 +116,7 @@ export function createAllowanceService(deps: {
 
     /** Gives the key a new allowance, in force from now. */
     async add(keyId: string, input: AllowanceInput, ctx: ActorContext): Promise<StoredAllowance> {
-      await requireKey(keyId);
+      const epoch = await requireKey(keyId);
       const nowMs = clock.now();
       const allowance = toAllowance(newId('alw_'), keyId, input, nowMs);
       if ((await store.listAllowances(keyId)).length >= MAX_ALLOWANCES_PER_KEY) {
@@ -114,10 +128,11 @@ export function createAllowanceService(deps: {
       await store.addAllowance(
         allowance,
         nowMs,
-        draft(ctx, 'allowance.add', keyId, {
+        draft(ctx, 'key.allowance.add', keyId, {
           after: allowanceJson({ allowance, usage: undefined, createdAt: nowMs }, nowMs),
         }),
       );
+      changed(keyId, epoch);
       return { allowance, usage: undefined, createdAt: nowMs };
     },
 

@@ -133,10 +133,10 @@ describe('portcullis keys allowance', () => {
     const actions = (audit.body.entries as { action: string; target: string }[])
       .filter((e) => e.target === key.id)
       .map((e) => e.action);
-    expect(actions.filter((a) => a.startsWith('allowance.'))).toEqual([
-      'allowance.add',
-      'allowance.add',
-      'allowance.remove',
+    expect(actions.filter((a) => a.startsWith('key.allowance.'))).toEqual([
+      'key.allowance.add',
+      'key.allowance.add',
+      'key.allowance.remove',
     ]);
   });
 

@@ -8,9 +8,53 @@ import { describe, expect, it } from 'vitest';
 import type { AuditDraft } from '../../src/core/audit/audit-chain.js';
 import type { AllowanceSpend } from '../../src/core/transactions/allowance-ledger.js';
 import type { SpendAllowance } from '../../src/core/transactions/spend-allowance.js';
-import type { AllowanceStore, ControlStore } from '../../src/ports.js';
+import type {
+  AllowanceStore,
+  ControlStore,
+  StoredKey,
+  StoredSecretVersion,
+} from '../../src/ports.js';
 
-type Store = AllowanceStore & Pick<ControlStore, 'listAudit'>;
+type Store = AllowanceStore & Pick<ControlStore, 'listAudit' | 'createKey' | 'getKey'>;
+
+/** A key of account acc_1 (which the governance contract creates before each test). */
+const storedKey = (id: string): StoredKey => ({
+  key: {
+    id,
+    accountId: 'acc_1',
+    label: '',
+    environment: 'sandbox',
+    scheme: 'hmac',
+    scopes: ['trade'],
+    ipAllowlist: [],
+    hasPassphrase: false,
+    status: 'active',
+    createdAt: T0,
+    expiresAt: null,
+    revokedAt: null,
+    lastUsedAt: null,
+    epoch: 1,
+    secretVersion: 1,
+  },
+  passphraseHash: null,
+  publicKeyPem: null,
+});
+const fill = (n: number, byte: number) => Buffer.alloc(n, byte);
+const secretOf = (keyId: string): StoredSecretVersion => ({
+  keyId,
+  version: 1,
+  sealed: {
+    ciphertext: fill(40, 1),
+    iv: fill(12, 1),
+    tag: fill(16, 1),
+    wrappedDek: fill(32, 1),
+    dekIv: fill(12, 1),
+    dekTag: fill(16, 1),
+    kekId: 'kek-a',
+  },
+  createdAt: T0,
+  notAfter: null,
+});
 
 const T0 = 1_767_225_600_000;
 const HOUR_MS = 3_600_000;
@@ -82,6 +126,24 @@ export function describeAllowanceStoreContract(
       ]);
       const actions = (await store().listAudit({ limit: 100 })).map((e) => e.action);
       expect(actions.filter((a) => a.startsWith('key.allowance.'))).toHaveLength(3);
+    });
+
+    it('loads a key with the kinds of its allowances, and without them when it has none', async () => {
+      const stored = storedKey('pk_test_k');
+      await store().createKey(stored, secretOf('pk_test_k'), audit('key.create'));
+      expect(await store().getKey('pk_test_k')).toEqual(stored);
+      await store().addAllowance(allowance('alw_w', { kind: 'withdrawal' }), T0, audit('a'));
+      await store().addAllowance(allowance('alw_n1'), T0, audit('a'));
+      await store().addAllowance(allowance('alw_n2'), T0, audit('a'));
+      expect((await store().getKey('pk_test_k'))?.key.allowanceKinds).toEqual([
+        'notional',
+        'withdrawal',
+      ]);
+      for (const id of ['alw_w', 'alw_n1'])
+        await store().removeAllowance('pk_test_k', id, audit('r'));
+      expect((await store().getKey('pk_test_k'))?.key.allowanceKinds).toEqual(['notional']);
+      await store().removeAllowance('pk_test_k', 'alw_n2', audit('r'));
+      expect(await store().getKey('pk_test_k')).toEqual(stored);
     });
 
     it('answers "none" for a key without an allowance of the kind', async () => {

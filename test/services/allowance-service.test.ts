@@ -5,7 +5,7 @@ import {
   type SqliteControlStore,
 } from '../../src/adapters/sqlite/sqlite-control-store.js';
 import { isPortcullisError } from '../../src/core/errors.js';
-import type { StoredKey } from '../../src/ports.js';
+import type { ChangeEvent, StoredKey } from '../../src/ports.js';
 import { createApprovalService } from '../../src/services/approval-service.js';
 import {
   allowanceJson,
@@ -49,7 +49,9 @@ describe('allowance service', () => {
         settleAllowanceHold: (holdId, outcome) => store.settleAllowanceHold(holdId, outcome),
         // One known key; the store's key table is not what is under test here.
         getKey: (id) =>
-          Promise.resolve(id === 'pk_1' ? ({ id } as unknown as StoredKey) : undefined),
+          Promise.resolve(
+            id === 'pk_1' ? ({ key: { id, epoch: 1 } } as unknown as StoredKey) : undefined,
+          ),
       },
     });
   });
@@ -76,7 +78,7 @@ describe('allowance service', () => {
       spent: '400',
       remaining: '600',
     });
-    const [entry] = await store.listAudit({ action: 'allowance.add', limit: 1 });
+    const [entry] = await store.listAudit({ action: 'key.allowance.add', limit: 1 });
     expect(entry).toMatchObject({ actor: 'adm_test', target: 'pk_1' });
   });
 
@@ -124,7 +126,7 @@ describe('allowance service', () => {
     await service.remove('pk_1', allowance.id, CTX);
     expect(await service.list('pk_1')).toEqual([]);
     expect(await codeOf(service.remove('pk_1', allowance.id, CTX))).toBe('ALLOWANCE_NOT_FOUND');
-    expect(await store.listAudit({ action: 'allowance.remove', limit: 5 })).toHaveLength(1);
+    expect(await store.listAudit({ action: 'key.allowance.remove', limit: 5 })).toHaveLength(1);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
@@ -166,7 +168,9 @@ describe('allowance service', () => {
         holdAllowances: (spend, nowMs) => store.holdAllowances(spend, nowMs),
         settleAllowanceHold: (holdId, outcome) => store.settleAllowanceHold(holdId, outcome),
         getKey: (id) =>
-          Promise.resolve(id === 'pk_1' ? ({ id } as unknown as StoredKey) : undefined),
+          Promise.resolve(
+            id === 'pk_1' ? ({ key: { id, epoch: 1 } } as unknown as StoredKey) : undefined,
+          ),
       },
     });
     const { allowance } = await gated.add('pk_1', hourly, CTX);
@@ -180,6 +184,32 @@ describe('allowance service', () => {
     await vote('bob');
     expect((await vote('carol')).approval.state).toBe('executed');
     expect(await service.list('pk_1')).toEqual([]);
+  });
+
+  it('drops the key from every key cache on add and remove (key.changed)', async () => {
+    const published: ChangeEvent[] = [];
+    const events = { publish: (e: ChangeEvent) => published.push(e), subscribe: () => () => {} };
+    const withEvents = createAllowanceService({
+      clock,
+      events,
+      store: {
+        addAllowance: (allowance, at, audit) => store.addAllowance(allowance, at, audit),
+        listAllowances: (keyId) => store.listAllowances(keyId),
+        removeAllowance: (keyId, id, audit) => store.removeAllowance(keyId, id, audit),
+        holdAllowances: (spend, nowMs) => store.holdAllowances(spend, nowMs),
+        settleAllowanceHold: (holdId, outcome) => store.settleAllowanceHold(holdId, outcome),
+        getKey: (id) =>
+          Promise.resolve(
+            id === 'pk_1' ? ({ key: { id, epoch: 7 } } as unknown as StoredKey) : undefined,
+          ),
+      },
+    });
+    const { allowance } = await withEvents.add('pk_1', hourly, CTX);
+    await withEvents.remove('pk_1', allowance.id, CTX);
+    expect(published).toEqual([
+      { type: 'key.changed', keyId: 'pk_1', epoch: 7 },
+      { type: 'key.changed', keyId: 'pk_1', epoch: 7 },
+    ]);
   });
 
   it('answers KEY_NOT_FOUND for an unknown key', async () => {

@@ -247,9 +247,12 @@ class PostgresStore implements ControlStore, GovernanceStore, RiskStoreProvider 
   }
 
   async getKey(id: string): Promise<StoredKey | undefined> {
-    const [row] = await this.read<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1`, [
-      id,
-    ]);
+    // With the kinds of the key's spend allowances (docs/policies.md §4.1).
+    const [row] = await this.read<KeyRow>(
+      `SELECT ${KEY_COLUMNS}, (SELECT string_agg(DISTINCT kind, ',') FROM key_allowances
+         WHERE key_id = api_keys.id) AS allowance_kinds FROM api_keys WHERE id = $1`,
+      [id],
+    );
     return row && keyFromRow(row);
   }
 

@@ -1,6 +1,7 @@
 import type { AuditEntry } from '../../core/audit/audit-chain.js';
 import type { JsonValue } from '../../core/audit/canonical-json.js';
 import type { ApiKey, Environment, KeyScheme, KeyStatus, Scope } from '../../core/keys/model.js';
+import type { AllowanceKind } from '../../core/transactions/spend-allowance.js';
 import type { AdminRole, AdminToken, StoredKey, StoredSecretVersion } from '../../ports.js';
 
 /** Row shapes and their mapping to the domain, shared by the SQL adapters. */
@@ -21,6 +22,8 @@ export interface KeyRow {
   last_used_at: number | null;
   epoch: number;
   secret_version: number;
+  /** Comma-separated kinds of the key's spend allowances (getKey only); null when none. */
+  allowance_kinds?: string | null;
 }
 
 export interface SecretRow {
@@ -81,6 +84,7 @@ export function keyFromRow(row: KeyRow): StoredKey {
     lastUsedAt: num(row.last_used_at),
     epoch: Number(row.epoch),
     secretVersion: Number(row.secret_version),
+    ...allowanceKindsOf(row.allowance_kinds),
   };
   return { key, passphraseHash: row.passphrase_hash, publicKeyPem: row.public_key_pem };
 }
@@ -176,4 +180,13 @@ function parseAuditData(text: string): { [key: string]: JsonValue } {
     // fall through
   }
   return { unparseable: text };
+}
+
+/** `notional,withdrawal` → `{ allowanceKinds: [...] }`; nothing when the key holds none. */
+function allowanceKindsOf(text: string | null | undefined): Pick<ApiKey, 'allowanceKinds'> {
+  if (text === null || text === undefined || text === '') return {};
+  const kinds = text
+    .split(',')
+    .filter((k): k is AllowanceKind => k === 'notional' || k === 'withdrawal');
+  return kinds.length === 0 ? {} : { allowanceKinds: [...new Set(kinds)].sort() };
 }

@@ -99,7 +99,10 @@ class SqliteStore implements ControlStore, GovernanceStore, RiskStoreProvider {
         passphrase_hash = @passphraseHash, public_key_pem = @publicKeyPem, status = @status, expires_at = @expiresAt,
         revoked_at = @revokedAt, epoch = @epoch, secret_version = @secretVersion
         WHERE id = @id AND epoch = @expectedEpoch`),
-      getKey: p('SELECT * FROM api_keys WHERE id = ?'),
+      // With the kinds of the key's spend allowances, so that the data plane knows without
+      // another read whether a request must be held against one (docs/policies.md §4.1).
+      getKey: p(`SELECT *, (SELECT group_concat(DISTINCT kind) FROM key_allowances
+        WHERE key_id = api_keys.id) AS allowance_kinds FROM api_keys WHERE id = ?`),
       insertSecret:
         p(`INSERT INTO key_secrets (key_id, version, ciphertext, iv, tag, wrapped_dek, dek_iv, dek_tag,
         kek_id, created_at, not_after) VALUES (@keyId, @version, @ciphertext, @iv, @tag, @wrappedDek, @dekIv, @dekTag,

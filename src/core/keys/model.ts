@@ -1,4 +1,5 @@
 /** The API key model shared by the control plane and the data plane. */
+import type { AllowanceKind } from '../transactions/spend-allowance.js';
 
 export const ENVIRONMENTS = ['sandbox', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -31,6 +32,12 @@ export interface ApiKey {
   readonly epoch: number;
   /** Version of the current secret; previous versions may still verify within their grace. */
   readonly secretVersion: number;
+  /**
+   * The kinds of spend allowance the key holds (docs/policies.md §4.1), as loaded with the key
+   * for the data plane; absent when it holds none. Requests of these kinds are held against the
+   * store, so a key without allowances costs the data plane no store round trip.
+   */
+  readonly allowanceKinds?: readonly AllowanceKind[];
 }
 
 export interface Account {

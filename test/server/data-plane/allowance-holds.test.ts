@@ -221,7 +221,9 @@ describe('notional allowances on orders', () => {
     mode = 'ok';
     expect((await order(key, '1000', '1000')).status).toBe(201);
     expect((await order(key, '1', undefined)).status).toBe(201);
+    // The key is in the key cache by now: adding an allowance drops it (key.changed).
     await allow(key, { ...NOTIONAL_100, expiresIn: '1d' });
+    expect((await order(key, '1000', '1000')).code).toBe('ALLOWANCE_EXCEEDED');
     expect((await withdraw(key, '5000')).status).toBe(201);
   });
 
