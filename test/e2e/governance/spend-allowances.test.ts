@@ -1,11 +1,17 @@
 /**
  * Spend allowances through real processes (`portcullis start` with the built-in sandbox
- * exchange, the CLI, signed native requests): allowances set with `portcullis keys allowance set`
- * hold under concurrency — 20 concurrent orders or withdrawals of 100 against an allowance of
- * 1,000 pass exactly 10 times, the other 10 are refused with ALLOWANCE_EXCEEDED and never reach
- * the exchange — and `keys allowance list` shows what was spent.
+ * exchange, the CLI, signed native requests), on SQLite and on PostgreSQL: allowances set with
+ * `portcullis keys allowance set` hold under concurrency — 20 concurrent orders or withdrawals of
+ * 100 against an allowance of 1,000 pass exactly 10 times, the other 10 are refused with
+ * ALLOWANCE_EXCEEDED and never reach the exchange — and `keys allowance list` shows the spend.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  dropSchema,
+  POSTGRES_URL,
+  randomSchema,
+} from '../../adapters/postgres/postgres-harness.js';
 import { cliCreateAccount, cliCreateKey, cliJson, type CliKey } from '../../helpers/cli-keys.js';
 import { startServer, type ServerHandle } from '../../helpers/server-process.js';
 import { createTempDir } from '../../helpers/temp-dir.js';
@@ -18,64 +24,66 @@ import {
   type Answer,
 } from '../data-plane/helpers.js';
 
-const configDir = createTempDir('portcullis-e2e-allowances-');
-let server: ServerHandle;
-let sandboxUrl: string;
+describe.each(['sqlite', 'postgres'] as const)('spend allowances on %s', (kind) => {
+  const dir = createTempDir('portcullis-e2e-allowances-');
+  const schema = randomSchema();
+  const storeEnv: Record<string, string> =
+    kind === 'postgres' ? { PORTCULLIS_STORE: `${POSTGRES_URL}?schema=${schema}` } : {};
+  let server: ServerHandle;
+  let sandboxUrl: string;
 
-const call = (method: string, target: string, body: unknown, key: CliKey): Promise<Answer> =>
-  send(signed(sandboxUrl, method, target, body, key));
+  const call = (method: string, target: string, body: unknown, key: CliKey): Promise<Answer> =>
+    send(signed(sandboxUrl, method, target, body, key));
 
-async function usdt(key: CliKey): Promise<{ free: string; locked: string } | undefined> {
-  const answer = await call('GET', '/api/v1/balances', undefined, key);
-  const balances = answer.body.balances as { asset: string; free: string; locked: string }[];
-  return balances.find((b) => b.asset === 'USDT');
-}
+  async function usdt(key: CliKey): Promise<{ free: string; locked: string } | undefined> {
+    const answer = await call('GET', '/api/v1/balances', undefined, key);
+    const balances = answer.body.balances as { asset: string; free: string; locked: string }[];
+    return balances.find((b) => b.asset === 'USDT');
+  }
 
-async function keyWithAllowance(kind: 'notional' | 'withdrawal'): Promise<CliKey> {
-  const accountId = await cliCreateAccount(server.dataDir, `allowance-${kind}`);
-  const key = await cliCreateKey(server.dataDir, { accountId, scopes: 'read,trade,withdraw' });
-  const allowance = await cliJson<{ id: string; remaining: string }>(
-    [
-      'keys',
-      'allowance',
-      'set',
-      key.id,
-      '--kind',
-      kind,
-      '--asset',
-      'USDT',
-      '--amount',
-      '1000',
-      '--period',
-      '24h',
-      '--expires-in',
-      '7d',
-    ],
-    server.dataDir,
-  );
-  expect(allowance.remaining).toBe('1000');
-  return key;
-}
+  async function keyWithAllowance(allowance: 'notional' | 'withdrawal'): Promise<CliKey> {
+    const accountId = await cliCreateAccount(server.dataDir, `allowance-${allowance}`);
+    const key = await cliCreateKey(server.dataDir, { accountId, scopes: 'read,trade,withdraw' });
+    // The key is cached by the data plane before its allowance is set: the change must reach it.
+    expect((await usdt(key))?.free).toBe('100000');
+    const set = await cliJson<{ remaining: string }>(
+      ['keys', 'allowance', 'set', key.id, '--kind', allowance, '--asset', 'USDT'].concat([
+        '--amount',
+        '1000',
+        '--period',
+        '24h',
+        '--expires-in',
+        '7d',
+      ]),
+      server.dataDir,
+    );
+    expect(set.remaining).toBe('1000');
+    return key;
+  }
 
-const spentOf = async (key: CliKey): Promise<unknown> =>
-  (await cliJson<{ spent: string }[]>(['keys', 'allowance', 'list', key.id], server.dataDir)).map(
-    (a) => a.spent,
-  );
+  const spentOf = async (key: CliKey): Promise<unknown> =>
+    (await cliJson<{ spent: string }[]>(['keys', 'allowance', 'list', key.id], server.dataDir)).map(
+      (a) => a.spent,
+    );
 
-beforeAll(async () => {
-  const config = writeConfig(configDir.path, {
-    environments: { sandbox: { ...NO_LIMITS }, production: { ...NO_LIMITS } },
+  beforeAll(async () => {
+    const config = writeConfig(dir.path, {
+      environments: { sandbox: { ...NO_LIMITS }, production: { ...NO_LIMITS } },
+    });
+    server = await startServer({
+      env: storeEnv,
+      args: ['--config', config],
+      dataDir: join(dir.path, 'data'),
+    });
+    sandboxUrl = (server.info.dataPlanes.sandbox as { url: string }).url;
+  }, 60_000);
+
+  afterAll(async () => {
+    await server?.cleanup();
+    dir.remove();
+    if (kind === 'postgres') await dropSchema(schema);
   });
-  server = await startServer({ args: ['--config', config] });
-  sandboxUrl = (server.info.dataPlanes.sandbox as { url: string }).url;
-}, 30_000);
 
-afterAll(async () => {
-  await server?.cleanup();
-  configDir.remove();
-});
-
-describe('spend allowances under concurrency', () => {
   it('20 concurrent orders of 100 USDT notional against 1,000/24h: exactly 10 placed', async () => {
     const key = await keyWithAllowance('notional');
     // 1 BTC at 100 USDT: below the market, so each order rests and locks exactly 100 USDT.
