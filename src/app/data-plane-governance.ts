@@ -22,7 +22,7 @@ import { approvalJson, type ApprovalService } from '../services/approval-service
 import type { KeyService } from '../services/key-service.js';
 import type { WithdrawalService } from '../services/withdrawal-service.js';
 import type { AllowanceService } from '../services/allowance-service.js';
-import { orderNotional, type AllowanceKind } from '../core/transactions/index.js';
+import { holdAllowance } from './hold-allowance.js';
 import type {
   DataPlaneGovernance,
   ReserveOutcome,
@@ -47,18 +47,15 @@ export const APPROVAL_POLL_ROUTE: RouteSpec = Object.freeze({
 });
 
 const WITHDRAWAL_ACTION = 'withdrawal.create';
-/** The route actions spend allowances count, and the kind each counts against. */
-const ALLOWANCE_KINDS: Readonly<Record<string, AllowanceKind>> = {
-  'order.place': 'notional',
-  [WITHDRAWAL_ACTION]: 'withdrawal',
-};
 
+/** What `reserve` is given: the allowed request's key, route and extracted parameters. */
 interface ReserveInput {
   readonly key: ApiKey;
   readonly route: RouteMatch;
   readonly policy: Extract<PolicyStepResult, { outcome: 'allow' }> | undefined;
   readonly requestId: string;
 }
+
 /** Upstream answers kept with the approval are cut here (they are shown, not replayed). */
 const MAX_RESULT_BYTES = 64 * 1024;
 
@@ -115,7 +112,10 @@ export function createDataPlaneGovernance(deps: {
    * rules; a refusal of the second gives the first back. Settling settles both.
    */
   async function reserve(input: ReserveInput): Promise<ReserveOutcome> {
-    const held = await holdAllowance(input);
+    const held =
+      allowances === undefined
+        ? ({ kind: 'none' } as const)
+        : await holdAllowance(allowances, logger, input);
     if (held.kind === 'refused') return held;
     let reserved: ReserveOutcome;
     try {
@@ -136,46 +136,6 @@ export function createDataPlaneGovernance(deps: {
         await Promise.all([held.settle(outcome), reserved.settle(outcome)]);
       },
     };
-  }
-
-  /** Holds an order's notional or a withdrawal's amount against the key's spend allowances. */
-  async function holdAllowance(input: ReserveInput): Promise<ReserveOutcome> {
-    const kind = ALLOWANCE_KINDS[input.route.route.action];
-    if (allowances === undefined || kind === undefined) return { kind: 'none' };
-    // The key was loaded with the kinds of its allowances (and is dropped from every cache when
-    // they change): a key without one of this kind costs no store round trip.
-    if (!(input.key.allowanceKinds ?? []).includes(kind)) return { kind: 'none' };
-    const params = input.policy?.params ?? {};
-    const decimals = input.policy?.decimals ?? {};
-    // A spend that cannot be counted (no amount, or no asset or symbol to count it in) carries
-    // no amount: refused (BAD_REQUEST) only when the key has an allowance of the kind, which
-    // the store answers within the same call.
-    const named = kind === 'notional' ? params.symbol : params.asset;
-    const counted = kind === 'notional' ? orderNotional(decimals) : decimals.amount;
-    const amount = named === undefined ? '' : (counted ?? '');
-    const spend =
-      kind === 'notional'
-        ? { keyId: input.key.id, kind, asset: '', symbol: named ?? '', amount }
-        : { keyId: input.key.id, kind, asset: named ?? '', amount };
-    const held = await allowances.hold(spend);
-    if (held.kind === 'none') return { kind: 'none' };
-    if (held.kind === 'refused') {
-      return {
-        kind: 'refused',
-        reason: held.reason === 'AMOUNT_INVALID' ? 'BAD_REQUEST' : held.reason,
-      };
-    }
-    const settleHold = async (outcome: 'commit' | 'release' | 'keep') => {
-      // Kept (the upstream may have executed it): the amount stays spent for the period.
-      if (outcome === 'keep') return;
-      try {
-        await allowances.settle(held.holdId, outcome);
-      } catch (error) {
-        // An unsettled hold stays counted for its period: the safe side.
-        logger.error({ err: error, holdId: held.holdId }, 'allowance settle failed');
-      }
-    };
-    return { kind: 'reserved', settle: settleHold };
   }
 
   async function reserveWithdrawal(input: ReserveInput): Promise<ReserveOutcome> {
