@@ -147,6 +147,10 @@ function authorizeChecks(
     // Holding a message for approval has no answer a socket client could poll: refuse it.
     if (policy?.outcome === 'allow' && policy.approval !== undefined)
       return { outcome: 'deny', reason: 'APPROVAL_REQUIRED' };
+    // Nor can an order be held against a notional spend allowance over a socket (no answer to
+    // settle it with): a key holding one is refused, fail closed (docs/policies.md §4.1).
+    if (key.allowanceKinds?.includes('notional') === true && route.route.action === 'order.place')
+      return { outcome: 'deny', reason: 'ALLOWANCE_EXCEEDED' };
     routes.push(route);
   }
   if (deps.limits === undefined || routes.length === 0) return { outcome: 'allow', key, routes };

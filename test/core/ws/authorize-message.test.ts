@@ -198,6 +198,19 @@ describe('policies', () => {
   });
 });
 
+describe('spend allowances', () => {
+  it('an order of a key with a notional allowance is refused (it cannot be held over a socket)', async () => {
+    const key = apiKey({ allowanceKinds: ['notional'] });
+    expect(await reasonOf(deps(key), grant(key), PLACE)).toBe('ALLOWANCE_EXCEEDED');
+    expect(await reasonOf(deps(key), grant(key), CANCEL)).toBe('allow');
+  });
+
+  it('a withdrawal allowance leaves socket orders alone', async () => {
+    const key = apiKey({ allowanceKinds: ['withdrawal'] });
+    expect(await reasonOf(deps(key), grant(key), PLACE)).toBe('allow');
+  });
+});
+
 describe('rate limits', () => {
   it('messages are charged like REST requests: the order limit refuses with RATE_LIMITED', async () => {
     const key = apiKey();
