@@ -3,11 +3,10 @@
  * loop with the server under test). Each request is signed afresh (unique nonce) when keys are
  * given. Prints one JSON line with the counts and latency percentiles.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
-import { signNativeRequest } from '../src/core/signing/native/index.js';
 import type { BenchKey } from './fixtures.js';
+import { signGet } from './signed-read.js';
 
 interface LoadConfig {
   readonly url: string;
@@ -36,16 +35,7 @@ function headersFor(): Record<string, string> {
   const headers: Record<string, string> = { ...config.headers };
   if (keys.length === 0) return headers;
   const key = keys[counter++ % keys.length] as BenchKey;
-  const signed = signNativeRequest({
-    method: 'GET',
-    path: config.path,
-    rawQuery: null,
-    keyId: key.id,
-    secret: key.secret,
-    createdSeconds: Math.floor(Date.now() / 1000),
-    nonce: randomBytes(16).toString('base64url'),
-  });
-  return { ...headers, ...signed };
+  return { ...headers, ...signGet(key, config.path) };
 }
 
 async function worker(until: number, record: boolean): Promise<void> {

@@ -1,6 +1,6 @@
 /** Child processes for the macro benchmarks: gateway, bare proxy, load workers. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,6 +65,7 @@ export async function startGateway(
       if (!existsSync(file)) return undefined;
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as {
         pid: number;
+        adminUrl: string;
         dataPlanes: Record<string, { url: string }>;
       };
       return parsed.pid === child.pid && parsed.dataPlanes.sandbox ? parsed : undefined;
@@ -75,9 +76,49 @@ export async function startGateway(
   return {
     ...handle,
     sandboxUrl: (info.dataPlanes.sandbox as { url: string }).url,
+    adminUrl: info.adminUrl,
     pid: child.pid ?? 0,
   };
 }
+
+/**
+ * A configuration whose limits the load never reaches (every request comes from 127.0.0.1), so
+ * that the throughput figures measure the limiter's cost, not cheap 429s. `extra` is merged in
+ * at the top level (a store, cluster settings…).
+ */
+export function limitsConfig(
+  dir: string,
+  name: string,
+  redis: boolean,
+  extra: Record<string, unknown> = {},
+): string {
+  const high = [{ window: '1m', limit: 1_000_000_000 }];
+  const file = join(dir, `${name}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ...(redis
+        ? {
+            redis: 'redis://127.0.0.1:6379',
+            rateLimits: { backend: 'redis', keyPrefix: `pc:bench:${Date.now()}:` },
+          }
+        : {}),
+      environments: {
+        sandbox: {
+          limits: { perKey: high, perAccount: high, perIp: high, orders: high, authFailures: high },
+        },
+      },
+      ...extra,
+    }),
+  );
+  return file;
+}
+
+export type Gateway = Awaited<ReturnType<typeof startGateway>>;
+
+/** The bootstrap admin token a gateway wrote into its data directory. */
+export const adminTokenOf = (dataDir: string): string =>
+  readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
 
 /** Starts the bare Fastify+undici proxy baseline. */
 export async function startBareProxy() {

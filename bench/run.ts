@@ -11,8 +11,17 @@ import { memoryLimits, redisLimits } from './limiter.js';
 import { hmacNsPerOp, pipelineAsyncNsPerOp, pipelineNsPerOp, warm } from './micro.js';
 import { observedPipelineNsPerOp, observedThroughput } from './observability.js';
 import { policiesFigures } from './policies.js';
-import { rssMb, runLoad, startBareProxy, startGateway, type LoadResult } from './processes.js';
+import {
+  limitsConfig,
+  rssMb,
+  runLoad,
+  startBareProxy,
+  startGateway,
+  type LoadResult,
+} from './processes.js';
 import { seedDataDir } from './seed-data-dir.js';
+import { benchCluster } from './cluster.js';
+import { MIN_SCALE_KEYS } from './cluster-scale.js';
 import { benchIntegrations } from './integrations.js';
 import { benchWebSocket } from './ws.js';
 
@@ -76,32 +85,6 @@ async function micro(count: number, inUse: number) {
     pipelineRedis,
     pipelineAsyncBase,
   };
-}
-
-/**
- * A configuration whose limits the load never reaches (every request comes from 127.0.0.1), so
- * that the throughput figures measure the limiter's cost, not cheap 429s.
- */
-function limitsConfig(dir: string, name: string, redis: boolean): string {
-  const high = [{ window: '1m', limit: 1_000_000_000 }];
-  const file = join(dir, `${name}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      ...(redis
-        ? {
-            redis: 'redis://127.0.0.1:6379',
-            rateLimits: { backend: 'redis', keyPrefix: `pc:bench:${Date.now()}:` },
-          }
-        : {}),
-      environments: {
-        sandbox: {
-          limits: { perKey: high, perAccount: high, perIp: high, orders: high, authFailures: high },
-        },
-      },
-    }),
-  );
-  return file;
 }
 
 async function macroThroughput(): Promise<{
@@ -205,6 +188,20 @@ log('Portcullis benchmark — ratios against baselines measured in this run');
 if (process.argv.includes('--integrations')) {
   // `-- --integrations`: only nginx + check against nginx alone and the proxy (bench/integrations.ts).
   const figures = await benchIntegrations(log);
+  log(`  (took ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (json) log(JSON.stringify(figures));
+  process.exit(0);
+}
+if (process.argv.includes('--cluster')) {
+  // `-- --cluster [--scale-keys N]`: SQLite against PostgreSQL + Redis, revocation across three
+  // nodes, and a node on a store of N keys (bench/cluster.ts).
+  const at = process.argv.indexOf('--scale-keys');
+  const scaleKeys = at === -1 ? 1_000_000 : Number(process.argv[at + 1]);
+  if (!Number.isInteger(scaleKeys) || scaleKeys < MIN_SCALE_KEYS || scaleKeys > 10_000_000) {
+    log(`--scale-keys: an integer from ${MIN_SCALE_KEYS} to 10000000`);
+    process.exit(2);
+  }
+  const figures = await benchCluster(log, { scaleKeys });
   log(`  (took ${((Date.now() - started) / 1000).toFixed(0)} s)`);
   if (json) log(JSON.stringify(figures));
   process.exit(0);

@@ -91,10 +91,3 @@ export async function createKey(
   const key = created.body['key'] as CliKey;
   return { ...key, secret: created.body['secret'] as string };
 }
-
-/** Percentile (nearest rank) of a non-empty list. */
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank] as number;
-}

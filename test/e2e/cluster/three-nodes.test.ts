@@ -3,19 +3,18 @@
  * (127.0.0.1:6379, a key prefix of their own), all forwarding to one test upstream that records
  * what reaches it (issue 7, "Tests"):
  *  - a key revoked through node A is refused by B and C, which were serving it from their caches
- *    while a client hammered them; the time until both refuse it is printed as p50/p99;
+ *    while a client hammered them; the time until both refuse it is printed as p50/p99 (the
+ *    trial is bench/revocation.ts, which `npm run bench -- --cluster` runs too);
  *  - the same signed request sent to all three nodes at once is forwarded exactly once;
  *  - a per-key limit holds across the three nodes within 2 %.
  */
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   dropSchema,
   POSTGRES_URL,
   randomSchema,
 } from '../../adapters/postgres/postgres-harness.js';
-import type { CliKey } from '../../helpers/cli-keys.js';
 import { adminRequest } from '../../helpers/server-process.js';
 import {
   codeOf,
@@ -25,7 +24,14 @@ import {
   type Answer,
   type TestUpstream,
 } from '../data-plane/helpers.js';
-import { createKey, percentile, runPrefix, startCluster, type Cluster } from './helpers.js';
+import {
+  firstRefusal,
+  percentile,
+  revocationTimes,
+  revokeUnderLoad,
+  type RevocationTimes,
+} from '../../../bench/revocation.js';
+import { createKey, runPrefix, startCluster, type Cluster } from './helpers.js';
 
 const LIMIT = 300;
 const BURST = 450;
@@ -71,103 +77,37 @@ afterAll(async () => {
   await dropSchema(schema);
 });
 
-interface Sent {
-  readonly sentAt: number;
-  readonly doneAt: number;
-  readonly status: number;
-  readonly code: string | undefined;
-}
-
-/** One client loop: signed reads, one after the other, until told to stop. */
-async function hammer(url: string, key: CliKey, stopped: () => boolean, log: Sent[]) {
-  while (!stopped()) {
-    const sentAt = performance.now();
-    const answer = await send(signed(url, 'GET', '/api/v1/balances', undefined, key));
-    log.push({ sentAt, doneAt: performance.now(), status: answer.status, code: codeOf(answer) });
-  }
-}
-
-/** Polls a condition (every few ms) until it holds; throws after `timeoutMs`. */
-async function until(condition: () => boolean, timeoutMs: number, what: string) {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /**
  * Under a heavily loaded machine a Redis reply can miss its deadline: the gateway then fails
  * closed with one of these (503), which a client retries. They never count as allowed.
  */
 const UNAVAILABLE = new Set(['REPLAY_CHECK_UNAVAILABLE', 'RATE_LIMIT_UNAVAILABLE']);
 
-interface Trial {
-  /** For B and C: ms from sending the revoke call to A to the first refusal B (C) answered. */
-  readonly fromCallMs: number[];
-  /** For B and C: ms from A acknowledging the revocation to the first refusal (0 if before). */
-  readonly afterAckMs: number[];
-  /**
-   * For B and C: how long after the acknowledgement a request could still be sent and be
-   * allowed (0 if none was): the window in which the key was observed still working there.
-   */
-  readonly usableAfterAckMs: number[];
-  /** How long the revoke call on A took (commit + audit + publish + answer). */
-  readonly revokeCallMs: number;
-}
-
 /** One revocation while a client hammers B and C (two loops each). */
-async function revocationTrial(): Promise<Trial> {
+async function revocationTrial(): Promise<RevocationTimes> {
   const [nodeA] = cluster.nodes;
   if (nodeA === undefined) throw new Error('no node A');
   const key = await createKey(nodeA, { scopes: ['read'] });
-  const logs: Sent[][] = [[], []];
-  let stop = false;
-  const loops = [1, 2].flatMap((node, n) =>
-    [0, 1].map(() => hammer(cluster.url(node), key, () => stop, logs[n] as Sent[])),
-  );
-  try {
-    // B and C both served the key, so it is in their caches: only an event can revoke it there.
-    await until(
-      () => logs.every((log) => log.filter((s) => s.status === 200).length >= 3),
-      20_000,
-      'B and C to serve the key',
+  const read = (node: number) => async () => {
+    const answer = await send(signed(cluster.url(node), 'GET', '/api/v1/balances', undefined, key));
+    return { status: answer.status, code: codeOf(answer) };
+  };
+  // B and C both serve the key first, so it is in their caches: only an event can revoke it there.
+  const run = await revokeUnderLoad({
+    targets: [read(1), read(2)],
+    revoke: async () => (await adminRequest(nodeA, 'POST', `/v1/keys/${key.id}/revoke`)).status,
+  });
+  for (const log of run.logs) {
+    // Every answer is the engine's, the revocation or a fail-closed 503.
+    const other = log.filter(
+      (s) => s.status !== 200 && s.code !== 'KEY_REVOKED' && !UNAVAILABLE.has(s.code ?? ''),
     );
-    const revokedAt = performance.now();
-    const revoked = await adminRequest(nodeA, 'POST', `/v1/keys/${key.id}/revoke`);
-    const acknowledgedAt = performance.now();
-    expect(revoked.status).toBe(200);
-    await until(
-      () => logs.every((log) => log.some((s) => s.code === 'KEY_REVOKED')),
-      5_000,
-      'B and C to refuse the revoked key',
-    );
-    stop = true;
-    await Promise.all(loops);
-    const perNode = logs.map((log) => {
-      const firstRefusal = Math.min(
-        ...log.filter((s) => s.code === 'KEY_REVOKED').map((s) => s.doneAt),
-      );
-      const lastAllowedSent = Math.max(...log.filter((s) => s.status === 200).map((s) => s.sentAt));
-      // Every answer is the engine's, the revocation or a fail-closed 503.
-      const other = log.filter(
-        (s) => s.status !== 200 && s.code !== 'KEY_REVOKED' && !UNAVAILABLE.has(s.code ?? ''),
-      );
-      expect(other).toEqual([]);
-      // Once refused, never anything else: the node does not fall back to a stale entry.
-      expect(log.filter((s) => s.sentAt > firstRefusal && s.code !== 'KEY_REVOKED')).toEqual([]);
-      return { firstRefusal, lastAllowedSent };
-    });
-    return {
-      fromCallMs: perNode.map((n) => n.firstRefusal - revokedAt),
-      afterAckMs: perNode.map((n) => Math.max(0, n.firstRefusal - acknowledgedAt)),
-      usableAfterAckMs: perNode.map((n) => Math.max(0, n.lastAllowedSent - acknowledgedAt)),
-      revokeCallMs: acknowledgedAt - revokedAt,
-    };
-  } finally {
-    stop = true;
-    await Promise.all(loops);
+    expect(other).toEqual([]);
+    // Once refused, never anything else: the node does not fall back to a stale entry.
+    const refusedAt = firstRefusal(log);
+    expect(log.filter((s) => s.sentAt > refusedAt && s.code !== 'KEY_REVOKED')).toEqual([]);
   }
+  return revocationTimes(run);
 }
 
 /** The histogram `portcullis_event_lag_seconds` for key.changed events, from a node's /metrics. */
