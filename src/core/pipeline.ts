@@ -343,7 +343,22 @@ function afterReplay(
       held,
     };
   }
-  const allowed: Decision = {
+  // Two literals rather than a spread of the first: spreading a decision cost more than the
+  // whole policy step it would carry (about 0.8 µs per request here).
+  if (policy !== undefined) {
+    return {
+      outcome: 'allow',
+      dialect,
+      route,
+      key: cached.key,
+      credential,
+      secretIndex,
+      forwardQuery: credential.forwardQuery,
+      forwardBody,
+      policy,
+    };
+  }
+  return {
     outcome: 'allow',
     dialect,
     route,
@@ -353,7 +368,6 @@ function afterReplay(
     forwardQuery: credential.forwardQuery,
     forwardBody,
   };
-  return policy === undefined ? allowed : { ...allowed, policy };
 }
 
 function shapeIsUnambiguous(request: SignedRequest, credential: Credential): boolean {

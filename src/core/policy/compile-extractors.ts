@@ -178,7 +178,7 @@ function extract(programs: readonly Program[], input: ExtractorInput): ExtractRe
   };
   const params: Record<string, string | number> = {};
   const decimals: Partial<Record<ParamName, string>> = {};
-  const errors: ExtractError[] = [];
+  let errors: ExtractError[] | undefined;
   for (const { param, program, field, product } of programs) {
     let value: unknown;
     if (field !== undefined) value = readField(variables, field);
@@ -192,14 +192,14 @@ function extract(programs: readonly Program[], input: ExtractorInput): ExtractRe
         value = program(variables);
       } catch (error) {
         const fault = evaluationFault(error);
-        if (fault.code !== 'no_such_key') errors.push({ param, ...fault });
+        if (fault.code !== 'no_such_key') (errors ??= []).push({ param, ...fault });
         continue;
       }
     }
     const failed = store(param, value, params, decimals);
-    if (failed !== undefined) errors.push(failed);
+    if (failed !== undefined) (errors ??= []).push(failed);
   }
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors !== undefined) return { ok: false, errors };
   return { ok: true, params, decimals };
 }
 

@@ -35,6 +35,8 @@ export function compileFastCondition(ast: ASTNode): FastCondition | undefined {
   if (operand?.kind !== 'bool') return undefined;
   const read = operand.read;
   return (input) => {
+    // No valid decision time, no CEL context (its time fields cannot be built): CEL's error.
+    if (!(Math.abs(input.nowMs) <= MAX_TIME_MS)) return undefined;
     const value = read(input);
     return typeof value === 'boolean' ? value : undefined;
   };
@@ -124,10 +126,32 @@ const FIELDS: Readonly<Record<string, Readonly<Record<string, Operand>>>> = {
     path: string((i) => i.request.path),
   },
   time: {
-    hourUtc: { kind: 'int', read: (i) => number(new Date(i.nowMs).getUTCHours()) },
-    weekdayUtc: { kind: 'int', read: (i) => number(new Date(i.nowMs).getUTCDay()) },
+    hourUtc: { kind: 'int', read: (i) => utcField(i.nowMs, HOUR_MS, 24, 0) },
+    weekdayUtc: { kind: 'int', read: (i) => utcField(i.nowMs, DAY_MS, 7, 4) },
   },
 };
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** ECMAScript's time value range (TimeClip): outside it a Date is invalid. */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * `getUTCHours()` / `getUTCDay()` of `new Date(nowMs)` without allocating a Date, as the
+ * ECMAScript spec defines them: HourFromTime(t) = floor(t / msPerHour) modulo 24, WeekDay(t) =
+ * (Day(t) + 4) modulo 7, t being TimeClip(nowMs); an invalid date is left to CEL.
+ */
+function utcField(
+  nowMs: number,
+  unitMs: number,
+  modulo: number,
+  offset: number,
+): number | undefined {
+  const t = Math.trunc(nowMs);
+  if (!(Math.abs(t) <= MAX_TIME_MS)) return undefined;
+  const n = (Math.floor(t / unitMs) + offset) % modulo;
+  return n < 0 ? n + modulo : n;
+}
 
 /** NaN is left to CEL. */
 function number(value: unknown): number | undefined {
@@ -226,7 +250,13 @@ function membership(a: Operand | undefined, list: ASTNode): Operand | undefined 
       return undefined;
     }
     const members = new Set(items.map((item) => item?.literal));
-    return { kind: 'bool', read: (i) => mapDefined(read(i), (v) => members.has(v)) };
+    return {
+      kind: 'bool',
+      read: (i) => {
+        const v = read(i);
+        return v === undefined ? undefined : members.has(v);
+      },
+    };
   }
   if (list.op !== '.' || list.args[0].op !== 'id') return undefined;
   if (list.args[0].args !== 'key' || list.args[1] !== 'scopes') return undefined;
@@ -234,7 +264,8 @@ function membership(a: Operand | undefined, list: ASTNode): Operand | undefined 
     kind: 'bool',
     read: (i) => {
       const scopes = i.key.scopes;
-      return mapDefined(read(i), (v) => scopes.includes(v as string));
+      const v = read(i);
+      return typeof v === 'string' ? scopes.includes(v) : undefined;
     },
   };
 }
@@ -244,7 +275,13 @@ function conditional(parts: (Operand | undefined)[]): Operand | undefined {
   if (test?.kind !== 'bool' || yes === undefined || no === undefined) return undefined;
   if (yes.kind !== no.kind) return undefined;
   const [t, y, n] = [test.read, yes.read, no.read];
-  return { kind: yes.kind, read: (i) => mapDefined(t(i), (v) => (v === true ? y(i) : n(i))) };
+  return {
+    kind: yes.kind,
+    read: (i) => {
+      const v = t(i);
+      return v === undefined ? undefined : v === true ? y(i) : n(i);
+    },
+  };
 }
 
 function call(name: string, args: readonly ASTNode[]): Operand | undefined {
@@ -258,7 +295,8 @@ function call(name: string, args: readonly ASTNode[]): Operand | undefined {
     const read = value.read;
     return {
       kind: 'bool',
-      read: (i) => (!Object.hasOwn(i.params, fieldName) ? false : mapDefined(read(i), () => true)),
+      read: (i) =>
+        !Object.hasOwn(i.params, fieldName) ? false : read(i) === undefined ? undefined : true,
     };
   }
   if ((name !== 'ipInCidr' && name !== 'ipInAnyCidr') || args.length !== 2) return undefined;
@@ -272,14 +310,10 @@ function call(name: string, args: readonly ASTNode[]): Operand | undefined {
   const read = ip.read;
   return {
     kind: 'bool',
-    read: (i) =>
-      mapDefined(read(i), (v) => {
-        try {
-          return matchers.some((matches) => matches(v as string));
-        } catch {
-          return undefined;
-        }
-      }),
+    read: (i) => {
+      const v = read(i);
+      return typeof v === 'string' ? anyMatches(matchers, v) : undefined;
+    },
   };
 }
 
@@ -309,12 +343,24 @@ function stringMethod(
   if (method === undefined || target?.kind !== 'string' || args.length !== 1) return undefined;
   if (only?.op !== 'value' || typeof only.args !== 'string') return undefined;
   const [read, arg] = [target.read, only.args];
-  return { kind: 'bool', read: (i) => mapDefined(read(i), (v) => method(v as string, arg)) };
+  return {
+    kind: 'bool',
+    read: (i) => {
+      const v = read(i);
+      return typeof v === 'string' ? method(v, arg) : undefined;
+    },
+  };
 }
 
-function mapDefined(
-  value: Value | undefined,
-  then: (v: Value) => Value | undefined,
-): Value | undefined {
-  return value === undefined ? undefined : then(value);
+/** Whether any matcher matches; undefined (CEL decides) if one throws. */
+function anyMatches(
+  matchers: readonly ((ip: string) => boolean)[],
+  ip: string,
+): boolean | undefined {
+  try {
+    for (let m = 0; m < matchers.length; m++) if (matchers[m]?.(ip) === true) return true;
+    return false;
+  } catch {
+    return undefined;
+  }
 }

@@ -72,7 +72,7 @@ export function evaluatePolicies(
     error: undefined,
     permit: undefined,
   };
-  const explanation: PolicyExplanation[] = [];
+  const explanation: PolicyExplanation[] | undefined = explain ? [] : undefined;
   let shadowed: { policy: CompiledPolicy; outcome: ConditionOutcome }[] | undefined;
   for (const policy of candidates) {
     if (policy.accounts !== null && !policy.accounts.has(context.accountId)) continue;
@@ -81,7 +81,7 @@ export function evaluatePolicies(
     let outcome: ConditionOutcome;
     if (fast === undefined || explain) {
       const entry = fast === undefined ? run(policy, context) : explained(policy, fast);
-      if (explain) explanation.push(entry);
+      explanation?.push(entry);
       outcome = entry.outcome;
     } else outcome = fast;
     if (policy.mode === 'shadow') {
@@ -95,6 +95,7 @@ export function evaluatePolicies(
       else tally.permit ??= policy;
     }
   }
+  if (shadowed === undefined && explanation === undefined) return quietDecision(tally);
   const { decision, reason, decidedBy } = decide(tally);
   const shadow =
     shadowed === undefined
@@ -106,8 +107,39 @@ export function evaluatePolicies(
           wouldBe: decide(withPolicy(tally, policy, outcome)).decision,
         }));
   return decidedBy === undefined
-    ? { decision, reason, shadow, explanation }
-    : { decision, reason, decidedBy, shadow, explanation };
+    ? { decision, reason, shadow, explanation: explanation ?? NONE }
+    : { decision, reason, decidedBy, shadow, explanation: explanation ?? NONE };
+}
+
+const NOT_APPLICABLE: PolicyDecision = Object.freeze({
+  decision: 'not-applicable',
+  reason: 'NO_POLICY_APPLIES',
+  shadow: NONE,
+  explanation: NONE,
+});
+const NO_PERMIT: PolicyDecision = Object.freeze({
+  decision: 'deny',
+  reason: 'NO_PERMIT',
+  shadow: NONE,
+  explanation: NONE,
+});
+
+/** `decide` without shadow results or explanation, in one object (the data plane's hot path). */
+function quietDecision(tally: Tally): PolicyDecision {
+  if (!tally.applicable) return NOT_APPLICABLE;
+  const { forbid, error, permit } = tally;
+  if (forbid !== undefined) return quiet('deny', 'FORBID_MATCHED', forbid);
+  if (error !== undefined) return quiet('deny', 'EVALUATION_ERROR', error);
+  if (permit !== undefined) return quiet('permit', 'PERMIT_MATCHED', permit);
+  return NO_PERMIT;
+}
+
+function quiet(
+  decision: PolicyDecisionKind,
+  reason: PolicyReason,
+  policy: CompiledPolicy,
+): PolicyDecision {
+  return { decision, reason, decidedBy: policy.decider, shadow: NONE, explanation: NONE };
 }
 
 /** The fast condition's answer; undefined when there is none or CEL must decide (an error). */

@@ -142,9 +142,11 @@ function nothingApplies(
   );
 }
 
-function parseQuery(query: string | null): Record<string, string> {
+const NO_QUERY: Readonly<Record<string, string>> = Object.freeze({});
+
+function parseQuery(query: string | null): Readonly<Record<string, string>> {
+  if (query === null || query === '') return NO_QUERY;
   const out: Record<string, string> = {};
-  if (query === null || query === '') return out;
   for (const [name, value] of new URLSearchParams(query)) out[name] = value;
   return out;
 }

@@ -125,6 +125,11 @@ const arbInput: fc.Arbitrary<PolicyContextInput> = fc
     action: fc.constantFrom('order.place', 'balance.read'),
     hour: fc.integer({ min: 0, max: 23 }),
     day: fc.integer({ min: 0, max: 6 }),
+    // Mostly around the fixture's time; also any time value, fractional, negative or invalid.
+    anyTime: fc.option(fc.oneof(fc.double(), fc.integer({ min: -8.64e15, max: 8.64e15 })), {
+      freq: 4,
+      nil: undefined,
+    }),
   })
   .map((r) => ({
     key: {
@@ -140,7 +145,7 @@ const arbInput: fc.Arbitrary<PolicyContextInput> = fc
     // Some values deliberately of the wrong type: CEL's answer (or error) must still be kept.
     params: r.params as PolicyContextInput['params'],
     request: { ip: r.ip, environment: r.environment, method: 'POST', path: '/v1/orders' },
-    nowMs: NOW_MS + r.day * DAY_MS + (r.hour - 14) * 3_600_000,
+    nowMs: r.anyTime ?? NOW_MS + r.day * DAY_MS + (r.hour - 14) * 3_600_000,
   }));
 
 function celOutcome(program: ParseResult, input: PolicyContextInput): boolean | 'error' {
