@@ -150,11 +150,15 @@ export function rawExchange(
     const timer = setTimeout(() => finish(false), options.waitMs ?? 5000);
     socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
     socket.on('close', () => finish(true));
-    socket.on('error', () => finish(true));
+    // A reset (the server answered and closed while we were still writing) is followed by
+    // 'close'; finishing there keeps whatever was read before it.
+    socket.on('error', () => undefined);
     socket.on('connect', () => {
       let index = 0;
       const writeNext = () => {
-        if (done || socket.destroyed || index >= chunks.length) return;
+        // Stop writing once the server has answered: writing on would only provoke a reset that
+        // can discard the answer before it is read.
+        if (done || socket.destroyed || index >= chunks.length || response.length > 0) return;
         const chunk = chunks[index++] as string | Buffer;
         socket.write(chunk, () => {
           if (options.delayMs === undefined) writeNext();
