@@ -5,6 +5,7 @@
  * shared with the PostgreSQL adapter.
  */
 import type { Database } from 'better-sqlite3';
+import { SQLITE_MIGRATIONS } from './migrations.js';
 import type { Environment } from '../../core/keys/model.js';
 import type { ResponseStep } from '../../core/risk/index.js';
 import type {
@@ -14,41 +15,13 @@ import type {
   StoredResponse,
 } from '../../services/risk-store.js';
 
-/** Creates the risk_alerts and risk_responses tables if absent. */
+/** The DDL of control-store migration 4: one text, so the two can never drift apart. */
+const RISK_TABLES_SQL = SQLITE_MIGRATIONS.find((m) => m.version === 4)?.sql ?? '';
+
+/** Creates the risk_alerts and risk_responses tables if absent (idempotent DDL of migration 4). */
 export function migrateRiskStore(db: Database): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS risk_alerts (
-      id TEXT PRIMARY KEY,
-      state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
-      signal TEXT NOT NULL,
-      step TEXT NOT NULL,
-      environment TEXT NOT NULL CHECK (environment IN ('sandbox', 'production')),
-      key_id TEXT,
-      account_id TEXT,
-      ip_prefix TEXT,
-      observed REAL,
-      threshold REAL,
-      response_id TEXT,
-      created_at INTEGER NOT NULL,
-      updated_at INTEGER NOT NULL,
-      updated_by TEXT
-    );
-    CREATE INDEX IF NOT EXISTS risk_alerts_env_created ON risk_alerts(environment, created_at);
-    CREATE INDEX IF NOT EXISTS risk_alerts_key ON risk_alerts(key_id) WHERE key_id IS NOT NULL;
-    CREATE TABLE IF NOT EXISTS risk_responses (
-      id TEXT PRIMARY KEY,
-      environment TEXT NOT NULL CHECK (environment IN ('sandbox', 'production')),
-      key_id TEXT,
-      ip_prefix TEXT,
-      action TEXT NOT NULL,
-      reason TEXT NOT NULL,
-      started_at INTEGER NOT NULL,
-      expires_at INTEGER,
-      lifted_at INTEGER,
-      lifted_by TEXT
-    );
-    CREATE INDEX IF NOT EXISTS risk_responses_active ON risk_responses(lifted_at, expires_at);
-  `);
+  if (RISK_TABLES_SQL === '') throw new Error('control-store migration 4 is missing');
+  db.exec(RISK_TABLES_SQL);
 }
 
 export interface AlertRow {
