@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNginx } from './nginx.js';
+import { startNginx, type RunningNginx } from './nginx.js';
 import { runLoad, startGateway, type LoadResult } from './processes.js';
 import { seedDataDir } from './seed-data-dir.js';
 
@@ -67,8 +67,9 @@ export async function benchIntegrations(log: (line: string) => void): Promise<In
       checkUrl?: string;
     };
     const checkUrl = runtime.checkUrl ?? '';
-    const alone = await startNginx({ checkUrl, engineUrl: engine.url, noCheck: true });
-    const withCheck = await startNginx({ checkUrl, engineUrl: engine.url });
+    // Every process started is stopped, also when a later one fails to start.
+    let alone: RunningNginx | undefined;
+    let withCheck: RunningNginx | undefined;
     const load = { path: '/api/v1/balances', connections: 32, durationMs: 5_000, warmupMs: 1_000 };
     const runs = {
       nginx: [] as LoadResult[],
@@ -76,6 +77,8 @@ export async function benchIntegrations(log: (line: string) => void): Promise<In
       gateway: [] as LoadResult[],
     };
     try {
+      alone = await startNginx({ checkUrl, engineUrl: engine.url, noCheck: true });
+      withCheck = await startNginx({ checkUrl, engineUrl: engine.url });
       // Alternated so that drift in the machine's load affects all three alike.
       for (let i = 0; i < 2; i++) {
         runs.nginx.push(await runLoad({ ...load, url: alone.url, keysFile }));
@@ -83,8 +86,8 @@ export async function benchIntegrations(log: (line: string) => void): Promise<In
         runs.gateway.push(await runLoad({ ...load, url: gateway.sandboxUrl, keysFile }));
       }
     } finally {
-      await alone.stop();
-      await withCheck.stop();
+      await alone?.stop();
+      await withCheck?.stop();
       await gateway.stop();
     }
     const nginx = best(runs.nginx);

@@ -55,6 +55,28 @@ export function nginxConf(dir: string, port: number, o: NginxOptions): string {
       auth_request_set $portcullis_scopes $upstream_http_x_portcullis_scopes;
       auth_request_set $portcullis_request_id $upstream_http_x_request_id;
       error_page 401 403 = @portcullis_denied;`;
+  // Without auth_request there are no $portcullis_* variables (nginx refuses to start on an
+  // unknown variable): the baseline sends the same headers with fixed values.
+  const identity = o.noCheck
+    ? `      proxy_set_header X-Portcullis-Key "pk_bench";
+      proxy_set_header X-Portcullis-Account "acc_bench";
+      proxy_set_header X-Portcullis-Scopes "read,trade";
+      proxy_set_header X-Request-Id $request_id;`
+    : `      proxy_set_header X-Portcullis-Key $portcullis_key;
+      proxy_set_header X-Portcullis-Account $portcullis_account;
+      proxy_set_header X-Portcullis-Scopes $portcullis_scopes;
+      proxy_set_header X-Request-Id $portcullis_request_id;`;
+  const denied = `
+    location @portcullis_denied {
+      rewrite ^ /nginx/render break;
+      proxy_pass http://portcullis_check;
+      proxy_pass_request_body off;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Portcullis-Denial $portcullis_denial;
+    }
+`;
   const bodies =
     o.proxyUrl === undefined
       ? ''
@@ -91,10 +113,7 @@ http {
       proxy_set_header Connection "";
       proxy_set_header Signature "";
       proxy_set_header Signature-Input "";
-      proxy_set_header X-Portcullis-Key $portcullis_key;
-      proxy_set_header X-Portcullis-Account $portcullis_account;
-      proxy_set_header X-Portcullis-Scopes $portcullis_scopes;
-      proxy_set_header X-Request-Id $portcullis_request_id;
+${identity}
       ${token}
       proxy_pass http://engine;
     }
@@ -114,15 +133,7 @@ http {
       proxy_set_header X-Forwarded-For $remote_addr;
     }
 
-    location @portcullis_denied {
-      rewrite ^ /nginx/render break;
-      proxy_pass http://portcullis_check;
-      proxy_pass_request_body off;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Portcullis-Denial $portcullis_denial;
-    }
+${o.noCheck ? '' : denied}
     ${
       o.proxyUrl === undefined
         ? ''

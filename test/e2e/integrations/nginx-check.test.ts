@@ -207,3 +207,21 @@ describe('the nginx check endpoint itself', () => {
     expect(forged.status).toBe(404);
   });
 });
+
+describe('the benchmark baseline (nginx alone, no auth_request)', () => {
+  it('is a configuration nginx accepts and passes requests to the engine unchecked', async () => {
+    // The baseline has no $portcullis_* variables; nginx refuses to start on an unknown one.
+    const alone = await startNginx({
+      checkUrl: gateway.checkUrl,
+      engineUrl: sandbox.url,
+      upstreamToken,
+      noCheck: true,
+    });
+    try {
+      const response = await fetch(`${alone.url}/api/v1/time`);
+      expect(response.status).toBe(200);
+    } finally {
+      await alone.stop();
+    }
+  });
+});
