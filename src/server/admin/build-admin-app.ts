@@ -25,6 +25,7 @@ import {
   type ObservabilityAdminDeps,
 } from './routes/observability.js';
 import type { KeyChangeGate } from '../../services/key-change-gate.js';
+import { lazyChildLogger } from '../lazy-child-logger.js';
 
 export interface AdminDeps {
   readonly keys: KeyService;
@@ -79,6 +80,7 @@ declare module 'fastify' {
 export function buildAdminApp(deps: AdminDeps, options: AdminAppOptions): FastifyInstance {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => newRequestId(),
     requestIdHeader: false,

@@ -28,6 +28,7 @@ import type { Dialect } from '../../core/signing/types.js';
 import { newRequestId } from '../../services/ids.js';
 import { authorizeRequest, renderCheckDenial, type Authorization } from './authorize-request.js';
 import { createDenialSealer, type DenialSealer } from './denial-token.js';
+import { lazyChildLogger } from '../lazy-child-logger.js';
 
 export interface CheckAppDeps {
   /** The data planes' authorities by environment name. */
@@ -72,6 +73,7 @@ export function buildCheckApp(deps: CheckAppDeps, options: CheckAppOptions): Fas
   const sealer = deps.sealer ?? createDenialSealer();
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    childLoggerFactory: lazyChildLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => newRequestId(),

@@ -17,6 +17,7 @@ import type { Dialect } from '../../core/signing/types.js';
 import { isRetrySafe } from '../../core/upstream/retry-safety.js';
 import { PortcullisError } from '../../core/errors.js';
 import { newRequestId } from '../../services/ids.js';
+import { lazyChildLogger } from '../lazy-child-logger.js';
 import type { DataPlaneGovernance, ReserveOutcome } from './data-plane-governance.js';
 import { clientHeaders, upstreamHeaders } from './forward-headers.js';
 import { outcomeUnknown, type Upstream } from './upstream.js';
@@ -119,6 +120,8 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // Per-request lines would cost throughput; denials are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // An allowed request logs nothing: its child logger is made only when a line is written.
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => newRequestId(),
     requestIdHeader: false,
