@@ -60,4 +60,31 @@ describe('bounded LRU', () => {
     lru.getOrCreate('c', () => 3);
     expect([...lru.keys()]).toEqual(['a', 'c']);
   });
+
+  it('keeps the bound and never drops one of the ⌈bound / 2⌉ + 1 most recently used keys', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 11 })), { maxLength: 300 }),
+        (bound, ops) => {
+          const lru = createBoundedLru<number>(bound);
+          const recent: string[] = []; // exact LRU order of use, most recent last
+          const kept = bound - Math.floor(bound / 2) + 1;
+          for (const [create, n] of ops) {
+            const key = String.fromCharCode(97 + n);
+            const used = create ? lru.getOrCreate(key, () => n) : lru.get(key);
+            if (used !== undefined) {
+              expect(used).toBe(n);
+              const at = recent.indexOf(key);
+              if (at >= 0) recent.splice(at, 1);
+              recent.push(key);
+            }
+            expect(lru.size).toBeLessThanOrEqual(bound);
+            const present = new Set(lru.keys());
+            for (const k of recent.slice(-Math.min(kept, bound))) expect(present.has(k)).toBe(true);
+          }
+        },
+      ),
+    );
+  });
 });
