@@ -35,6 +35,8 @@ import type { AccessTokenService } from '../services/access-tokens.js';
 import { createEnvironmentUpstream } from './environment-upstream.js';
 import { attachWsGateway } from './ws-gateways.js';
 import type { ChangeEvents } from '../ports.js';
+import type { ReadinessState } from './readiness.js';
+import { registerReadinessRoute } from '../server/readiness-route.js';
 
 const SCHEMES: Readonly<Record<Dialect, () => SigningScheme>> = {
   native: () => nativeScheme,
@@ -105,6 +107,8 @@ export interface PlaneShared {
   oauth?: AccessTokenService;
   /** Key changes, so live WebSocket sessions of a changed key are re-checked at once. */
   events?: ChangeEvents;
+  /** `GET /readyz` on the data-plane listener too (the admin listener always has it). */
+  readiness?: { check(): Promise<ReadinessState> };
 }
 
 /** One environment's pipeline: schemes, routes, window, limits, policies and risk. */
@@ -197,6 +201,7 @@ export async function createDataPlane(
       logger: shared.logger.child({ environment: env.name }),
     },
   );
+  if (shared.readiness !== undefined) registerReadinessRoute(app, shared.readiness);
   if (shared.oauth !== undefined && shared.config.oauth.enabled) {
     registerOAuthRoutes(app, {
       environment: env.name,

@@ -23,7 +23,7 @@ import {
 import { createKeyCache } from '../services/key-cache.js';
 import { createAccessTokenRuntime } from './access-tokens-runtime.js';
 import { registerAdminOAuthRoutes } from '../server/admin/routes/oauth.js';
-import { registerReadinessRoute } from '../server/admin/routes/readiness.js';
+import { registerReadinessRoute } from '../server/readiness-route.js';
 import {
   createDataPlane,
   createDummyKeys,
@@ -237,13 +237,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     audit: (draft) => store.appendAudit(draft),
   });
   // Readiness for load balancers: the store answers and (cluster) the key cache can be trusted.
-  registerReadinessRoute(
-    admin,
-    createReadiness(
-      { store, cluster: () => cluster.stats(), clock },
-      { probeTimeoutMs: config.admin.readinessTimeoutMs },
-    ),
+  const readiness = createReadiness(
+    { store, cluster: () => cluster.stats(), clock },
+    { probeTimeoutMs: config.admin.readinessTimeoutMs },
   );
+  registerReadinessRoute(admin, readiness);
   const lastUsed = createLastUsedTracker(store, { flushMs: 5_000, maxKeys: 10_000 });
   const planeGovernance =
     governance.services === undefined
@@ -275,6 +273,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       limitsFor: (environment) => rateLimits.forEnvironment(environment),
       policies: governance.snapshot,
       riskFor: (plane, routes) => observability.riskLookup(plane.name, routes),
+      readiness,
       ...(planeGovernance !== undefined ? { governance: planeGovernance } : {}),
       onDecision: (record) => {
         if (record.decision.outcome === 'allow')

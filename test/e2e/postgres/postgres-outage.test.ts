@@ -3,8 +3,8 @@
  * through a TCP proxy the test cuts (connections reset, or a silent partition) and restores.
  * While it is down the data plane keeps serving the keys it has cached, refuses keys it cannot
  * load, and the admin API answers 503 STORE_UNAVAILABLE without writing anything half; once the
- * link is back everything works again without a restart. `GET /readyz` answers 503
- * STORE_UNAVAILABLE during the cut and 200 again after it.
+ * link is back everything works again without a restart. `GET /readyz` (admin and data-plane
+ * listeners) answers 503 STORE_UNAVAILABLE during the cut and 200 again after it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -127,6 +127,13 @@ async function whileDown(cached: CliKey, uncached: CliKey): Promise<void> {
   const notReady = await adminRequest(server, 'GET', '/readyz');
   expect(notReady.status).toBe(503);
   expect(notReady.body).toEqual({ status: 'not-ready', reasons: ['STORE_UNAVAILABLE'] });
+  // The same answer on the data-plane port a load balancer sends traffic to.
+  const planeNotReady = await fetch(`${sandboxUrl}/readyz`);
+  expect(planeNotReady.status).toBe(503);
+  expect(await planeNotReady.json()).toEqual({
+    status: 'not-ready',
+    reasons: ['STORE_UNAVAILABLE'],
+  });
 }
 
 describe.each(['reset', 'blackhole'] as const)('PostgreSQL cut (%s)', (mode: CutMode) => {
@@ -150,6 +157,10 @@ describe.each(['reset', 'blackhole'] as const)('PostgreSQL cut (%s)', (mode: Cut
       await untilAdminAnswers();
       const ready = await adminRequest(server, 'GET', '/readyz');
       expect(ready.status).toBe(200);
+      const planeReady = await fetch(`${sandboxUrl}/readyz`);
+      expect(planeReady.status).toBe(200);
+      expect(planeReady.headers.get('cache-control')).toBe('no-store');
+      expect(await planeReady.json()).toEqual({ status: 'ready' });
       expect(await keyCount()).toBe(keysBefore); // the refused write left nothing behind
       expect((await balances(uncached)).status).toBe(200);
       expect(usdtFree(await balances(cached))).toBe('100000');

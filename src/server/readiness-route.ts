@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import type { ReadinessState } from '../../../app/readiness.js';
+import type { ReadinessState } from '../app/readiness.js';
 
 /**
  * `GET /readyz` for load balancers (no token, like `/health`): 200 `{"status":"ready"}`, or 503
- * `{"status":"not-ready","reasons":[…]}` with stable codes (docs/deployment.md §5).
+ * `{"status":"not-ready","reasons":[…]}` with stable codes (docs/deployment.md §5). Served on
+ * the admin listener and on every data-plane listener (answered by the gateway itself, never
+ * forwarded), so a load balancer can probe the very port it sends traffic to.
  */
 export function registerReadinessRoute(
   app: FastifyInstance,
