@@ -115,7 +115,11 @@ export function createObservability(
     ? new BetterSqlite3(options.database.slice(7))
     : undefined;
   if (db !== undefined) {
+    // WAL lets the admin API read the traffic log here while its writer thread (a second
+    // connection) writes; the busy timeout (better-sqlite3's default, made explicit) makes this
+    // connection's writes wait for the thread's commits rather than fail.
     db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
     // Traffic is not the audit log: an OS crash may lose the last batches; every write costs
     // the event loop, so no fsync. (Alerts are audited in the control store as well.)
     db.pragma('synchronous = OFF');
@@ -123,11 +127,18 @@ export function createObservability(
   const onError = (what: string) => (error: unknown) =>
     deps.logger.error({ err: error }, `${what} failed`);
 
-  const traffic =
+  const trafficStore =
     options.trafficLog.enabled && db !== undefined
+      ? createSqliteTrafficLogStore(db, {
+          onWorkerFailure: (error) =>
+            deps.logger.warn({ err: error }, 'traffic log writer thread failed; writing in-thread'),
+        })
+      : undefined;
+  const traffic =
+    trafficStore !== undefined
       ? createTrafficLog(
           {
-            store: createSqliteTrafficLogStore(db),
+            store: trafficStore,
             clock: deps.clock,
             timers,
             onDropped: (cause, count) => metrics.recordTrafficLogDropped(cause, count),
@@ -334,6 +345,7 @@ export function createObservability(
       processPending();
       await monitor.close();
       await traffic?.close();
+      await trafficStore?.close(); // after the last flush; ends the writer thread
       keyUse.flush();
       webhooks?.close();
       if (db?.open === true) db.close();

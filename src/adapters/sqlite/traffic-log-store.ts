@@ -2,11 +2,23 @@
  * SQLite implementation of the traffic-log store. Its table lives beside the control store's
  * (same Database or file) but is created here, idempotently, so the control store's versioned
  * migrations stay untouched. Indexes serve the admin API's queries: by key and time, and by time
- * (environment, account and reason filtered within the time range).
+ * (environment, account and reason filtered within the time range). Writes (batches and
+ * retention) run on a writer thread with its own connection to the file (traffic-log-thread.ts);
+ * queries stay on `db`, which WAL mode lets read while the thread writes.
  */
 import type { Database, Statement } from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Environment } from '../../core/keys/model.js';
 import type { TrafficLogStore, TrafficQuery, TrafficRecord } from '../../services/traffic-log.js';
+import {
+  inThreadWrites,
+  startTrafficLogThread,
+  type TrafficLogWrites,
+  type TrafficLogWriteMode,
+} from './traffic-log-thread.js';
+import { createTrafficLogWriter, toValues, type TrafficLogWriter } from './traffic-log-writer.js';
 
 /** Creates the traffic_log table and its indexes if absent. */
 export function migrateTrafficLog(db: Database): void {
@@ -58,44 +70,85 @@ interface Row {
 /** A query never returns more than this many rows, whatever the caller asks. */
 export const MAX_TRAFFIC_QUERY_ROWS = 10_000;
 
+export interface SqliteTrafficLogStore extends TrafficLogStore {
+  /** Where batches and retention deletes run now. */
+  writeMode(): TrafficLogWriteMode;
+  /** Waits for the writes in flight and ends the writer thread; `db` stays open. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface SqliteTrafficLogStoreOptions {
+  /**
+   * The writer thread's entry, `false` for writes in this thread. By default the compiled
+   * traffic-log-worker.js beside this module, when it exists (not under vitest, which runs the
+   * .ts sources: a worker cannot load those).
+   */
+  readonly workerUrl?: URL | false;
+  /** How long a write waits for a lock held by another connection to the file. */
+  readonly busyTimeoutMs?: number;
+  /** The writer thread failed; writes continue in this thread. */
+  readonly onWorkerFailure?: (error: Error) => void;
+}
+
 /** Creates the store on `db` (migrating it first). Promises reject, never throw synchronously. */
-export function createSqliteTrafficLogStore(db: Database): TrafficLogStore {
+export function createSqliteTrafficLogStore(
+  db: Database,
+  options: SqliteTrafficLogStoreOptions = {},
+): SqliteTrafficLogStore {
   migrateTrafficLog(db);
-  const insert = db.prepare(`
-    INSERT INTO traffic_log (ts, request_id, environment, key_id, account_id, ip, method, action,
-      decision, reason, status, pipeline_us, upstream_ms, total_ms)
-    VALUES (@ts, @request_id, @environment, @key_id, @account_id, @ip, @method, @action,
-      @decision, @reason, @status, @pipeline_us, @upstream_ms, @total_ms)
-  `);
-  const insertAll = db.transaction((records: readonly TrafficRecord[]) => {
-    for (const r of records) insert.run(toRow(r));
-  });
-  const deleteOlder = db.prepare('DELETE FROM traffic_log WHERE ts < ?');
+  let writer: TrafficLogWriter | undefined;
+  const local = () => (writer ??= createTrafficLogWriter(db));
+  const writes = startWrites(db, options, local);
   // One prepared statement per filter combination (at most 16), built on first use.
   const queries = new Map<string, Statement>();
 
-  const attempt = <T>(work: () => T): Promise<T> => {
-    try {
-      return Promise.resolve(work());
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-  };
-
   return {
-    insertBatch: (records) => attempt(() => insertAll(records)),
-    deleteOlderThan: (ts) => attempt(() => deleteOlder.run(ts).changes),
-    query: (query) =>
-      attempt(() => {
+    insertBatch: (records) => writes.insertValues(toValues(records)),
+    deleteOlderThan: (ts) => writes.deleteOlderThan(ts),
+    query: (query) => {
+      try {
         const { sql, params } = buildQuery(query);
         let statement = queries.get(sql);
         if (statement === undefined) {
           statement = db.prepare(sql);
           queries.set(sql, statement);
         }
-        return (statement.all(params) as Row[]).map(fromRow);
-      }),
+        return Promise.resolve((statement.all(params) as Row[]).map(fromRow));
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    },
+    writeMode: () => writes.mode(),
+    close: () => writes.close(),
   };
+}
+
+const DEFAULT_WORKER_URL = new URL('./traffic-log-worker.js', import.meta.url);
+
+/**
+ * The writer thread, or in-thread writes as before when there is no file for a second
+ * connection to open (an in-memory database, as in tests), no compiled worker (vitest), or the
+ * thread cannot be spawned.
+ */
+function startWrites(
+  db: Database,
+  options: SqliteTrafficLogStoreOptions,
+  local: () => TrafficLogWriter,
+): TrafficLogWrites {
+  const workerUrl = options.workerUrl ?? DEFAULT_WORKER_URL;
+  if (db.memory || workerUrl === false || !existsSync(fileURLToPath(workerUrl)))
+    return inThreadWrites(local);
+  try {
+    return startTrafficLogThread(
+      workerUrl,
+      { filename: resolve(db.name), busyTimeoutMs: options.busyTimeoutMs ?? 5000 },
+      local,
+      options.onWorkerFailure,
+    );
+  } catch (error) {
+    options.onWorkerFailure?.(error instanceof Error ? error : new Error(String(error)));
+    return inThreadWrites(local);
+  }
 }
 
 function buildQuery(q: TrafficQuery): { sql: string; params: Record<string, string | number> } {
@@ -122,25 +175,6 @@ function buildQuery(q: TrafficQuery): { sql: string; params: Record<string, stri
   return {
     sql: `SELECT * FROM traffic_log WHERE ${where.join(' AND ')} ORDER BY ts DESC, id DESC LIMIT @limit`,
     params,
-  };
-}
-
-function toRow(r: TrafficRecord): Row {
-  return {
-    ts: r.ts,
-    request_id: r.requestId,
-    environment: r.environment,
-    key_id: r.keyId ?? null,
-    account_id: r.accountId ?? null,
-    ip: r.ip,
-    method: r.method,
-    action: r.action ?? null,
-    decision: r.decision,
-    reason: r.reason ?? null,
-    status: r.status,
-    pipeline_us: r.pipelineUs,
-    upstream_ms: r.upstreamMs ?? null,
-    total_ms: r.totalMs,
   };
 }
 

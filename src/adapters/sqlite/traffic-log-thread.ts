@@ -1,0 +1,149 @@
+/**
+ * The request-serving side of the traffic log's writer thread (traffic-log-worker.ts): it posts
+ * flat batches and retention deletes in call order and settles each call with the thread's
+ * answer, so the SQLite inserts cost this event loop only the hand-over. Requests wait here
+ * until the thread's connection is open; if the thread cannot start they, and every later
+ * request, run in this thread on `fallback()` instead. If the thread dies later, the requests
+ * it held reject (the traffic log counts them as dropped) and later ones run on the fallback.
+ */
+import { Worker } from 'node:worker_threads';
+import type {
+  TrafficLogReply,
+  TrafficLogRequest,
+  TrafficLogWorkerData,
+  TrafficLogWriter,
+  TrafficValue,
+} from './traffic-log-writer.js';
+
+/** Where the traffic log's writes run. */
+export type TrafficLogWriteMode = 'worker' | 'in-thread';
+
+export interface TrafficLogWrites {
+  insertValues(values: TrafficValue[]): Promise<void>;
+  deleteOlderThan(ts: number): Promise<number>;
+  mode(): TrafficLogWriteMode;
+  /** Waits for the writes in flight, then ends the writer thread (if any). Idempotent. */
+  close(): Promise<void>;
+}
+
+type Op =
+  | { readonly op: 'insert'; readonly values: TrafficValue[] }
+  | { readonly op: 'delete'; readonly ts: number };
+
+interface Pending {
+  readonly request: TrafficLogRequest & Op;
+  readonly resolve: (changes: number) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Runs the writes synchronously in this thread, as promises that never throw synchronously. */
+export function inThreadWrites(writer: () => TrafficLogWriter): TrafficLogWrites {
+  let closed = false;
+  return {
+    insertValues: (values) => run({ op: 'insert', values }).then(() => undefined),
+    deleteOlderThan: (ts) => run({ op: 'delete', ts }),
+    mode: () => 'in-thread',
+    close: () => ((closed = true), Promise.resolve()),
+  };
+  function run(op: Op): Promise<number> {
+    if (closed) return Promise.reject(new Error('traffic log store closed'));
+    return runOn(writer, op);
+  }
+}
+
+function runOn(writer: () => TrafficLogWriter, op: Op): Promise<number> {
+  try {
+    if (op.op === 'delete') return Promise.resolve(writer().deleteOlderThan(op.ts));
+    writer().insertValues(op.values);
+    return Promise.resolve(op.values.length);
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** Starts the writer thread from `workerUrl`; throws when it cannot even be spawned. */
+export function startTrafficLogThread(
+  workerUrl: URL,
+  workerData: TrafficLogWorkerData,
+  fallback: () => TrafficLogWriter,
+  onFailure?: (error: Error) => void,
+): TrafficLogWrites {
+  const worker = new Worker(workerUrl, { workerData });
+  // Idle, the thread must not keep the process alive; while a request is outstanding it must,
+  // or a caller awaiting it (close at exit) could see the process end first.
+  worker.unref();
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  let state: 'starting' | 'ready' | 'failed' = 'starting';
+  let closing: Promise<void> | undefined;
+  const queued: Pending[] = [];
+  const inFlight = new Map<number, Pending>();
+  const unsettled = new Set<Promise<number>>();
+  let nextId = 1;
+
+  function post(pending: Pending): void {
+    inFlight.set(pending.request.id, pending);
+    worker.postMessage(pending.request);
+  }
+
+  function send(op: Op): Promise<number> {
+    if (closing !== undefined) return Promise.reject(new Error('traffic log store closed'));
+    if (state === 'failed') return runOn(fallback, op);
+    const promise = new Promise<number>((resolve, reject) => {
+      if (unsettled.size === 0) worker.ref();
+      const pending = { request: { id: nextId++, ...op }, resolve, reject };
+      if (state === 'ready') post(pending);
+      else queued.push(pending);
+    });
+    unsettled.add(promise);
+    const settle = () => {
+      unsettled.delete(promise);
+      if (unsettled.size === 0) worker.unref();
+    };
+    promise.then(settle, settle);
+    return promise;
+  }
+
+  function fail(error: Error): void {
+    if (state === 'failed' || (closing !== undefined && unsettled.size === 0)) return;
+    state = 'failed';
+    onFailure?.(error);
+    // Whether the thread committed these before it died is unknown: they count as dropped.
+    for (const pending of inFlight.values()) pending.reject(error);
+    inFlight.clear();
+    // Never handed over: written here, in order.
+    for (const pending of queued.splice(0))
+      runOn(fallback, pending.request).then(pending.resolve, pending.reject);
+  }
+
+  worker.on('message', (reply: TrafficLogReply) => {
+    if ('ready' in reply) {
+      state = 'ready';
+      for (const pending of queued.splice(0)) post(pending);
+      return;
+    }
+    const pending = inFlight.get(reply.id);
+    if (pending === undefined) return;
+    inFlight.delete(reply.id);
+    if (reply.ok) pending.resolve(reply.changes);
+    else pending.reject(Object.assign(new Error(reply.message), { code: reply.code }));
+  });
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`traffic log writer thread exited (${code})`)));
+
+  return {
+    insertValues: (values) => send({ op: 'insert', values }).then(() => undefined),
+    deleteOlderThan: (ts) => send({ op: 'delete', ts }),
+    mode: () => (state === 'failed' ? 'in-thread' : 'worker'),
+    close() {
+      closing ??= (async () => {
+        await Promise.allSettled([...unsettled]);
+        if (state !== 'failed') {
+          worker.ref();
+          worker.postMessage({ id: 0, op: 'close' } satisfies TrafficLogRequest);
+        }
+        await exited;
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The write side of the SQLite traffic log, shared by its writer thread
+ * (traffic-log-worker.ts) and the in-thread fallback. Records travel as one flat array of
+ * positional values, FIELDS_PER_RECORD per record: cheaper to build and to post to a worker
+ * than one object per row, and `?` parameters bind about 0.7 µs per row faster than `@name`.
+ */
+import type { Database } from 'better-sqlite3';
+import type { TrafficRecord } from '../../services/traffic-log.js';
+
+export type TrafficValue = string | number | null;
+
+/** Values per record in a flat batch, in the column order of the INSERT below. */
+export const FIELDS_PER_RECORD = 14;
+
+/** A batch's records as one flat array of positional values. */
+export function toValues(records: readonly TrafficRecord[]): TrafficValue[] {
+  const values: TrafficValue[] = [];
+  for (const r of records) {
+    values.push(
+      r.ts,
+      r.requestId,
+      r.environment,
+      r.keyId ?? null,
+      r.accountId ?? null,
+      r.ip,
+      r.method,
+      r.action ?? null,
+      r.decision,
+      r.reason ?? null,
+      r.status,
+      r.pipelineUs,
+      r.upstreamMs ?? null,
+      r.totalMs,
+    );
+  }
+  return values;
+}
+
+export interface TrafficLogWriter {
+  /** Inserts a flat batch in one transaction: all of it or none. */
+  insertValues(values: readonly TrafficValue[]): void;
+  /** Deletes records with `ts` < `ts`; returns how many. */
+  deleteOlderThan(ts: number): number;
+}
+
+/** Prepares the writes on `db`, whose traffic_log table must exist. */
+export function createTrafficLogWriter(db: Database): TrafficLogWriter {
+  const insert = db.prepare(`
+    INSERT INTO traffic_log (ts, request_id, environment, key_id, account_id, ip, method, action,
+      decision, reason, status, pipeline_us, upstream_ms, total_ms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  `);
+  const insertAll = db.transaction((values: readonly TrafficValue[]) => {
+    for (let i = 0; i < values.length; i += FIELDS_PER_RECORD)
+      insert.run(values.slice(i, i + FIELDS_PER_RECORD));
+  });
+  const deleteOlder = db.prepare('DELETE FROM traffic_log WHERE ts < ?');
+  return {
+    insertValues: (values) => insertAll(values),
+    deleteOlderThan: (ts) => deleteOlder.run(ts).changes,
+  };
+}
+
+/** What the store posts to its writer thread; `id`s increase by one per request. */
+export type TrafficLogRequest =
+  | { readonly id: number; readonly op: 'insert'; readonly values: readonly TrafficValue[] }
+  | { readonly id: number; readonly op: 'delete'; readonly ts: number }
+  | { readonly id: 0; readonly op: 'close' };
+
+/** What the writer thread answers: `ready` once its connection is open, then one reply per request. */
+export type TrafficLogReply =
+  | { readonly id: 0; readonly ready: true }
+  | { readonly id: number; readonly ok: true; readonly changes: number }
+  | { readonly id: number; readonly ok: false; readonly code: string; readonly message: string };
+
+/** The writer thread's `workerData`. */
+export interface TrafficLogWorkerData {
+  /** Absolute path of the database file (its traffic_log table already exists). */
+  readonly filename: string;
+  readonly busyTimeoutMs: number;
+}
