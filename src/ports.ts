@@ -145,7 +145,9 @@ export type ChangeEvent =
   | { readonly type: 'admin-token.changed'; readonly tokenId: string }
   | { readonly type: 'policy.changed'; readonly policyId: string }
   /** An anomaly response was decided or lifted, or an alert changed state: re-read them. */
-  | { readonly type: 'risk.changed'; readonly target: string };
+  | { readonly type: 'risk.changed'; readonly target: string }
+  /** An access token was revoked (RFC 7009): WebSocket sessions opened with it end at once. */
+  | { readonly type: 'token.revoked'; readonly jti: string };
 
 export interface ChangeEvents {
   publish(event: ChangeEvent): void;

@@ -4,7 +4,7 @@ import { REDIS_FAIL_FAST_OPTIONS } from '../adapters/redis/replay-guard.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import type { KeyLookup } from '../core/pipeline.js';
-import type { ControlStore } from '../ports.js';
+import type { ChangeEvents, ControlStore } from '../ports.js';
 import {
   createAccessTokenService,
   type AccessGrant,
@@ -28,6 +28,8 @@ export function createAccessTokenRuntime(
     keys: KeyLookup;
     clock: Clock;
     logger: Logger;
+    /** Every node's WebSocket gateway ends the sessions of a revoked token (`token.revoked`). */
+    events?: ChangeEvents;
   },
 ): AccessTokenService {
   let tickets: TicketStore<AccessGrant> | undefined;
@@ -47,7 +49,7 @@ export function createAccessTokenRuntime(
       { keyPrefix: config.oauth.ticketKeyPrefix },
     );
   }
-  return createAccessTokenService(
+  const service = createAccessTokenService(
     {
       store: deps.store,
       keyring: deps.keyring,
@@ -58,4 +60,13 @@ export function createAccessTokenRuntime(
     },
     config.oauth,
   );
+  const events = deps.events;
+  if (events === undefined) return service;
+  return {
+    ...service,
+    async revoke(claims) {
+      await service.revoke(claims);
+      events.publish({ type: 'token.revoked', jti: claims.jti });
+    },
+  };
 }

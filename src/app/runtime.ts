@@ -230,6 +230,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     keys: keyCache,
     clock,
     logger,
+    events,
   });
   registerAdminOAuthRoutes(admin, {
     service: accessTokens,

@@ -251,6 +251,13 @@ function parseEnvelope(
       event: { type: 'risk.changed', target: event['target'] },
     };
   }
+  if (event['type'] === 'token.revoked' && typeof event['jti'] === 'string') {
+    return {
+      origin: value['origin'],
+      ...stamp,
+      event: { type: 'token.revoked', jti: event['jti'] },
+    };
+  }
   return undefined;
 }
 

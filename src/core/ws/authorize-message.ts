@@ -22,6 +22,8 @@ export interface WsGrant {
   /** A token's narrowed scopes; null when the session may use whatever the key has now. */
   readonly scopes: readonly Scope[] | null;
   readonly clientIp: string;
+  /** The access token's `jti` when the session opened with one: revoking it ends the session. */
+  readonly tokenId?: string;
 }
 
 export interface WsAuthorizeDeps {

@@ -20,6 +20,8 @@ export const WS_CLOSE = {
   KEY_UNKNOWN: { code: 4001, reason: 'KEY_UNKNOWN' },
   KEY_EXPIRED: { code: 4002, reason: 'KEY_EXPIRED' },
   TOKEN_EXPIRED: { code: 4002, reason: 'TOKEN_EXPIRED' },
+  /** The access token the session opened with was revoked (/oauth/revoke). */
+  TOKEN_REVOKED: { code: 4001, reason: 'TOKEN_REVOKED' },
   SCOPES_REMOVED: { code: 4003, reason: 'SCOPES_REMOVED' },
   IP_NOT_ALLOWED: { code: 4004, reason: 'IP_NOT_ALLOWED' },
   KEY_DISABLED: { code: 4005, reason: 'KEY_DISABLED' },

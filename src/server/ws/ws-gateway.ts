@@ -167,6 +167,11 @@ export function createWsGateway(deps: WsGatewayDeps, options: WsGatewayOptions):
   const unsubscribe = deps.events?.subscribe((event) => {
     if (event.type === 'key.changed' && byKey.has(event.keyId))
       setImmediate(() => recheck(event.keyId));
+    // Revocations are rare: a scan of the open sessions is cheaper than an index kept per token.
+    if (event.type === 'token.revoked') {
+      for (const session of [...all])
+        if (session.grant?.tokenId === event.jti) session.close(WS_CLOSE.TOKEN_REVOKED);
+    }
   });
   const sweep = setInterval(() => {
     for (const keyId of [...byKey.keys()]) recheck(keyId);
@@ -241,7 +246,7 @@ export function createWsGateway(deps: WsGatewayDeps, options: WsGatewayOptions):
       return refuse(socket, 401, result.reason);
     }
     const scopes = result.scopes.filter((s): s is Scope => isScope(s));
-    const grant: WsGrant = { keyId: result.keyId, scopes, clientIp };
+    const grant: WsGrant = { keyId: result.keyId, scopes, clientIp, tokenId: result.jti };
     const nowMs = deps.clock.now();
     const check = await checkSessionKey(deps.authorize, grant, nowMs);
     if (!check.ok) {

@@ -136,6 +136,15 @@ describe('Redis change events', () => {
     expect(b.seen).toEqual([{ type: 'risk.changed', target: 'pk_test_a' }]);
   });
 
+  it('carries token revocations to the other nodes (their WebSocket sessions end)', async () => {
+    const name = channel();
+    const a = await open({ channel: name });
+    const b = collect(await open({ channel: name }));
+    a.publish({ type: 'token.revoked', jti: 'tok_1' });
+    await b.until(1);
+    expect(b.seen).toEqual([{ type: 'token.revoked', jti: 'tok_1' }]);
+  });
+
   it('reports how long after publication a remote event arrived, and only for stamped ones', async () => {
     const name = channel();
     const lags: { type: string; lagMs: number }[] = [];

@@ -254,6 +254,26 @@ describe('tokens and tickets at the upgrade', () => {
     expect(bad).toMatchObject({ ok: false, status: 401 });
   });
 
+  it('revoking a token (/oauth/revoke) ends the sessions opened with it, and only those', async () => {
+    const key = await newKey();
+    const revoked = await signedForm(key, '/oauth/token', { grant_type: 'client_credentials' });
+    const kept = await signedForm(key, '/oauth/token', { grant_type: 'client_credentials' });
+    const socket = await mustOpen(wsUrl, {
+      authorization: `Bearer ${String(revoked.access_token)}`,
+    });
+    const other = await mustOpen(wsUrl, { authorization: `Bearer ${String(kept.access_token)}` });
+    socket.send({ id: 1, method: 'ping' });
+    expect(await socket.next()).toMatchObject({ id: 1, status: 200 });
+    await signedForm(key, '/oauth/revoke', { token: String(revoked.access_token) });
+    expect(await socket.closed).toEqual({ code: 4001, reason: 'TOKEN_REVOKED' });
+    other.send({ id: 2, method: 'ping' });
+    expect(await other.next()).toMatchObject({ id: 2, status: 200 });
+    other.close();
+    // The revoked token cannot open a new session either.
+    const again = await openWs(wsUrl, { authorization: `Bearer ${String(revoked.access_token)}` });
+    expect(again).toMatchObject({ ok: false, status: 401 });
+  });
+
   it('the SDK client connects with a token from a function and surfaces the close reason', async () => {
     const key = await newKey();
     const client = new PortcullisWsClient({
