@@ -34,6 +34,12 @@ export interface ClusterRuntime {
   close(): Promise<void>;
 }
 
+/**
+ * Where the shared replay guard keeps its ids; the Redis limiter records ids under the same
+ * prefix when it takes an allowed request's limits (src/app/rate-limits.ts).
+ */
+export const replayKeyPrefixOf = (config: Config): string => `${config.cluster.keyPrefix}replay:`;
+
 /** Reconnect quickly and forever: replay checks are refused until Redis is back. */
 const retryStrategy = (attempt: number): number => Math.min(attempt * 100, 1000);
 const READY_TIMEOUT_MS = 2_000;
@@ -86,7 +92,7 @@ export function createClusterRuntime(
   const replay =
     replayClient === undefined
       ? undefined
-      : createRedisReplayGuard({ redis: replayClient }, { keyPrefix: `${prefix}replay:` });
+      : createRedisReplayGuard({ redis: replayClient }, { keyPrefix: replayKeyPrefixOf(config) });
 
   return {
     events,

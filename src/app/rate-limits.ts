@@ -19,6 +19,7 @@ import type { BanEvent, PipelineLimits } from '../core/limits/limit-step.js';
 import { createRequestLimits } from '../core/limits/request-limits.js';
 import type { RateLimiter } from '../core/limits/types.js';
 import type { ControlStore } from '../ports.js';
+import { replayKeyPrefixOf } from './cluster.js';
 
 /** One active ban as the admin API shows it. */
 export interface BanView {
@@ -101,6 +102,11 @@ export function createRateLimitRuntime(
       {
         keyPrefix: `${settings.keyPrefix}${env.name}:`,
         onRedisDown: settings.onRedisDown,
+        // The cluster's replay guard is on this Redis too (src/app/cluster.ts, same prefix): an
+        // allowed request records its nonce in the limiter's script, one round trip instead of two.
+        ...(config.cluster.replay === 'redis'
+          ? { replayKeyPrefix: replayKeyPrefixOf(config) }
+          : {}),
         nodeCount: settings.nodeCount,
         onModeChange: (status) =>
           logger.warn(

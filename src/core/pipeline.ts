@@ -3,13 +3,14 @@ import { keyState } from './keys/model.js';
 import { ipBucket } from './limits/ip-bucket.js';
 import {
   chargeAllowed,
+  chargeAllowedOnce,
   chargeFailure,
   chargeHeld,
   guardPrefix,
   type PipelineLimits,
 } from './limits/limit-step.js';
 import type { LimitThrottle } from './limits/request-limits.js';
-import type { LimitResult } from './limits/types.js';
+import type { LimitResult, ReplayMark } from './limits/types.js';
 import type { IpMatcher } from './net/compile-allowlist.js';
 import type { PolicyStep, PolicyStepResult } from './policy/policy-step.js';
 import type { ReasonCode } from './reasons.js';
@@ -144,11 +145,20 @@ export function evaluateRequest(
   request: PipelineRequest,
 ): Decision | Promise<Decision> {
   const limits = deps.limits;
-  if (limits === undefined) return verifyAndAuthorize(deps, request, undefined);
+  if (limits === undefined) return verifyAndAuthorize(deps, request, undefined, undefined);
   // The SAME derived address as the allowlists (socket peer or trusted proxy's X-Forwarded-For).
   const prefix = ipBucket(request.clientIp) ?? request.clientIp;
-  const decision = verifyAndAuthorize(deps, request, prefix);
+  // A limiter that can record the replay id with its charge (Redis) gets both in one round trip:
+  // verification leaves the id here instead of asking the guard (see settleDeferred).
+  const deferred: DeferredReplay | undefined =
+    limits.limiter.takeOnce === undefined ? undefined : { mark: undefined };
+  const decision = verifyAndAuthorize(deps, request, prefix, deferred);
   const settle = (d: Decision): Decision | Promise<Decision> => {
+    const mark = deferred?.mark;
+    if (mark !== undefined && deferred !== undefined) {
+      deferred.mark = undefined; // `settle` runs again once the id is known to be fresh
+      return settleDeferred(deps, limits, prefix, request, d, mark, settle);
+    }
     if (d.outcome === 'allow')
       return chargeAllowed(limits, prefix, request.nowMs, d, throttleOf(deps, d.key.id, request));
     if (d.outcome === 'deny' && d.held !== undefined) {
@@ -166,6 +176,60 @@ export function evaluateRequest(
     return d;
   };
   return decision instanceof Promise ? decision.then(settle) : settle(decision);
+}
+
+/** Where verification leaves the replay id it did not check itself (one object per request). */
+interface DeferredReplay {
+  mark: ReplayMark | undefined;
+}
+
+/**
+ * The end of a request whose replay check was deferred. An allowed request records its id and
+ * takes its limits in one step (takeOnce); anything else reached after the signature verified
+ * (a denial, a held request) asks the replay guard on its own first, so that a nonce is single
+ * use whatever the answer, and a replay is answered NONCE_REPLAYED as on the separate path.
+ * `next` finishes a decision the usual way once its id is known to be fresh.
+ */
+function settleDeferred(
+  deps: PipelineDeps,
+  limits: PipelineLimits,
+  prefix: string,
+  request: PipelineRequest,
+  d: Decision,
+  mark: ReplayMark,
+  next: (d: Decision) => Decision | Promise<Decision>,
+): Decision | Promise<Decision> {
+  if (d.outcome === 'public') return next(d);
+  const dialect = d.dialect;
+  const keyId = d.outcome === 'allow' ? d.key.id : d.keyId;
+  const refused = (reason: ReasonCode): Decision => deny(reason, dialect, d.route, keyId);
+  const separately = (): Decision | Promise<Decision> => {
+    const verdict = deps.replay.remember(mark.id, mark.ttlMs);
+    const after = (v: ReplayVerdict): Decision | Promise<Decision> => {
+      if (v === 'replayed') return refused('NONCE_REPLAYED');
+      if (v === 'unavailable') return refused('REPLAY_CHECK_UNAVAILABLE');
+      return next(d);
+    };
+    return verdict instanceof Promise
+      ? verdict.then(after, () => refused('REPLAY_CHECK_UNAVAILABLE'))
+      : after(verdict);
+  };
+  if (d.outcome !== 'allow') return separately();
+  const once = chargeAllowedOnce(
+    limits,
+    prefix,
+    request.nowMs,
+    d,
+    mark,
+    throttleOf(deps, d.key.id, request),
+  );
+  const after = (o: Awaited<typeof once>): Decision | Promise<Decision> => {
+    if (o === undefined) return separately();
+    if (o === 'replayed') return refused('NONCE_REPLAYED');
+    if (o === 'unavailable') return refused('REPLAY_CHECK_UNAVAILABLE');
+    return o;
+  };
+  return once instanceof Promise ? once.then(after) : after(once);
 }
 
 /**
@@ -188,6 +252,7 @@ function verifyAndAuthorize(
   deps: PipelineDeps,
   request: PipelineRequest,
   prefix: string | undefined,
+  deferred: DeferredReplay | undefined,
 ): Decision | Promise<Decision> {
   const route = deps.routes.match(request.method, request.path);
   if (prefix !== undefined && deps.limits !== undefined) {
@@ -229,11 +294,11 @@ function verifyAndAuthorize(
   const chosen = scheme;
   if (found instanceof Promise) {
     return found.then(
-      (cached) => afterLookup(deps, request, chosen, credential, cached, route),
+      (cached) => afterLookup(deps, request, chosen, credential, cached, route, deferred),
       () => deny('KEY_UNKNOWN', chosen.dialect, route, credential.keyId),
     );
   }
-  return afterLookup(deps, request, scheme, credential, found, route);
+  return afterLookup(deps, request, scheme, credential, found, route, deferred);
 }
 
 function afterLookup(
@@ -243,6 +308,7 @@ function afterLookup(
   credential: Credential,
   cached: CachedKey | undefined,
   route: RouteMatch | undefined,
+  deferred: DeferredReplay | undefined,
 ): Decision | Promise<Decision> {
   const dialect = scheme.dialect;
   const keyId = credential.keyId;
@@ -269,6 +335,11 @@ function afterLookup(
   }
 
   const ttlMs = Math.max(credential.replayTtlMs, deps.window.pastMs + deps.window.futureMs + 1000);
+  if (deferred !== undefined) {
+    // Checked when the request is settled (settleDeferred): with the limits if it is allowed.
+    deferred.mark = { id: replayKey(keyId, credential.replayId), ttlMs };
+    return afterReplay(request, scheme, credential, cached, route, secretIndex, 'fresh', deps);
+  }
   const verdict = deps.replay.remember(replayKey(keyId, credential.replayId), ttlMs);
   if (verdict instanceof Promise) {
     return verdict.then(

@@ -11,6 +11,7 @@ import {
   type RedisLimiterStatus,
 } from '../../src/adapters/redis/rate-limiter.js';
 import type { LimitCheck, LimitRule } from '../../src/core/limits/types.js';
+import { createRedisReplayGuard } from '../../src/adapters/redis/replay-guard.js';
 import { describeRateLimiterContract } from './rate-limiter.contract.js';
 
 const redis = new Redis({ host: '127.0.0.1', port: 6379, ...REDIS_LIMITER_CLIENT_OPTIONS });
@@ -98,6 +99,59 @@ describe('Redis rate limiter', () => {
   });
 });
 
+describe('Redis rate limiter: replay id and limits in one script (takeOnce)', () => {
+  const checks: LimitCheck[] = [{ bucketKey: 'k', rule, cost: 1 }];
+  const once = (replayKeyPrefix: string) =>
+    createRedisRateLimiter(
+      { redis },
+      { keyPrefix: prefix(), clock: 'caller', onRedisDown: 'fail-closed', replayKeyPrefix },
+    );
+
+  it('is offered only with the replay guard prefix', () => {
+    const plain = createRedisRateLimiter(
+      { redis },
+      { keyPrefix: prefix(), clock: 'caller', onRedisDown: 'fail-closed' },
+    );
+    expect('takeOnce' in plain).toBe(false);
+    expect('takeOnce' in once(prefix())).toBe(true);
+  });
+
+  it('charges like take the first time; the same id again is replayed and charges nothing', async () => {
+    const limiter = once(prefix());
+    const memory = createMemoryRateLimiter();
+    const mark = { id: `r.4.kkkk.${randomUUID()}`, ttlMs: 6_000 };
+    expect(await limiter.takeOnce?.(checks, T0, mark)).toEqual(memory.take(checks, T0));
+    expect(await limiter.takeOnce?.(checks, T0 + 1, mark)).toBe('replayed');
+    // Not charged: the next take sees one admission, as the memory limiter does.
+    expect(await limiter.take(checks, T0 + 2)).toEqual(memory.take(checks, T0 + 2));
+  });
+
+  it('shares one record with the replay guard, both ways, with the guard ttl', async () => {
+    const replayPrefix = prefix();
+    const limiter = once(replayPrefix);
+    const guard = createRedisReplayGuard({ redis }, { keyPrefix: replayPrefix });
+    const byLimiter = `r.1.k.${randomUUID()}`;
+    expect(await limiter.takeOnce?.(checks, T0, { id: byLimiter, ttlMs: 6_000 })).toMatchObject({
+      allowed: true,
+    });
+    expect(await guard.remember(byLimiter, 6_000)).toBe('replayed');
+    const ttl = await redis.pttl(replayPrefix + byLimiter);
+    expect(ttl).toBeGreaterThan(5_000);
+    expect(ttl).toBeLessThanOrEqual(6_000);
+    const byGuard = `r.1.k.${randomUUID()}`;
+    expect(await guard.remember(byGuard, 6_000)).toBe('fresh');
+    expect(await limiter.takeOnce?.(checks, T0, { id: byGuard, ttlMs: 6_000 })).toBe('replayed');
+  });
+
+  it('records the id even when the limits refuse (as the separate path does)', async () => {
+    const limiter = once(prefix());
+    const full: LimitCheck[] = [{ bucketKey: 'k', rule, cost: rule.limit + 1 }];
+    const mark = { id: `r.1.k.${randomUUID()}`, ttlMs: 6_000 };
+    expect(await limiter.takeOnce?.(full, T0, mark)).toMatchObject({ allowed: false });
+    expect(await limiter.takeOnce?.(checks, T0, mark)).toBe('replayed');
+  });
+});
+
 describe('Redis rate limiter when Redis is unreachable', () => {
   let silent: Server;
   const sockets: Socket[] = [];
@@ -125,6 +179,26 @@ describe('Redis rate limiter when Redis is unreachable', () => {
       retryStrategy: () => null,
     });
   }
+
+  it('takeOnce answers unavailable (replay fails closed) on a hung Redis, then steps aside', async () => {
+    const client = hungClient();
+    await new Promise((resolve) => client.once('connect', resolve));
+    const limiter = createRedisRateLimiter(
+      { redis: client },
+      {
+        keyPrefix: prefix(),
+        clock: 'caller',
+        onRedisDown: 'local-fallback',
+        replayKeyPrefix: prefix(),
+      },
+    );
+    const mark = { id: 'r.1.k.n', ttlMs: 6_000 };
+    const checks: LimitCheck[] = [{ bucketKey: 'k', rule, cost: 1 }];
+    expect(await limiter.takeOnce?.(checks, T0, mark)).toBe('unavailable');
+    // Within the probe interval: undefined, the pipeline asks the guard and take() apart.
+    expect(await limiter.takeOnce?.(checks, T0 + 10, mark)).toBeUndefined();
+    client.disconnect();
+  });
 
   it('fails closed with unavailable, within the command timeout', async () => {
     const client = hungClient();

@@ -8,10 +8,13 @@
  * millisecond) and a STRING holding the sum of those costs. Both carry a PEXPIRE equal to the
  * time until the newest entry ages out, so idle buckets vanish by themselves; no KEYS scans.
  *
- * KEYS: for check i (1-based), KEYS[2i-1] = log list, KEYS[2i] = sum.
+ * KEYS: for check i (1-based), KEYS[2i-1] = log list, KEYS[2i] = sum; with an odd count, the
+ * last key is a replay id to record first (RateLimiter.takeOnce), its ttl in ms the last ARGV.
  * ARGV[1]: the caller's now in ms, or '' to use the Redis server clock (TIME).
  * ARGV[3i-1], ARGV[3i], ARGV[3i+1]: windowMs, limit, cost of check i.
- * Returns { allowed (0|1), now, then per check: used (after any charge), resetMs, retryAfterMs }.
+ * Returns { allowed (0|1), now, then per check: used (after any charge), resetMs, retryAfterMs },
+ * or { -1 } when the replay id was already recorded (nothing is charged then). The replay id is
+ * set exactly as the replay guard sets it (`SET id 1 PX ttl NX`), so both paths share one record.
  */
 export const RATE_LIMIT_SCRIPT = `
 local now
@@ -21,7 +24,10 @@ if ARGV[1] == '' then
 else
   now = tonumber(ARGV[1])
 end
-local n = #KEYS / 2
+local n = math.floor(#KEYS / 2)
+if #KEYS % 2 == 1 then
+  if not redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[#ARGV], 'NX') then return { -1 } end
+end
 local used, last = {}, {}
 local allowed = true
 for i = 1, n do

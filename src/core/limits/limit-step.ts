@@ -9,7 +9,7 @@ import type { Dialect } from '../signing/types.js';
 import type { BanStatus, RefusalOutcome } from './bans.js';
 import type { FailureBlocks } from './failure-blocks.js';
 import type { LimitThrottle, RequestLimits } from './request-limits.js';
-import type { LimitResult, RateLimiter } from './types.js';
+import type { LimitResult, OnceResult, RateLimiter, ReplayMark } from './types.js';
 
 /** The slice of a ban store the pipeline uses (createMemoryBanStore satisfies it). */
 export interface BanBook {
@@ -207,6 +207,45 @@ export function chargeAllowed(
     (result) => settleAllowed(limits, prefix, nowMs, decision, result),
     () => refusal('RATE_LIMIT_UNAVAILABLE', decision.dialect, { route, keyId: key.id }, 1000),
   );
+}
+
+/** What chargeAllowedOnce answers: the charged decision, or what the caller must do instead. */
+export type OnceOutcome = Decision | 'replayed' | 'unavailable' | undefined;
+
+/**
+ * Step 6 with the replay check folded in (RateLimiter.takeOnce, one round trip to Redis): the
+ * replay id is recorded and the limits taken atomically. `replayed` / `unavailable` are for the
+ * caller to answer; undefined when the limiter cannot combine them (no takeOnce, no checks for
+ * this request, or the limiter is off Redis right now): the caller takes the separate path.
+ */
+export function chargeAllowedOnce(
+  limits: PipelineLimits,
+  prefix: string,
+  nowMs: number,
+  decision: Allow,
+  replay: ReplayMark,
+  throttle?: LimitThrottle,
+): OnceOutcome | Promise<OnceOutcome> {
+  const limiter = limits.limiter;
+  if (limiter.takeOnce === undefined) return undefined;
+  const { route, key } = decision;
+  const checks = limits.rules.checksFor(
+    key.id,
+    key.accountId,
+    prefix,
+    route.route.weight,
+    route.route.action,
+    throttle,
+  );
+  if (checks.length === 0) return undefined;
+  const settle = (once: OnceResult): OnceOutcome =>
+    once === undefined || once === 'replayed' || once === 'unavailable'
+      ? once
+      : settleAllowed(limits, prefix, nowMs, decision, once);
+  const taken = limiter.takeOnce(checks, nowMs, replay);
+  return taken instanceof Promise
+    ? taken.then(settle, () => 'unavailable' as const)
+    : settle(taken);
 }
 
 function settleAllowed(

@@ -50,6 +50,21 @@ export interface LimitResult {
   readonly unavailable?: true;
 }
 
+/** A replay id to record (set-if-absent, for `ttlMs`) in the same step as a charge. */
+export interface ReplayMark {
+  /** The guard's stored id (`replayKey(keyId, replayId)`). */
+  readonly id: string;
+  readonly ttlMs: number;
+}
+
+/**
+ * The answer of `takeOnce`: `replayed` (the id was already recorded; nothing was charged),
+ * `unavailable` (the store could not be asked: refuse, replay protection fails closed), or
+ * undefined when the limiter cannot combine the two right now (the caller then asks the replay
+ * guard and `take` separately).
+ */
+export type OnceResult = LimitResult | 'replayed' | 'unavailable' | undefined;
+
 /** The port: checks a set of limits and charges all of them, or none, atomically. */
 export interface RateLimiter {
   /**
@@ -58,4 +73,15 @@ export interface RateLimiter {
    * (their costs added) before the decision.
    */
   take(checks: readonly LimitCheck[], nowMs: number): MaybePromise<LimitResult>;
+  /**
+   * Optional: records `replay` (refusing a second sighting) and takes `checks` in one atomic
+   * step, when replay ids live in the same store as the limits (the Redis limiter: one round
+   * trip per request instead of two). Present only when the composition root wired the replay
+   * guard's namespace into the limiter.
+   */
+  takeOnce?(
+    checks: readonly LimitCheck[],
+    nowMs: number,
+    replay: ReplayMark,
+  ): MaybePromise<OnceResult>;
 }
