@@ -43,8 +43,19 @@ export interface TrafficLogWriter {
   deleteOlderThan(ts: number): number;
 }
 
+/**
+ * Rows deleted per statement by retention. One DELETE of a day's traffic would hold the file's
+ * write lock for as long as it runs, and the event loop's own writes to the same file (key
+ * last-use, node-local risk rows) wait for it synchronously; chunks let them in between.
+ */
+export const RETENTION_DELETE_CHUNK = 5_000;
+
 /** Prepares the writes on `db`, whose traffic_log table must exist. */
-export function createTrafficLogWriter(db: Database): TrafficLogWriter {
+export function createTrafficLogWriter(
+  db: Database,
+  options: { readonly deleteChunk?: number } = {},
+): TrafficLogWriter {
+  const chunk = options.deleteChunk ?? RETENTION_DELETE_CHUNK;
   const insert = db.prepare(`
     INSERT INTO traffic_log (ts, request_id, environment, key_id, account_id, ip, method, action,
       decision, reason, status, pipeline_us, upstream_ms, total_ms)
@@ -54,10 +65,20 @@ export function createTrafficLogWriter(db: Database): TrafficLogWriter {
     for (let i = 0; i < values.length; i += FIELDS_PER_RECORD)
       insert.run(values.slice(i, i + FIELDS_PER_RECORD));
   });
-  const deleteOlder = db.prepare('DELETE FROM traffic_log WHERE ts < ?');
+  const deleteOlder = db.prepare(
+    'DELETE FROM traffic_log WHERE id IN (SELECT id FROM traffic_log WHERE ts < ? LIMIT ?)',
+  );
   return {
     insertValues: (values) => insertAll(values),
-    deleteOlderThan: (ts) => deleteOlder.run(ts).changes,
+    deleteOlderThan: (ts) => {
+      // Each chunk is its own transaction (autocommit): the lock is released between them.
+      let deleted = 0;
+      for (;;) {
+        const changes = deleteOlder.run(ts, chunk).changes;
+        deleted += changes;
+        if (changes < chunk) return deleted;
+      }
+    },
   };
 }
 

@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sourceStore from '../../../src/adapters/sqlite/traffic-log-store.js';
+import {
+  createTrafficLogWriter,
+  toValues,
+} from '../../../src/adapters/sqlite/traffic-log-writer.js';
 import type * as sourceRuntime from '../../../src/app/runtime.js';
 import type * as sourceConfig from '../../../src/config/config.js';
 import { createTrafficLog, type TrafficRecord } from '../../../src/services/traffic-log.js';
@@ -260,4 +264,27 @@ describe('A compiled runtime with the SQLite traffic log', () => {
       }
     },
   );
+});
+
+describe('retention deletes in chunks', () => {
+  it('deletes every older record, one chunk per statement, and keeps the rest', () => {
+    const statements: string[] = [];
+    const db = new BetterSqlite3(':memory:', {
+      verbose: (sql) => statements.push(String(sql)),
+    });
+    cleanups.push(() => {
+      db.close();
+    });
+    sourceStore.migrateTrafficLog(db);
+    const writer = createTrafficLogWriter(db, { deleteChunk: 7 });
+    writer.insertValues(toValues(records(0, 30)));
+    statements.length = 0;
+    expect(writer.deleteOlderThan(T0 + 23)).toBe(23);
+    // 7 + 7 + 7 + 2: four statements, each its own transaction, so other writers get in between.
+    expect(statements.filter((sql) => sql.startsWith('DELETE'))).toHaveLength(4);
+    expect(statements.some((sql) => sql.startsWith('BEGIN'))).toBe(false);
+    expect(writer.deleteOlderThan(T0 + 23)).toBe(0);
+    const left = db.prepare('SELECT count(*) AS n, min(ts) AS first FROM traffic_log').get();
+    expect(left).toEqual({ n: 7, first: T0 + 23 });
+  });
 });
