@@ -4,9 +4,12 @@
  * the periodic re-validation that bounds cache staleness when an event is lost
  * (src/app/cluster-sync.ts). Without `redis`, events stay in-process and replay stays in memory.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createRedisChangeEvents } from '../adapters/redis/change-events.js';
+import { createRedisLease } from '../adapters/redis/lease.js';
 import { createRedisReplayGuard, REDIS_FAIL_FAST_OPTIONS } from '../adapters/redis/replay-guard.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
@@ -28,6 +31,11 @@ export interface ClusterRuntime {
   readonly events: ChangeEvents;
   /** The shared replay guard; undefined without `redis` (the node keeps its own in memory). */
   readonly replay: ReplayGuard | undefined;
+  /**
+   * A named lease shared by the nodes (`<cluster.keyPrefix>lease:<name>` on Redis), for work one
+   * node should do per interval; undefined without `redis` (a single node always holds it).
+   */
+  readonly lease: ((name: string, ttlMs: number) => Promise<boolean>) | undefined;
   /** Before traffic: waits (bounded) for Redis, finds the change feed's head, starts re-validating. */
   start(targets: ClusterTargets): Promise<void>;
   stats(): ClusterSyncStats | undefined;
@@ -59,6 +67,7 @@ export function createClusterRuntime(
     return {
       events: createLocalEvents(),
       replay: undefined,
+      lease: undefined,
       start: () => Promise.resolve(),
       stats: () => undefined,
       close: () => Promise.resolve(),
@@ -94,9 +103,31 @@ export function createClusterRuntime(
       ? undefined
       : createRedisReplayGuard({ redis: replayClient }, { keyPrefix: replayKeyPrefixOf(config) });
 
+  // Leases ride on the replay connection when there is one; otherwise on one of their own, opened
+  // on first use (the governance job asks once per interval).
+  let leaseClient: Redis | undefined = replayClient;
+  const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const lease = (name: string, ttlMs: number): Promise<boolean> => {
+    if (leaseClient === undefined) {
+      // Queued until connected (bounded by the timeout): a lease is asked rarely, and the first
+      // ask must not fail only because the connection is still opening.
+      leaseClient = new Redis(url, {
+        commandTimeout: 2_000,
+        maxRetriesPerRequest: 1,
+        retryStrategy,
+      });
+      leaseClient.on('error', () => undefined); // a lease not granted is the answer
+    }
+    return createRedisLease(
+      { redis: leaseClient },
+      { key: `${prefix}lease:${name}`, holder },
+    )(ttlMs);
+  };
+
   return {
     events,
     replay,
+    lease,
     async start(targets) {
       await Promise.all([
         events.ready(READY_TIMEOUT_MS),
@@ -134,6 +165,7 @@ export function createClusterRuntime(
       sync = undefined;
       await events.close();
       replayClient?.disconnect();
+      if (leaseClient !== replayClient) leaseClient?.disconnect();
     },
   };
 }

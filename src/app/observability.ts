@@ -79,6 +79,8 @@ export interface ObservabilityDeps {
   readonly riskStore?: RiskStore;
   /** Told when this node stored a risk change (the cluster publishes `risk.changed`). */
   readonly onRiskChange?: (target: string) => void;
+  /** Cluster mode: the governance job runs only on the node holding this lease per interval. */
+  readonly governanceLease?: (ttlMs: number) => Promise<boolean>;
   readonly timers?: Timers;
   readonly fetch?: typeof fetch;
 }
@@ -197,7 +199,14 @@ export function createObservability(
     { engine: options.risk.engine, responses: options.risk.responses, maxQueued: 100_000 },
   );
   const governance = createGovernanceJob(
-    { keys: deps.keys, risk, clock: deps.clock, timers, logger: deps.logger },
+    {
+      keys: deps.keys,
+      risk,
+      clock: deps.clock,
+      timers,
+      logger: deps.logger,
+      ...(deps.governanceLease !== undefined ? { lease: deps.governanceLease } : {}),
+    },
     options.governance,
   );
 

@@ -151,6 +151,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     policyChangeQuorum: Number(env.PORTCULLIS_POLICY_CHANGE_QUORUM ?? '0') || 0,
   });
 
+  const clusterLease = cluster.lease;
   const observability = createObservability(
     {
       clock,
@@ -160,6 +161,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       // Responses in the control store and announced: a step-down holds on every node.
       ...(hasRiskStore(store) ? { riskStore: store.riskStore() } : {}),
       onRiskChange: (target) => events.publish({ type: 'risk.changed', target }),
+      // Cluster: one node per interval runs the governance job (its actions are audited once).
+      ...(clusterLease !== undefined
+        ? { governanceLease: (ttlMs: number) => clusterLease('governance', ttlMs) }
+        : {}),
     },
     observabilityOptionsOf(config),
   );

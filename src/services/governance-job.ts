@@ -24,6 +24,12 @@ export interface GovernanceJobDeps {
   readonly clock: Clock;
   readonly timers: Timers;
   readonly logger?: Pick<Logger, 'info' | 'error'>;
+  /**
+   * Cluster mode: whether this node takes the timed pass (a lease for `ttlMs`, one holder per
+   * interval across the nodes), so N nodes do not apply and audit the same actions N times.
+   * Absent: every tick runs (a single node). A lease that cannot be asked is not taken.
+   */
+  readonly lease?: (ttlMs: number) => Promise<boolean>;
 }
 
 export interface GovernanceJobOptions {
@@ -120,8 +126,18 @@ export function createGovernanceJob(
     },
     start() {
       if (!options.enabled || timer !== undefined) return;
+      const lease = deps.lease;
+      // A little shorter than the interval, so that the next tick (on any node) finds it free.
+      const ttlMs = Math.max(1, options.intervalMs - Math.min(1_000, options.intervalMs / 10));
       timer = deps.timers.setInterval(() => {
-        this.run().catch(() => undefined);
+        if (lease === undefined) {
+          this.run().catch(() => undefined);
+          return;
+        }
+        lease(ttlMs)
+          .catch(() => false)
+          .then((held) => (held ? this.run() : undefined))
+          .catch(() => undefined);
       }, options.intervalMs);
     },
     stop() {

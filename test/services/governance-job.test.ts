@@ -23,7 +23,7 @@ function fakeTimers() {
   return { timers, fire: () => intervals.forEach((t) => t.fn()), intervals };
 }
 
-function setup(enabled = true) {
+function setup(enabled = true, lease?: (ttlMs: number) => Promise<boolean>) {
   const clock = createManualClock(1_767_225_600_000);
   const key: ApiKey = {
     id: 'pk_live_old000000000001',
@@ -61,6 +61,7 @@ function setup(enabled = true) {
       },
       clock,
       timers,
+      ...(lease !== undefined ? { lease } : {}),
     },
     { enabled, intervalMs: 3_600_000, policies: DEFAULT_GOVERNANCE_POLICIES },
   );
@@ -96,5 +97,33 @@ describe('governance job', () => {
     const s = setup(false);
     s.job.start();
     expect(s.intervals.size).toBe(0);
+  });
+
+  it('in a cluster, a tick runs only on the node that got the lease (and asks for less than the interval)', async () => {
+    const asked: number[] = [];
+    let grant = false;
+    const s = setup(true, (ttlMs) => {
+      asked.push(ttlMs);
+      return Promise.resolve(grant);
+    });
+    s.job.start();
+    s.clock.advance(90 * DAY);
+    s.fire();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.disabled).toEqual([]);
+    grant = true;
+    s.fire();
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(s.disabled).toEqual(['pk_live_old000000000001']);
+    expect(asked).toEqual([3_599_000, 3_599_000]);
+  });
+
+  it('skips the tick when the lease cannot be asked', async () => {
+    const s = setup(true, () => Promise.reject(new Error('redis down')));
+    s.job.start();
+    s.clock.advance(90 * DAY);
+    s.fire();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.disabled).toEqual([]);
   });
 });
