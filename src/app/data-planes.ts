@@ -209,6 +209,7 @@ export async function createDataPlane(
       pipeline,
       clientIp: createClientIpResolver({ trustedProxies: shared.config.dataPlane.trustedProxies }),
       clock: shared.clock,
+      onDecision: shared.onDecision,
     });
   }
   if (shared.config.dataPlane.websocket.enabled) {

@@ -12,10 +12,16 @@ import type { ApiKey, Environment, Scope } from '../../core/keys/model.js';
 import type { ClientIpResolver } from '../../core/net/client-ip.js';
 import { narrowScopes, parseScopeParam, formatScopes } from '../../core/oauth/scopes.js';
 import { TOKEN_REASON_CATALOG } from '../../core/oauth/token-reasons.js';
-import { evaluateRequest, type PipelineDeps, type PipelineRequest } from '../../core/pipeline.js';
+import {
+  evaluateRequest,
+  type Decision,
+  type PipelineDeps,
+  type PipelineRequest,
+} from '../../core/pipeline.js';
 import { publicReason, REASON_CATALOG, type ReasonCode } from '../../core/reasons.js';
 import type { RouteSpec } from '../../core/routes/route-table.js';
 import type { AccessGrant, AccessTokenService } from '../../services/access-tokens.js';
+import type { DecisionRecord } from './build-data-plane-app.js';
 import { bearerTokenOf, readOAuthParams } from './oauth-params.js';
 
 export interface OAuthRoutesDeps {
@@ -25,6 +31,11 @@ export interface OAuthRoutesDeps {
   readonly pipeline: PipelineDeps;
   readonly clientIp: ClientIpResolver;
   readonly clock: Clock;
+  /**
+   * Told of every authenticated endpoint call once it is answered, like the proxied requests:
+   * the traffic log, metrics and anomaly detection see token issuance too.
+   */
+  readonly onDecision?: (record: DecisionRecord) => void;
 }
 
 /** Route actions of the endpoints (what rate limits, risk and the traffic log see). */
@@ -45,6 +56,31 @@ type Authenticated =
 /** Registers the endpoints on a data-plane app (before it listens). */
 export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRoutesDeps): void {
   const { service, environment } = deps;
+  // The pipeline's decision of a call, reported with the status once the answer is sent.
+  const evaluated = new WeakMap<
+    FastifyRequest,
+    { decision: Decision; input: PipelineRequest; startedAt: number; pipelineMs: number }
+  >();
+  const onDecision = deps.onDecision;
+  if (onDecision !== undefined) {
+    app.addHook('onResponse', (request, reply, done) => {
+      const call = evaluated.get(request);
+      if (call !== undefined) {
+        evaluated.delete(request);
+        onDecision({
+          requestId: request.id,
+          decision: call.decision,
+          clientIp: call.input.clientIp,
+          nowMs: call.input.nowMs,
+          method: call.input.method,
+          status: reply.statusCode,
+          pipelineMs: call.pipelineMs,
+          totalMs: performance.now() - call.startedAt,
+        });
+      }
+      done();
+    });
+  }
 
   function pipelineRequest(request: FastifyRequest): PipelineRequest {
     const raw = request.raw;
@@ -62,7 +98,12 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRoutesDeps)
   }
 
   /** The signed request through the pipeline, against a route standing for this endpoint. */
-  async function authenticate(input: PipelineRequest, action: string): Promise<Authenticated> {
+  async function authenticate(
+    request: FastifyRequest,
+    input: PipelineRequest,
+    action: string,
+  ): Promise<Authenticated> {
+    const startedAt = performance.now();
     const p = deps.pipeline;
     const route: RouteSpec = {
       method: 'POST',
@@ -89,6 +130,13 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRoutesDeps)
       ...(p.risk !== undefined ? { risk: p.risk } : {}),
     };
     const decision = await evaluateRequest(pipeline, input);
+    if (onDecision !== undefined)
+      evaluated.set(request, {
+        decision,
+        input,
+        startedAt,
+        pipelineMs: performance.now() - startedAt,
+      });
     if (decision.outcome === 'allow') return { ok: true, key: decision.key };
     if (decision.outcome === 'public') return { ok: false, reason: 'CREDENTIALS_MISSING' };
     return {
@@ -129,7 +177,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRoutesDeps)
       return oauthError(reply, 400, 'unsupported_grant_type', 'Only client_credentials.');
     const requested = parseScopeParam(read.params.get('scope'));
     if (!requested.ok) return oauthError(reply, 400, 'invalid_scope', 'Unknown or repeated scope.');
-    const caller = await authenticate(input, OAUTH_ACTIONS.token);
+    const caller = await authenticate(request, input, OAUTH_ACTIONS.token);
     if (!caller.ok) return refuseClient(reply, caller);
     const narrowed = narrowScopes(caller.key.scopes, requested.scopes);
     if (!narrowed.ok)
@@ -153,7 +201,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRoutesDeps)
       const { keyId, accountId, scopes, exp, jti } = verdict;
       grant = { keyId, accountId, environment, scopes, exp, jti };
     } else {
-      const caller = await authenticate(input, OAUTH_ACTIONS.ticket);
+      const caller = await authenticate(request, input, OAUTH_ACTIONS.ticket);
       if (!caller.ok) return refuseClient(reply, caller);
       const key = caller.key;
       grant = {
@@ -188,7 +236,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRoutesDeps)
     const read = readOAuthParams(input.headers, input.rawQuery, input.body);
     const token = read.ok ? read.params.get('token') : undefined;
     if (token === undefined) return oauthError(reply, 400, 'invalid_request', 'token is required.');
-    const caller = await authenticate(input, OAUTH_ACTIONS.introspect);
+    const caller = await authenticate(request, input, OAUTH_ACTIONS.introspect);
     if (!caller.ok) return refuseClient(reply, caller);
     // RFC 7662 §2.2: a token the caller may not see is simply inactive (no ownership oracle).
     const verdict = await service.verify(token, { environment });
@@ -225,7 +273,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: OAuthRoutesDeps)
       if (!verdict.ok) return invalidToken(reply, verdict.reason);
       callerKeyId = verdict.keyId;
     } else {
-      const caller = await authenticate(input, OAUTH_ACTIONS.revoke);
+      const caller = await authenticate(request, input, OAUTH_ACTIONS.revoke);
       if (!caller.ok) return refuseClient(reply, caller);
       callerKeyId = caller.key.id;
     }

@@ -3,7 +3,9 @@
  * after real requests (documented series, environment labels, token rule), and the traffic log
  * queried through the admin API, sandbox and production kept apart.
  */
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { signNativeRequest } from '../../../src/core/signing/native/index.js';
 import { limitSubject } from '../../../src/app/observability.js';
 import { admin, newKey, send, startGateway, type Gateway } from './gateway.js';
 
@@ -135,6 +137,54 @@ describe('GET /v1/traffic', () => {
     expect(body.records[1]?.totalMs).toBeTypeOf('number');
     expect(body.records[1]?.upstreamMs).toBeTypeOf('number');
     expect(body.records[0]).toMatchObject({ decision: 'deny', reason: 'SIGNATURE_INVALID' });
+  });
+
+  it('records the authorization server calls too (token issued, token refused)', async () => {
+    const g = await gateway();
+    const key = await newKey(g);
+    const token = async (secret: string) => {
+      const body = 'grant_type=client_credentials';
+      const headers = signNativeRequest({
+        method: 'POST',
+        path: '/oauth/token',
+        rawQuery: null,
+        body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        keyId: key.id,
+        secret,
+        createdSeconds: Math.floor(g.clock.now() / 1000),
+        nonce: randomBytes(12).toString('base64url'),
+      });
+      const response = await fetch(`${g.urls.sandbox}/oauth/token`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    expect(await token(key.secret)).toBe(200);
+    expect(await token('psk_wrong_secret')).toBe(401);
+    await g.settle();
+    const { body } = await admin<{ records: Record<string, unknown>[] }>(
+      g,
+      'GET',
+      `/v1/traffic?keyId=${key.id}&since=1h`,
+    );
+    expect(body.records).toHaveLength(2);
+    expect(body.records[1]).toMatchObject({
+      keyId: key.id,
+      method: 'POST',
+      action: 'oauth.token',
+      decision: 'allow',
+      status: 200,
+    });
+    expect(body.records[0]).toMatchObject({
+      action: 'oauth.token',
+      decision: 'deny',
+      reason: 'SIGNATURE_INVALID',
+      status: 401,
+    });
   });
 
   it('keeps sandbox and production apart with the environment filter', async () => {
