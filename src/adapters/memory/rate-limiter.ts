@@ -8,7 +8,7 @@
  *   Dropping a live bucket forgets its admissions (that subject gets a fresh window): the bound
  *   must be sized above the number of subjects active within the longest window.
  */
-import { assertCost, mergeChecks } from '../../core/limits/decide-limits.js';
+import { assertCost, isVetted, mergeChecks } from '../../core/limits/decide-limits.js';
 import {
   createWindowLog,
   decideWindow,
@@ -114,7 +114,8 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
    */
   function take(rawChecks: readonly LimitCheck[], nowMs: number): LimitResult {
     if (nowMs - lastSweepMs >= sweepIntervalMs) sweep(nowMs);
-    const checks = mergeChecks(rawChecks);
+    const vetted = isVetted(rawChecks);
+    const checks = vetted ? rawChecks : mergeChecks(rawChecks);
     const n = checks.length;
     if (logs.length < n) logs = new Array<WindowLog | undefined>(n);
     let allowed = true;
@@ -122,7 +123,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
     let violated: string | undefined;
     for (let i = 0; i < n; i++) {
       const check = checks[i]!; // i < n
-      assertCost(check.cost);
+      if (!vetted) assertCost(check.cost);
       const log = lookup(check, nowMs);
       logs[i] = log;
       const used = log === undefined ? 0 : log.used;

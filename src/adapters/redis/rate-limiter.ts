@@ -15,7 +15,7 @@
  * decided locally, which errs on the strict side.
  */
 import { createHash } from 'node:crypto';
-import { mergeChecks, assertCost } from '../../core/limits/decide-limits.js';
+import { assertCost, isVetted, mergeChecks } from '../../core/limits/decide-limits.js';
 import { checkedTtlMs } from '../../core/replay/replay-guard.js';
 import type {
   CheckResult,
@@ -134,6 +134,14 @@ export function createRedisRateLimiter(
     }
   }
 
+  /** The merged set, costs checked; a set createRequestLimits vetted is used as it is. */
+  function vetted(rawChecks: readonly LimitCheck[]): readonly LimitCheck[] {
+    if (isVetted(rawChecks)) return rawChecks;
+    const checks = mergeChecks(rawChecks);
+    for (const check of checks) assertCost(check.cost);
+    return checks;
+  }
+
   function encode(checks: readonly LimitCheck[], nowMs: number) {
     const keys: string[] = [];
     const args: (string | number)[] = [options.clock === 'caller' ? nowMs : ''];
@@ -154,8 +162,7 @@ export function createRedisRateLimiter(
           nowMs: number,
           replay: ReplayMark,
         ): Promise<OnceResult> => {
-          const checks = mergeChecks(rawChecks);
-          for (const check of checks) assertCost(check.cost);
+          const checks = vetted(rawChecks);
           // Off Redis for now: the caller asks the replay guard and `take` (the fallback) apart.
           if (status.mode !== 'redis' && nowMs < retryRedisAtMs) return undefined;
           const { keys, args } = encode(checks, nowMs);
@@ -179,8 +186,7 @@ export function createRedisRateLimiter(
   return {
     ...(takeOnce === undefined ? {} : { takeOnce }),
     async take(rawChecks, nowMs) {
-      const checks = mergeChecks(rawChecks);
-      for (const check of checks) assertCost(check.cost);
+      const checks = vetted(rawChecks);
       if (status.mode !== 'redis' && nowMs < retryRedisAtMs) return degraded(checks, nowMs);
       const { keys, args } = encode(checks, nowMs);
       let reply: unknown;

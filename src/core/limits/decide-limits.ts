@@ -13,6 +13,29 @@ export function assertCost(cost: number): void {
   }
 }
 
+/**
+ * Check sets known to be merged (no bucket twice) with valid costs: built and frozen once by
+ * createRequestLimits and reused by every request of a key, so a take need not check them again
+ * (the merge scan alone was ~0.5 µs of the pipeline's ~2.5 µs limit step).
+ */
+const VETTED = new WeakSet<readonly LimitCheck[]>();
+
+/**
+ * Vets a frozen set of frozen checks once: throws like a take would on a bad cost, and marks
+ * it when nothing repeats. Returns `checks`. Unfrozen sets are left alone (they could change).
+ */
+export function vetChecks(checks: readonly LimitCheck[]): readonly LimitCheck[] {
+  if (!Object.isFrozen(checks) || !checks.every((check) => Object.isFrozen(check))) return checks;
+  for (const check of checks) assertCost(check.cost);
+  if (mergeChecks(checks) === checks) VETTED.add(checks);
+  return checks;
+}
+
+/** Whether `checks` was vetted: merged, valid costs, immutable. */
+export function isVetted(checks: readonly LimitCheck[]): boolean {
+  return VETTED.has(checks);
+}
+
 /** True when two checks charge the same stored log. */
 function sameBucket(a: LimitCheck, b: LimitCheck): boolean {
   return a.bucketKey === b.bucketKey && a.rule.name === b.rule.name;

@@ -9,6 +9,7 @@
  */
 import type { Dialect } from '../signing/types.js';
 import { binanceHeaders, binanceInterval, bybitHeaders, rateLimitHeaders } from './headers.js';
+import { vetChecks } from './decide-limits.js';
 import type { LimitCheck, LimitResult, LimitRule } from './types.js';
 
 /** One configured window: at most `limit` in any `windowMs`. */
@@ -159,7 +160,7 @@ export function createRequestLimits(spec: RequestLimitsSpec): RequestLimits {
       );
     }
     if (order) push(checks, account.ord, rules.orders, 1);
-    return Object.freeze(checks);
+    return vetChecks(Object.freeze(checks));
   }
 
   return {
@@ -186,7 +187,7 @@ export function createRequestLimits(spec: RequestLimitsSpec): RequestLimits {
       return cached(failures, ipPrefix, () => {
         const checks: LimitCheck[] = [];
         push(checks, `fail:${ipPrefix}`, authFailures, 1);
-        return Object.freeze(checks);
+        return vetChecks(Object.freeze(checks));
       });
     },
     headersFor(dialect, result, nowMs) {
@@ -243,7 +244,7 @@ function cached<V>(cache: Map<string, V>, key: string, make: () => V): V {
 }
 
 function push(checks: LimitCheck[], bucketKey: string, rules: readonly LimitRule[], cost: number) {
-  for (const rule of rules) checks.push({ bucketKey, rule, cost });
+  for (const rule of rules) checks.push(Object.freeze({ bucketKey, rule, cost }));
 }
 
 function retryAfter(result: LimitResult): Record<string, string> {
