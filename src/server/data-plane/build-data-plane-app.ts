@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -62,6 +64,8 @@ export interface DataPlaneOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Upstream answers up to this size (by Content-Length) are read whole before they are sent. */
+const BUFFERED_ANSWER_BYTES = 64 * 1024;
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 
 /** How often Node checks for timed-out connections: a quarter of the headers timeout, 0.1–1 s. */
@@ -320,12 +324,28 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
     if (decision.outcome === 'allow' && decision.limits !== undefined) {
       void reply.headers(limitHeaders(deps.pipeline, decision.dialect, decision.limits, nowMs));
     }
+    // A small answer of known length is read whole and sent as one buffer (one write, no stream
+    // plumbing per response); a large or unknown-length one is streamed as it arrives.
+    let answer: Buffer | Readable = result.body;
+    const length = Number(result.headers['content-length']);
+    if (length >= 0 && length <= BUFFERED_ANSWER_BYTES) {
+      try {
+        answer = await buffer(result.body);
+      } catch {
+        const dialect =
+          decision.outcome === 'allow' ? decision.dialect : decision.route.route.dialect;
+        return report(
+          sendDenial(reply, dialect, 'UPSTREAM_UNAVAILABLE', request.id, nowMs),
+          upstreamMs,
+        );
+      }
+    }
     return report(
       reply
         .status(result.status)
         .headers(clientHeaders(result.headers))
         .header('x-request-id', request.id)
-        .send(result.body),
+        .send(answer),
       upstreamMs,
     );
   };

@@ -150,6 +150,32 @@ describe('what the upstream receives', () => {
   });
 });
 
+describe('what the client receives', () => {
+  // Answers up to 64 KiB of known length are read whole and sent in one piece; larger or
+  // unknown-length ones are streamed. Either way the client gets every byte.
+  it.each([
+    ['small, buffered', '1000', 1000],
+    ['64 KiB exactly, buffered', String(64 * 1024), 64 * 1024],
+    ['large, streamed', String(300 * 1024), 300 * 1024],
+    ['without a length, streamed', 'chunked-200000', 200_000],
+    ['empty', '0', 0],
+  ])('%s: every byte arrives', async (_what, shape, bytes) => {
+    const answer = await call('GET', '/api/v1/balances', undefined, trader, {
+      headers: { 'x-test-answer': shape },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe('a'.repeat(bytes));
+  });
+
+  it('a small answer cut short by the upstream → 502 UPSTREAM_UNAVAILABLE, never a truncated 200', async () => {
+    const answer = await call('GET', '/api/v1/balances', undefined, trader, {
+      headers: { 'x-test-answer': 'cut-1000' },
+    });
+    expect(answer.status).toBe(502);
+    expect(codeOf(answer)).toBe('UPSTREAM_UNAVAILABLE');
+  });
+});
+
 describe('upstream failures', () => {
   it('an upstream that does not answer in time → 504 UPSTREAM_TIMEOUT', async () => {
     const answer = await call('GET', '/api/v1/balances', undefined, trader, {

@@ -178,8 +178,10 @@ export interface TestUpstream {
 }
 
 /**
- * A tiny upstream: a request carrying `x-test-hang` is never answered; everything else answers
- * 200 with the request it received (method, url, headers, body) as JSON.
+ * A tiny upstream: a request carrying `x-test-hang` is never answered; `x-test-answer: <n>`
+ * answers n bytes (`a`…) with a Content-Length, `x-test-answer: chunked-<n>` the same without
+ * one, and `x-test-answer: cut-<n>` announces 2n bytes, sends n and drops the connection;
+ * everything else answers 200 with the request it received (method, url, headers, body) as JSON.
  */
 export async function startTestUpstream(): Promise<TestUpstream> {
   const seen: TestUpstream['seen'] = [];
@@ -195,6 +197,25 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       };
       seen.push(entry);
       if (request.headers['x-test-hang'] !== undefined) return; // never answers
+      const shape = /^(chunked-|cut-)?(\d+)$/.exec(String(request.headers['x-test-answer'] ?? ''));
+      if (shape !== null) {
+        const bytes = Buffer.alloc(Number(shape[2]), 0x61);
+        if (shape[1] === 'chunked-') {
+          response.writeHead(200, { 'content-type': 'text/plain' });
+          response.write(bytes.subarray(0, bytes.length >> 1));
+          response.end(bytes.subarray(bytes.length >> 1));
+        } else if (shape[1] === 'cut-') {
+          response.writeHead(200, {
+            'content-type': 'text/plain',
+            'content-length': 2 * bytes.length,
+          });
+          response.write(bytes, () => response.socket?.destroy());
+        } else {
+          response.writeHead(200, { 'content-type': 'text/plain', 'content-length': bytes.length });
+          response.end(bytes);
+        }
+        return;
+      }
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify(entry));
     });
