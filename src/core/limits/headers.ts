@@ -5,9 +5,19 @@
  */
 import type { CheckResult, LimitResult } from './types.js';
 
+const QUOTED = new Map<string, string>();
+
 /** sf-string content (RFC 8941 §3.3.3): escape the two characters that need it. */
 function sfString(text: string): string {
-  return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  // Rule names are few and come from the configuration: each is escaped once (two per rule and
+  // answer otherwise). Bounded anyway.
+  let quoted = QUOTED.get(text);
+  if (quoted === undefined) {
+    quoted = `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+    if (QUOTED.size >= 1024) QUOTED.clear();
+    QUOTED.set(text, quoted);
+  }
+  return quoted;
 }
 
 /** Whole seconds, rounded up: a client waiting this long is never early. */
