@@ -79,6 +79,9 @@ export interface RedisRateLimiter extends RateLimiter {
   status(): RedisLimiterStatus;
 }
 
+/** What `ask` answers when Redis could not run the script. */
+const REDIS_FAILED = Symbol('redis failed');
+
 const SCRIPT_SHA = createHash('sha1').update(RATE_LIMIT_SCRIPT).digest('hex');
 
 /** Creates the Redis limiter over an existing client (see REDIS_LIMITER_CLIENT_OPTIONS). */
@@ -134,6 +137,22 @@ export function createRedisRateLimiter(
     }
   }
 
+  /**
+   * Runs the script; an error switches to the `onRedisDown` mode until the next probe and
+   * answers REDIS_FAILED, a reply switches back to Redis.
+   */
+  async function ask(keys: string[], args: (string | number)[], nowMs: number): Promise<unknown> {
+    try {
+      const reply = await run(keys, args);
+      setMode('redis', nowMs);
+      return reply;
+    } catch (error) {
+      retryRedisAtMs = nowMs + probeIntervalMs;
+      setMode(options.onRedisDown, nowMs, error);
+      return REDIS_FAILED;
+    }
+  }
+
   /** The merged set, costs checked; a set createRequestLimits vetted is used as it is. */
   function vetted(rawChecks: readonly LimitCheck[]): readonly LimitCheck[] {
     if (isVetted(rawChecks)) return rawChecks;
@@ -168,16 +187,9 @@ export function createRedisRateLimiter(
           const { keys, args } = encode(checks, nowMs);
           keys.push(replayKeyPrefix + replay.id);
           args.push(checkedTtlMs(replay.ttlMs));
-          let reply: unknown;
-          try {
-            reply = await run(keys, args);
-          } catch (error) {
-            retryRedisAtMs = nowMs + probeIntervalMs;
-            setMode(options.onRedisDown, nowMs, error);
-            // The id could not be recorded: replay protection fails closed, whatever the limits do.
-            return 'unavailable';
-          }
-          setMode('redis', nowMs);
+          const reply = await ask(keys, args, nowMs);
+          // The id could not be recorded: replay protection fails closed, whatever the limits do.
+          if (reply === REDIS_FAILED) return 'unavailable';
           if (Array.isArray(reply) && reply.length === 1 && Number(reply[0]) === -1)
             return 'replayed';
           return toResult(checks, reply);
@@ -189,15 +201,8 @@ export function createRedisRateLimiter(
       const checks = vetted(rawChecks);
       if (status.mode !== 'redis' && nowMs < retryRedisAtMs) return degraded(checks, nowMs);
       const { keys, args } = encode(checks, nowMs);
-      let reply: unknown;
-      try {
-        reply = await run(keys, args);
-      } catch (error) {
-        retryRedisAtMs = nowMs + probeIntervalMs;
-        setMode(options.onRedisDown, nowMs, error);
-        return degraded(checks, nowMs);
-      }
-      setMode('redis', nowMs);
+      const reply = await ask(keys, args, nowMs);
+      if (reply === REDIS_FAILED) return degraded(checks, nowMs);
       return toResult(checks, reply);
     },
     status: () => status,

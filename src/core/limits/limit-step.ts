@@ -9,7 +9,7 @@ import type { Dialect } from '../signing/types.js';
 import type { BanStatus, RefusalOutcome } from './bans.js';
 import type { FailureBlocks } from './failure-blocks.js';
 import type { LimitThrottle, RequestLimits } from './request-limits.js';
-import type { LimitResult, OnceResult, RateLimiter, ReplayMark } from './types.js';
+import type { LimitCheck, LimitResult, OnceResult, RateLimiter, ReplayMark } from './types.js';
 
 /** The slice of a ban store the pipeline uses (createMemoryBanStore satisfies it). */
 export interface BanBook {
@@ -180,6 +180,24 @@ export function chargeFailure(
   return taken instanceof Promise ? taken.then(settle, () => decision) : settle(taken);
 }
 
+/** The checks a verified request is charged: its key, account, IP prefix and (orders) order count. */
+function checksOf(
+  limits: PipelineLimits,
+  prefix: string,
+  request: { readonly key: Allow['key']; readonly route: Allow['route'] },
+  throttle: LimitThrottle | undefined,
+): readonly LimitCheck[] {
+  const { route, key } = request;
+  return limits.rules.checksFor(
+    key.id,
+    key.accountId,
+    prefix,
+    route.route.weight,
+    route.route.action,
+    throttle,
+  );
+}
+
 /**
  * Step 6: one atomic take of weight per key, account and IP prefix (and orders); `throttle`
  * shrinks the key's and the prefix's limits while a risk response is in force.
@@ -192,14 +210,7 @@ export function chargeAllowed(
   throttle?: LimitThrottle,
 ): Decision | Promise<Decision> {
   const { route, key } = decision;
-  const checks = limits.rules.checksFor(
-    key.id,
-    key.accountId,
-    prefix,
-    route.route.weight,
-    route.route.action,
-    throttle,
-  );
+  const checks = checksOf(limits, prefix, decision, throttle);
   if (checks.length === 0) return decision;
   const taken = limits.limiter.take(checks, nowMs);
   if (!(taken instanceof Promise)) return settleAllowed(limits, prefix, nowMs, decision, taken);
@@ -228,15 +239,7 @@ export function chargeAllowedOnce(
 ): OnceOutcome | Promise<OnceOutcome> {
   const limiter = limits.limiter;
   if (limiter.takeOnce === undefined) return undefined;
-  const { route, key } = decision;
-  const checks = limits.rules.checksFor(
-    key.id,
-    key.accountId,
-    prefix,
-    route.route.weight,
-    route.route.action,
-    throttle,
-  );
+  const checks = checksOf(limits, prefix, decision, throttle);
   if (checks.length === 0) return undefined;
   const settle = (once: OnceResult): OnceOutcome =>
     once === undefined || once === 'replayed' || once === 'unavailable'
@@ -283,14 +286,7 @@ export function chargeHeld(
   throttle?: LimitThrottle,
 ): Deny | Promise<Deny> {
   const { route, key } = decision.held;
-  const checks = limits.rules.checksFor(
-    key.id,
-    key.accountId,
-    prefix,
-    route.route.weight,
-    route.route.action,
-    throttle,
-  );
+  const checks = checksOf(limits, prefix, decision.held, throttle);
   if (checks.length === 0) return decision;
   const base = { route, keyId: key.id };
   const settle = (result: LimitResult): Deny => {
