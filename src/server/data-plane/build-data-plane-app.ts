@@ -301,6 +301,8 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
       forwardQuery = decision.forwardQuery;
       forwardBody = decision.forwardBody;
     }
+    // The dialect of this request's answers: the verified one, or the route's for a public route.
+    const dialect = decision.outcome === 'allow' ? decision.dialect : decision.route.route.dialect;
     const forwardedAt = performance.now();
     const result = await deps.upstream.forward({
       method,
@@ -310,7 +312,7 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
       retrySafe: () =>
         isRetrySafe({
           method,
-          dialect: decision.outcome === 'allow' ? decision.dialect : decision.route.route.dialect,
+          dialect,
           query: forwardQuery,
           headers: raw.headers,
           body: forwardBody,
@@ -331,8 +333,6 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
     }
     if (!result.ok) {
       request.log.warn({ reqId: request.id, reason: result.reason }, 'upstream failed');
-      const dialect =
-        decision.outcome === 'allow' ? decision.dialect : decision.route.route.dialect;
       return report(sendDenial(reply, dialect, result.reason, request.id, nowMs), upstreamMs);
     }
     if (decision.outcome === 'allow' && decision.limits !== undefined) {
@@ -346,8 +346,6 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
       try {
         answer = await readWhole(result.body);
       } catch {
-        const dialect =
-          decision.outcome === 'allow' ? decision.dialect : decision.route.route.dialect;
         return report(
           sendDenial(reply, dialect, 'UPSTREAM_UNAVAILABLE', request.id, nowMs),
           upstreamMs,
