@@ -202,16 +202,15 @@ function settleDeferred(
   if (d.outcome === 'public') return next(d);
   const dialect = d.dialect;
   const keyId = d.outcome === 'allow' ? d.key.id : d.keyId;
-  const refused = (reason: ReasonCode): Decision => deny(reason, dialect, d.route, keyId);
+  // The same answers as the separate path (afterReplay): a replay, or a guard that cannot say.
+  const refused = (v: 'replayed' | 'unavailable'): Decision =>
+    deny(v === 'replayed' ? 'NONCE_REPLAYED' : 'REPLAY_CHECK_UNAVAILABLE', dialect, d.route, keyId);
   const separately = (): Decision | Promise<Decision> => {
     const verdict = deps.replay.remember(mark.id, mark.ttlMs);
-    const after = (v: ReplayVerdict): Decision | Promise<Decision> => {
-      if (v === 'replayed') return refused('NONCE_REPLAYED');
-      if (v === 'unavailable') return refused('REPLAY_CHECK_UNAVAILABLE');
-      return next(d);
-    };
+    const after = (v: ReplayVerdict): Decision | Promise<Decision> =>
+      v === 'fresh' ? next(d) : refused(v);
     return verdict instanceof Promise
-      ? verdict.then(after, () => refused('REPLAY_CHECK_UNAVAILABLE'))
+      ? verdict.then(after, () => refused('unavailable'))
       : after(verdict);
   };
   if (d.outcome !== 'allow') return separately();
@@ -225,9 +224,7 @@ function settleDeferred(
   );
   const after = (o: Awaited<typeof once>): Decision | Promise<Decision> => {
     if (o === undefined) return separately();
-    if (o === 'replayed') return refused('NONCE_REPLAYED');
-    if (o === 'unavailable') return refused('REPLAY_CHECK_UNAVAILABLE');
-    return o;
+    return o === 'replayed' || o === 'unavailable' ? refused(o) : o;
   };
   return once instanceof Promise ? once.then(after) : after(once);
 }
