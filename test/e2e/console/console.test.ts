@@ -348,8 +348,13 @@ describe('policies, alerts and traffic', () => {
   });
 
   it('stays readable on a narrow window: no horizontal scrolling of the page', async () => {
+    // The longest name an account may have, in wide glyphs: it shows in the account list and
+    // in the create-key form's account select, whose natural width is its longest option.
+    await cliCreateAccount(server.dataDir, 'W'.repeat(128));
     await page.setViewportSize({ width: 420, height: 800 });
+    await openPage(page, 'Policies');
     await openPage(page, 'Accounts & keys');
+    await page.locator('.accounts').getByText('W'.repeat(128)).waitFor();
     await page.locator('tr[data-key-id]').first().waitFor();
     const overflow = await page.evaluate<number>(
       'document.documentElement.scrollWidth - document.documentElement.clientWidth',
