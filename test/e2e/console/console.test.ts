@@ -361,6 +361,14 @@ describe('policies, alerts and traffic', () => {
     );
     expect(overflow).toBeLessThanOrEqual(0);
     await screenshot(page, 'keys-narrow');
+    for (const title of ['Approvals', 'Policies', 'Audit log', 'Alerts', 'Traffic']) {
+      await openPage(page, title);
+      await page.waitForLoadState('networkidle');
+      const pageOverflow = await page.evaluate<number>(
+        'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+      );
+      expect({ title, overflow: pageOverflow }).toEqual({ title, overflow: 0 });
+    }
     await page.setViewportSize({ width: 1280, height: 800 });
     expectNoConsoleErrors();
   });
