@@ -58,9 +58,24 @@ const NATIVE_ORDER = {
   notional: 'double(body.quantity) * double(body.price)',
 } as const;
 
+/** A Binance parameter: in the query string or in the form body (the scheme refuses both at once). */
+const binance = (name: string): string => `(has(query.${name}) ? query.${name} : body.${name})`;
+
+/** A Bybit spot market buy counts `qty` in the quote coin unless `marketUnit` says baseCoin. */
+const BYBIT_QUOTE_SIZED =
+  'body.orderType == "Market" && (has(body.marketUnit) ? body.marketUnit == "quoteCoin" : ' +
+  'body.category == "spot" && body.side == "Buy")';
+/** An OKX spot market buy counts `sz` in the quote currency unless `tgtCcy` says base_ccy. */
+const OKX_QUOTE_SIZED =
+  'body.ordType == "market" && (has(body.tgtCcy) ? body.tgtCcy == "quote_ccy" : body.side == "buy")';
+
 /**
- * What policies see of each action (docs/policies.md §2.1). Native routes only for now: the
- * exchange dialects carry parameters in query or form bodies whose shape varies by client.
+ * What policies and spend allowances see of each action (docs/policies.md §2.1), the same
+ * parameters whichever dialect the client speaks: `side` and `orderType` in lower case (BUY,
+ * Buy and buy are all `buy`), `quantity` in the base asset, `price` in the quote asset, and
+ * `notional` = quantity × price, or the quote amount of a market order sized in the quote
+ * asset (Binance quoteOrderQty, a Bybit or OKX spot market buy), which then has no `quantity`.
+ * `symbol` is the instrument as the dialect names it (BTCUSDT, BTC-USDT).
  */
 const PARAMS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   'native order.place': NATIVE_ORDER,
@@ -68,6 +83,32 @@ const PARAMS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
     asset: 'body.asset',
     amount: 'body.amount',
     address: 'body.address',
+  },
+  'binance order.place': {
+    symbol: binance('symbol'),
+    side: `${binance('side')}.lowerAscii()`,
+    orderType: `${binance('type')}.lowerAscii()`,
+    quantity: binance('quantity'),
+    price: binance('price'),
+    notional:
+      `has(query.quoteOrderQty) || has(body.quoteOrderQty) ? ${binance('quoteOrderQty')} : ` +
+      `double(${binance('quantity')}) * double(${binance('price')})`,
+  },
+  'bybit order.place': {
+    symbol: 'body.symbol',
+    side: 'body.side.lowerAscii()',
+    orderType: 'body.orderType.lowerAscii()',
+    quantity: `${BYBIT_QUOTE_SIZED} ? absent() : body.qty`,
+    price: 'body.price',
+    notional: `${BYBIT_QUOTE_SIZED} ? body.qty : double(body.qty) * double(body.price)`,
+  },
+  'okx order.place': {
+    symbol: 'body.instId',
+    side: 'body.side.lowerAscii()',
+    orderType: 'body.ordType.lowerAscii()',
+    quantity: `${OKX_QUOTE_SIZED} ? absent() : body.sz`,
+    price: 'body.px',
+    notional: `${OKX_QUOTE_SIZED} ? body.sz : double(body.sz) * double(body.px)`,
   },
 };
 

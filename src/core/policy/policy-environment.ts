@@ -98,7 +98,19 @@ function createExtractorEnvironment(): CelEnvironment {
   })
     .registerVariable('query', 'map<string, string>')
     .registerVariable('pathParams', 'map<string, string>')
-    .registerVariable('body', 'dyn');
+    .registerVariable('body', 'dyn')
+    .registerFunction('absent(): dyn', leaveOut, {
+      description:
+        'Leaves the parameter out, as a missing field does (e.g. a market order sized in the quote currency has no base quantity).',
+    });
+}
+
+/** What `absent()` throws: the fault a missing field gives, which extraction treats as absent. */
+function leaveOut(): never {
+  throw Object.assign(new Error('the parameter is absent'), {
+    code: 'no_such_key',
+    summary: 'the parameter is absent',
+  });
 }
 
 let conditionEnvironment: CelEnvironment | undefined;

@@ -9,11 +9,13 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliCreateKey, type CliKey } from '../../helpers/cli-keys.js';
+import { cliCreateAccount, cliCreateKey, cliJson, type CliKey } from '../../helpers/cli-keys.js';
+import { adminRequest } from '../../helpers/server-process.js';
 import {
   binanceClient,
   bybitClient,
   okxClient,
+  PASSPHRASE,
   rejectionOf,
   startDialectGateway,
   waitUntilExpired,
@@ -314,5 +316,104 @@ describe('ccxt binance with an Ed25519 key', () => {
     await expect(
       client.privateDeleteOrder({ symbol: 'BTCUSDT', orderId: placed.orderId }),
     ).resolves.toMatchObject({ status: 'CANCELED' });
+  });
+});
+
+/**
+ * Policies and spend allowances read the same order parameters whatever dialect the client
+ * speaks (docs/policies.md §2.1): a notional limit and a no-sell rule written once hold for ccxt
+ * binance, bybit and okx, and a notional allowance counts their orders.
+ */
+const SIZED: Record<
+  DialectCase['name'],
+  (base: string, key: CliKey, qty: string, sell?: boolean) => Promise<unknown>
+> = {
+  binance: (base, key, qty, sell) =>
+    binanceClient(base, key).privatePostOrder({
+      ...BINANCE_ORDER,
+      quantity: qty,
+      side: sell ? 'SELL' : 'BUY',
+    }),
+  bybit: (base, key, qty, sell) =>
+    bybitClient(base, key).privatePostV5OrderCreate({
+      ...BYBIT_ORDER,
+      qty,
+      side: sell ? 'Sell' : 'Buy',
+    }),
+  okx: (base, key, qty, sell) =>
+    okxClient(base, key).privatePostTradeOrder({
+      ...OKX_ORDER,
+      sz: qty,
+      side: sell ? 'sell' : 'buy',
+    }),
+};
+/**
+ * What ccxt raises for POLICY_DENIED and ALLOWANCE_EXCEEDED in each dialect (docs/dialects.md),
+ * and the wire code. ccxt binance matches -1002 by its message first, and raises with the
+ * message alone, so that is what its error carries.
+ */
+const NOT_PERMITTED: Record<DialectCase['name'], (error: unknown) => void> = {
+  binance(error) {
+    expect((error as Error).constructor).toBe(ccxt.PermissionDenied);
+    expect((error as Error).message).toBe(
+      'binance You are not authorized to execute this request.',
+    );
+  },
+  bybit: (error) => expectCcxtError(error, ccxt.PermissionDenied, '10005'),
+  okx: (error) => expectCcxtError(error, ccxt.ExchangeError, '50120'),
+};
+
+describe.each([BINANCE, BYBIT, OKX])('policies and allowances on ccxt $name orders', (dialect) => {
+  const place = SIZED[dialect.name];
+  const refused = NOT_PERMITTED[dialect.name];
+  const newKey = async (name: string): Promise<CliKey> => {
+    const accountId = await cliCreateAccount(gateway.server.dataDir, `${dialect.name}-${name}`);
+    return cliCreateKey(gateway.server.dataDir, {
+      accountId,
+      extra: ['--passphrase', PASSPHRASE],
+    });
+  };
+
+  it('one rule over params.notional and params.side decides as it does for native orders', async () => {
+    const key = await newKey('policies');
+    const target = { actions: ['order.place'], accounts: [key.accountId] };
+    for (const policy of [
+      { id: `${dialect.name}-orders-baseline`, effect: 'permit', target, condition: 'true' },
+      {
+        id: `${dialect.name}-orders-small-buys`,
+        effect: 'forbid',
+        target,
+        condition: 'params.side == "sell" || params.orderType != "limit" || params.notional > 50.0',
+      },
+    ]) {
+      expect((await adminRequest(gateway.server, 'POST', '/v1/policies', policy)).status).toBe(201);
+    }
+    // 0.001 BTC at 40,000: 40 USDT.
+    await expect(place(gateway.sandboxUrl, key, '0.001')).resolves.toBeTruthy();
+    refused(await rejectionOf(place(gateway.sandboxUrl, key, '0.002')));
+    refused(await rejectionOf(place(gateway.sandboxUrl, key, '0.001', true)));
+  });
+
+  it('a notional allowance of 100 USDT places two orders of 40 and refuses the third', async () => {
+    const key = await newKey('allowance');
+    await cliJson(
+      ['keys', 'allowance', 'set', key.id, '--kind', 'notional', '--asset', 'USDT'].concat([
+        '--amount',
+        '100',
+        '--period',
+        '24h',
+        '--expires-in',
+        '7d',
+      ]),
+      gateway.server.dataDir,
+    );
+    await expect(place(gateway.sandboxUrl, key, '0.001')).resolves.toBeTruthy();
+    await expect(place(gateway.sandboxUrl, key, '0.001')).resolves.toBeTruthy();
+    refused(await rejectionOf(place(gateway.sandboxUrl, key, '0.001')));
+    const listed = await cliJson<{ remaining: string }[]>(
+      ['keys', 'allowance', 'list', key.id],
+      gateway.server.dataDir,
+    );
+    expect(listed.map((a) => a.remaining)).toEqual(['20']);
   });
 });
