@@ -39,7 +39,10 @@ export interface PgPoolOptions {
   readonly statementTimeoutMs?: number;
   /** Shown in pg_stat_activity. Default `portcullis`. */
   readonly applicationName?: string;
-  /** Told about errors of idle connections (the server went away); never given credentials. */
+  /**
+   * Told about errors of connections no query is waiting on (the server went away), idle or
+   * checked out; never given credentials.
+   */
   readonly onIdleError?: (error: Error) => void;
 }
 
@@ -107,10 +110,23 @@ export function createPgPool(options: PgPoolOptions): PgPool {
       typed<Row>(await pool.query(text, values ? [...values] : undefined)),
     async connect() {
       const client = await pool.connect();
+      // A checked-out connection that dies between two statements of a transaction (no query
+      // running to reject) emits 'error' on the client, which the pool only listens to while the
+      // connection is idle: unhandled, it would end the process. The next statement fails and
+      // the connection is dropped on release.
+      let failed = false;
+      const onError = (error: Error) => {
+        failed = true;
+        options.onIdleError?.(error);
+      };
+      client.on('error', onError);
       return {
         query: async <Row>(text: string, values?: readonly unknown[]) =>
           typed<Row>(await client.query(text, values ? [...values] : undefined)),
-        release: (destroy?: boolean) => client.release(destroy === true),
+        release: (destroy?: boolean) => {
+          client.off('error', onError);
+          client.release(destroy === true || failed);
+        },
       };
     },
     end: () => pool.end(),

@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPostgresControlStore } from '../../../src/adapters/postgres/postgres-control-store.js';
-import { toStoreError } from '../../../src/adapters/postgres/pg-pool.js';
+import { createPgPool, toStoreError } from '../../../src/adapters/postgres/pg-pool.js';
 import type { AuditDraft } from '../../../src/core/audit/audit-chain.js';
 import { createManualClock } from '../../helpers/manual-clock.js';
 import {
@@ -106,6 +106,36 @@ describe('PostgreSQL store failures', () => {
     );
     await idleErrorSeen;
     expect((await harness.store.appendAudit(draft)).seq).toBe(2);
+  });
+
+  it('survives a connection that dies inside a transaction between two statements', async () => {
+    // No query is running when the server ends the connection, so the driver emits 'error' on
+    // the checked-out client; unhandled, that would end the process (vitest reports it).
+    const errors: Error[] = [];
+    let died: () => void = () => undefined;
+    const dead = new Promise<void>((resolve) => (died = resolve));
+    const pool = createPgPool({
+      url: POSTGRES_URL,
+      schema: 'public',
+      onIdleError: (error) => {
+        errors.push(error);
+        died();
+      },
+    });
+    try {
+      const client = await pool.connect();
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await pool.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+      await dead;
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+      client.release();
+      // The dead connection was dropped, not pooled: the pool still answers.
+      expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      expect(errors).toHaveLength(1);
+    } finally {
+      await pool.end();
+    }
   });
 
   it('answers STORE_UNAVAILABLE after the store is closed', async () => {
