@@ -167,9 +167,10 @@ export function createObservability(
           },
           { ...DEFAULT_WEBHOOK_OPTIONS, endpoints: options.webhooks },
         );
+  const riskStore =
+    deps.riskStore ?? (db !== undefined ? createSqliteRiskStore(db) : createMemoryRiskStore());
   const risk = createRiskService({
-    store:
-      deps.riskStore ?? (db !== undefined ? createSqliteRiskStore(db) : createMemoryRiskStore()),
+    store: riskStore,
     clock: deps.clock,
     audit: deps.audit,
     ...(webhooks ? { webhooks } : {}),
@@ -195,6 +196,9 @@ export function createObservability(
           'anomaly signal',
         ),
       onError: onError('risk response'),
+      // First uses and new prefixes are remembered with the responses: across restarts, and
+      // on every node of a cluster.
+      sightings: riskStore,
     },
     { engine: options.risk.engine, responses: options.risk.responses, maxQueued: 100_000 },
   );

@@ -2,7 +2,14 @@
  * Feeds data-plane decisions to the anomaly engine off the request path: `observe` appends to a
  * bounded queue and returns; a batch is processed on a later turn of the event loop, each
  * signal mapped to its ladder step (`decideResponse`) and applied by the risk service.
+ *
+ * With a sighting store (the control store's risk store), `new_ip_prefix` and
+ * `first_sensitive_action` are decided on the store's durable, shared first sightings instead of
+ * the engine's process memory (src/core/risk/sightings.ts): a restart or another node does not
+ * make an old prefix or action new again. A bounded cache skips the store for what this process
+ * recorded lately.
  */
+import { createBoundedLru } from '../core/risk/bounded-lru.js';
 import {
   createRiskEngine,
   decideResponse,
@@ -11,8 +18,17 @@ import {
   type RiskEvent,
   type Signal,
 } from '../core/risk/index.js';
+import {
+  sightingMeasurement,
+  sightingRule,
+  sightingSignal,
+  sightingSignalKind,
+  sightingsOf,
+  type Sighting,
+} from '../core/risk/sightings.js';
 import type { Metrics } from './metrics.js';
 import type { RiskService } from './risk-service.js';
+import type { RiskStore } from './risk-store.js';
 import { systemTimers, type Timers } from './traffic-log.js';
 
 export interface RiskMonitorDeps {
@@ -21,7 +37,15 @@ export interface RiskMonitorDeps {
   readonly timers?: Timers;
   readonly onSignal?: (signal: Signal) => void;
   readonly onError?: (error: unknown) => void;
+  /** Durable, shared first sightings; without it the engine's process memory decides them. */
+  readonly sightings?: Pick<RiskStore, 'sight'>;
 }
+
+/**
+ * How long a sighting this process recorded skips the store: a prefix's last-seen time in the
+ * store is then at most this stale, against a 30-day forgetting time.
+ */
+export const SIGHTING_REFRESH_MS = 60 * 60_000;
 
 export interface RiskMonitorOptions {
   readonly engine: RiskEngineConfig;
@@ -41,7 +65,14 @@ export interface RiskMonitor {
 
 /** Creates the monitor and its engine (state per process, bounded by the engine's LRUs). */
 export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOptions): RiskMonitor {
-  const engine = createRiskEngine(options.engine);
+  const sightings = deps.sightings;
+  const engine = createRiskEngine(
+    sightings === undefined ? options.engine : withoutFirstSightings(options.engine),
+  );
+  const recorded = createBoundedLru<{ atMs: number }>(
+    options.engine.memory.maxKeys + options.engine.memory.maxAccounts,
+  );
+  const cooldowns = createBoundedLru<{ lastMs: number }>(options.engine.memory.maxCooldowns);
   const timers = deps.timers ?? systemTimers;
   let queue: RiskEvent[] = [];
   let scheduled: unknown;
@@ -49,9 +80,50 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
   let signals = 0;
   let chain: Promise<void> = Promise.resolve();
 
+  /** The first-sighting signals of an event, decided by the store (none without one). */
+  async function sighted(event: RiskEvent): Promise<Signal[]> {
+    if (sightings === undefined) return [];
+    const t = options.engine.environments[event.environment];
+    const out: Signal[] = [];
+    for (const sighting of sightingsOf(event, t)) {
+      const cacheKey = sightingCacheKey(sighting);
+      const last = recorded.get(cacheKey);
+      if (
+        last !== undefined &&
+        (sighting.kind === 'action' || sighting.atMs - last.atMs < SIGHTING_REFRESH_MS)
+      ) {
+        continue;
+      }
+      let answer;
+      try {
+        answer = await sightings.sight(sighting, sightingRule(sighting, t));
+      } catch (error) {
+        deps.onError?.(error);
+        continue;
+      }
+      recorded.getOrCreate(cacheKey, () => ({ atMs: sighting.atMs })).atMs = sighting.atMs;
+      const measured = sightingMeasurement(sighting, answer);
+      if (measured === undefined) continue;
+      const kind = sightingSignalKind(sighting);
+      const rule = kind === 'new_ip_prefix' ? t.newIpPrefix : t.firstSensitiveAction;
+      if (rule.cooldownMs > 0) {
+        const slot = cooldowns.getOrCreate(
+          `${kind}\u0000${event.environment}\u0000${sighting.subject.type}\u0000${sighting.subject.id}`,
+          () => ({ lastMs: -Infinity }),
+        );
+        if (event.nowMs - slot.lastMs < rule.cooldownMs) continue;
+        slot.lastMs = event.nowMs;
+      }
+      out.push(sightingSignal(event, sighting, measured, rule.mode === 'shadow'));
+    }
+    return out;
+  }
+
   async function processBatch(batch: readonly RiskEvent[]): Promise<void> {
     for (const event of batch) {
-      for (const signal of engine.observe(event)) {
+      const raised = engine.observe(event);
+      if (sightings !== undefined) raised.push(...(await sighted(event)));
+      for (const signal of raised) {
         signals += 1;
         deps.metrics?.recordRiskSignal(signal.kind, signal.environment, signal.shadow);
         deps.onSignal?.(signal);
@@ -93,4 +165,22 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
     stats: () => ({ queued: queue.length, dropped, signals }),
     close: () => drain(),
   };
+}
+
+/** The engine's configuration with the two first-sighting signals left to the store. */
+function withoutFirstSightings(config: RiskEngineConfig): RiskEngineConfig {
+  const environments = { ...config.environments };
+  for (const name of Object.keys(environments) as (keyof typeof environments)[]) {
+    const t = environments[name];
+    environments[name] = {
+      ...t,
+      newIpPrefix: { ...t.newIpPrefix, mode: 'off' },
+      firstSensitiveAction: { ...t.firstSensitiveAction, mode: 'off' },
+    };
+  }
+  return { ...config, environments };
+}
+
+function sightingCacheKey(s: Sighting): string {
+  return `${s.environment}\u0000${s.subject.type}\u0000${s.subject.id}\u0000${s.kind}\u0000${s.value}`;
 }

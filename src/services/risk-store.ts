@@ -6,6 +6,7 @@
  */
 import type { Environment } from '../core/keys/model.js';
 import type { ResponseAction, ResponseStep } from '../core/risk/index.js';
+import type { Sighting, SightingAnswer, SightingRule } from '../core/risk/sightings.js';
 
 export type AlertState = 'open' | 'acknowledged' | 'resolved';
 
@@ -68,6 +69,12 @@ export interface RiskStore {
   liftResponse(id: string, atMs: number, by: string): Promise<void>;
   /** Responses not lifted and not expired at `nowMs` (loaded at start-up). */
   listActiveResponses(nowMs: number): Promise<StoredResponse[]>;
+  /**
+   * Records a sighting (or moves its last-seen time forward) and answers whether it is the first
+   * since `rule.sinceMs`, atomically: of concurrent sightings of one new value, on any node,
+   * exactly one is the first. Keeps at most `rule.keep` values per subject and kind.
+   */
+  sight(sighting: Sighting, rule: SightingRule): Promise<SightingAnswer>;
 }
 
 /**
@@ -87,7 +94,24 @@ export function hasRiskStore(store: object): store is RiskStoreProvider {
 export function createMemoryRiskStore(): RiskStore {
   const alerts = new Map<string, StoredAlert>();
   const responses = new Map<string, StoredResponse>();
+  /** Subject and kind → value → last seen. */
+  const sightings = new Map<string, Map<string, number>>();
   return {
+    sight(s, rule) {
+      const group = `${s.environment}\u0000${s.subject.type}\u0000${s.subject.id}\u0000${s.kind}`;
+      let values = sightings.get(group);
+      if (values === undefined) sightings.set(group, (values = new Map<string, number>()));
+      const previous = values.get(s.value);
+      const first = previous === undefined || previous < rule.sinceMs;
+      let others = 0;
+      for (const [value, seen] of values) if (value !== s.value && seen >= rule.sinceMs) others++;
+      values.set(s.value, Math.max(previous ?? s.atMs, s.atMs));
+      if (rule.keep > 0 && values.size > rule.keep) {
+        const stalest = [...values].sort((a, b) => a[1] - b[1]).slice(0, values.size - rule.keep);
+        for (const [value] of stalest) values.delete(value);
+      }
+      return Promise.resolve({ first, others });
+    },
     insertAlert: (alert) => {
       alerts.set(alert.id, alert);
       return Promise.resolve();

@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ResponseAction, Signal } from '../../src/core/risk/index.js';
+import type { Sighting, SightingRule } from '../../src/core/risk/sightings.js';
 import type { RiskStore, StoredAlert, StoredResponse } from '../../src/services/risk-store.js';
 
 export interface RiskStoreHarness {
@@ -73,6 +74,17 @@ const alert = (id: string, overrides: Partial<StoredAlert> = {}): StoredAlert =>
   updatedBy: null,
   ...overrides,
 });
+
+const DAY = 86_400_000;
+const prefixSighting = (value: string, atMs: number, keyId = 'pk_live_a'): Sighting => ({
+  environment: 'production',
+  subject: { type: 'key', id: keyId },
+  kind: 'prefix',
+  value,
+  atMs,
+});
+/** The prefix rule: forgotten after 30 days unseen, at most `keep` per key. */
+const prefixRule = (atMs: number, keep = 16): SightingRule => ({ sinceMs: atMs - 30 * DAY, keep });
 
 /** Registers the contract for one adapter. */
 export function describeRiskStoreContract(
@@ -153,7 +165,77 @@ export function describeRiskStoreContract(
       });
     });
 
+    describe('first sightings', () => {
+      it('answers first once per value, and counts the other values seen', async () => {
+        const seen = (value: string, atMs: number) =>
+          store.sight(prefixSighting(value, atMs), prefixRule(atMs));
+        expect(await seen('198.51.100.0/24', T0)).toEqual({ first: true, others: 0 });
+        expect(await seen('198.51.100.0/24', T0 + MINUTE)).toEqual({ first: false, others: 0 });
+        expect(await seen('203.0.113.0/24', T0 + 2 * MINUTE)).toEqual({ first: true, others: 1 });
+        // Per subject, kind and environment.
+        expect(
+          await store.sight(prefixSighting('198.51.100.0/24', T0, 'pk_live_b'), prefixRule(T0)),
+        ).toEqual({ first: true, others: 0 });
+        const action: Sighting = {
+          environment: 'production',
+          subject: { type: 'account', id: 'acc_a' },
+          kind: 'action',
+          value: 'withdrawal.create',
+          atMs: T0,
+        };
+        const never: SightingRule = { sinceMs: 0, keep: 0 };
+        expect(await store.sight(action, never)).toEqual({ first: true, others: 0 });
+        expect(await store.sight({ ...action, atMs: T0 + 400 * DAY }, never)).toEqual({
+          first: false,
+          others: 0,
+        });
+        expect(await store.sight({ ...action, environment: 'sandbox' }, never)).toEqual({
+          first: true,
+          others: 0,
+        });
+      });
+
+      it('a value unseen since the rule forgets is first again; others count only live ones', async () => {
+        const seen = (value: string, atMs: number) =>
+          store.sight(prefixSighting(value, atMs), prefixRule(atMs));
+        await seen('198.51.100.0/24', T0);
+        await seen('203.0.113.0/24', T0 + 20 * DAY);
+        expect(await seen('198.51.100.0/24', T0 + 31 * DAY)).toEqual({ first: true, others: 1 });
+        // Seen again on day 31, so still known on day 60; the other one is forgotten.
+        expect(await seen('198.51.100.0/24', T0 + 60 * DAY)).toEqual({ first: false, others: 0 });
+      });
+
+      it('keeps at most `keep` values per subject, dropping the least recently seen', async () => {
+        const seen = (value: string, atMs: number) =>
+          store.sight(prefixSighting(value, atMs), prefixRule(atMs, 2));
+        await seen('10.0.1.0/24', T0);
+        await seen('10.0.2.0/24', T0 + 1);
+        await seen('10.0.1.0/24', T0 + 2);
+        await seen('10.0.3.0/24', T0 + 3); // drops 10.0.2.0/24, the least recently seen
+        expect(await seen('10.0.1.0/24', T0 + 4)).toEqual({ first: false, others: 1 });
+        expect(await seen('10.0.2.0/24', T0 + 5)).toEqual({ first: true, others: 2 });
+      });
+    });
+
     describe('shared by the nodes on one store', () => {
+      it('a value one node has seen is not first on another; concurrent news: one first', async (context) => {
+        if (harness.openPeer === undefined) {
+          context.skip();
+          return;
+        }
+        const peer = await harness.openPeer();
+        await store.sight(prefixSighting('198.51.100.0/24', T0), prefixRule(T0));
+        expect(
+          await peer.sight(prefixSighting('198.51.100.0/24', T0 + 1), prefixRule(T0 + 1)),
+        ).toEqual({ first: false, others: 0 });
+        const answers = await Promise.all(
+          [store, peer, store, peer].map((each, i) =>
+            each.sight(prefixSighting('203.0.113.0/24', T0 + 10 + i), prefixRule(T0 + 10 + i)),
+          ),
+        );
+        expect(answers.filter((a) => a.first)).toHaveLength(1);
+      });
+
       it("reads another node's responses and lifts, and its alerts", async (context) => {
         if (harness.openPeer === undefined) {
           context.skip();

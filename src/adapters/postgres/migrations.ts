@@ -238,6 +238,23 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX risk_responses_active ON risk_responses(lifted_at, expires_at);
     `,
   },
+  {
+    // First sightings of anomaly detection: shared, so a first use is raised once per cluster.
+    version: 5,
+    name: 'first sightings of anomaly detection (key prefixes, first sensitive actions)',
+    sql: `
+      CREATE TABLE risk_sightings (
+        environment text NOT NULL CHECK (environment IN ('sandbox', 'production')),
+        subject_type text NOT NULL CHECK (subject_type IN ('key', 'account')),
+        subject_id text COLLATE "C" NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('prefix', 'action')),
+        value text COLLATE "C" NOT NULL,
+        first_seen bigint NOT NULL,
+        last_seen bigint NOT NULL,
+        PRIMARY KEY (environment, subject_type, subject_id, kind, value)
+      );
+    `,
+  },
 ];
 
 /**

@@ -489,9 +489,12 @@ class PostgresStore implements ControlStore, GovernanceStore, RiskStoreProvider 
 
   private risk: RiskStore | undefined;
 
-  /** Alerts and anomaly responses (migration 4), shared by every node of the cluster. */
+  /** Alerts, anomaly responses and first sightings (migrations 4, 5), shared by every node. */
   riskStore(): RiskStore {
-    this.risk ??= createPostgresRiskStore({ read: (text, values) => this.read(text, values) });
+    this.risk ??= createPostgresRiskStore({
+      read: (text, values) => this.read(text, values),
+      tx: (fn) => this.tx(fn),
+    });
     return this.risk;
   }
 

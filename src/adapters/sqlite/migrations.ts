@@ -217,6 +217,22 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX IF NOT EXISTS risk_responses_active ON risk_responses(lifted_at, expires_at);
     `,
   },
+  {
+    version: 5,
+    name: 'first sightings of anomaly detection (key prefixes, first sensitive actions)',
+    sql: `
+      CREATE TABLE IF NOT EXISTS risk_sightings (
+        environment TEXT NOT NULL CHECK (environment IN ('sandbox', 'production')),
+        subject_type TEXT NOT NULL CHECK (subject_type IN ('key', 'account')),
+        subject_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('prefix', 'action')),
+        value TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (environment, subject_type, subject_id, kind, value)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's, each atomically with its version row. */

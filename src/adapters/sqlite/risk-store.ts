@@ -8,6 +8,7 @@ import type { Database } from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import type { Environment } from '../../core/keys/model.js';
 import type { ResponseStep } from '../../core/risk/index.js';
+import type { Sighting, SightingAnswer, SightingRule } from '../../core/risk/sightings.js';
 import type {
   AlertState,
   RiskStore,
@@ -15,13 +16,17 @@ import type {
   StoredResponse,
 } from '../../services/risk-store.js';
 
-/** The DDL of control-store migration 4: one text, so the two can never drift apart. */
+/** The DDL of control-store migrations 4 and 5: one text, so the two can never drift apart. */
 const RISK_TABLES_SQL = SQLITE_MIGRATIONS.find((m) => m.version === 4)?.sql ?? '';
+const SIGHTINGS_SQL = SQLITE_MIGRATIONS.find((m) => m.version === 5)?.sql ?? '';
 
-/** Creates the risk_alerts and risk_responses tables if absent (idempotent DDL of migration 4). */
+/** Creates the risk tables if absent (idempotent DDL of migrations 4 and 5). */
 export function migrateRiskStore(db: Database): void {
-  if (RISK_TABLES_SQL === '') throw new Error('control-store migration 4 is missing');
+  if (RISK_TABLES_SQL === '' || SIGHTINGS_SQL === '') {
+    throw new Error('control-store migration 4 or 5 is missing');
+  }
   db.exec(RISK_TABLES_SQL);
+  db.exec(SIGHTINGS_SQL);
 }
 
 export interface AlertRow {
@@ -86,7 +91,37 @@ export function createSqliteRiskStore(db: Database): RiskStore {
     `SELECT * FROM risk_responses WHERE lifted_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
      ORDER BY started_at, id`,
   );
+  const sightingKey = 'environment = ? AND subject_type = ? AND subject_id = ? AND kind = ?';
+  const lastSeen = db.prepare<[string, string, string, string, string]>(
+    `SELECT last_seen FROM risk_sightings WHERE ${sightingKey} AND value = ?`,
+  );
+  const upsertSighting = db.prepare<[string, string, string, string, string, number, number]>(
+    `INSERT INTO risk_sightings (environment, subject_type, subject_id, kind, value, first_seen,
+       last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)`,
+  );
+  const countOthers = db.prepare<[string, string, string, string, string, number]>(
+    `SELECT count(*) AS n FROM risk_sightings WHERE ${sightingKey} AND value <> ? AND last_seen >= ?`,
+  );
+  const pruneSightings = db.prepare<
+    [string, string, string, string, string, string, string, string, number]
+  >(
+    `DELETE FROM risk_sightings WHERE ${sightingKey} AND value NOT IN (
+       SELECT value FROM risk_sightings WHERE ${sightingKey}
+       ORDER BY last_seen DESC, value LIMIT ?)`,
+  );
+  // IMMEDIATE: processes sharing the file (embedded plugins) serialise on the write lock, so of
+  // two concurrent sightings of a new value exactly one reads it absent.
+  const sight = db.transaction((s: Sighting, rule: SightingRule): SightingAnswer => {
+    const key = [s.environment, s.subject.type, s.subject.id, s.kind] as const;
+    const previous = lastSeen.get(...key, s.value) as { last_seen: number } | undefined;
+    const { n } = countOthers.get(...key, s.value, rule.sinceMs) as { n: number };
+    upsertSighting.run(...key, s.value, s.atMs, s.atMs);
+    if (rule.keep > 0) pruneSightings.run(...key, ...key, rule.keep);
+    return { first: previous === undefined || previous.last_seen < rule.sinceMs, others: n };
+  });
   return {
+    sight: (s, rule) => attempt(() => sight.immediate(s, rule)),
     insertAlert: (a) => attempt(() => void insertAlert.run(alertRow(a))),
     getAlert: (id) =>
       attempt(() => {
