@@ -108,17 +108,21 @@ export function compileExtractors(spec: Readonly<Record<string, string>>): Compi
 type Variable = 'query' | 'pathParams' | 'body';
 
 /**
- * A compiled parameter. A plain field read (`body.symbol`, `query.amount`) also keeps the field,
- * read directly when the container is an object that has it and the value is a string or a
- * finite number — what CEL would return for it; anything else goes through CEL, so the answer
- * and its errors are the same either way (about 150 ns per field saved on every request).
+ * A compiled parameter. A plain field read (`body.symbol`, `query.amount`), a field read from
+ * the query or else the body (`has(query.side) ? query.side : body.side`, Binance's two places),
+ * either lower-cased (`….lowerAscii()`), and a product of two such reads (a notional) also keep
+ * the fields, read directly when the container is an object that has them and the value is a
+ * string or a finite number — what CEL would return; anything else goes through CEL, so the
+ * answer and its errors are the same either way (about 150 ns per field saved on every request).
  */
 interface Program {
   readonly param: ParamName;
   readonly program: ParseResult;
-  readonly field?: Field;
-  /** `double(a) * double(b)` over two fields (a notional), read the same way. */
-  readonly product?: readonly [Field, Field];
+  readonly read?: Operand;
+  /** `read` lower-cased (CEL's `lowerAscii()`, which cel-js implements as toLowerCase). */
+  readonly lower?: boolean;
+  /** `double(a) * double(b)` over two reads (a notional). */
+  readonly product?: readonly [Operand, Operand];
 }
 
 interface Field {
@@ -126,34 +130,78 @@ interface Field {
   readonly name: string;
 }
 
-const FIELD_SOURCE = '(query|pathParams|body)\\.([A-Za-z_][A-Za-z0-9_]*)';
-const FIELD = new RegExp(`^${FIELD_SOURCE}$`);
-const PRODUCT = new RegExp(`^double\\(${FIELD_SOURCE}\\)\\s*\\*\\s*double\\(${FIELD_SOURCE}\\)$`);
+/** A field, or `has(first) ? first : fallback` (the same name in two variables). */
+interface Operand {
+  readonly first: Field;
+  readonly fallback?: Field;
+}
+
+const VARIABLE = '(query|pathParams|body)';
+const NAME = '([A-Za-z_][A-Za-z0-9_]*)';
+const FIELD = new RegExp(`^${VARIABLE}\\.${NAME}$`);
+const EITHER_SOURCE = `has\\(${VARIABLE}\\.${NAME}\\)\\s*\\?\\s*\\1\\.\\2\\s*:\\s*${VARIABLE}\\.\\2`;
+const EITHER = new RegExp(`^${EITHER_SOURCE}$`);
+const EITHER_IN_PARENS = new RegExp(`^\\(${EITHER_SOURCE}\\)$`);
+const LOWER = /^(.*)\.lowerAscii\(\)$/;
+const PRODUCT = /^double\((.*)\)\s*\*\s*double\((.*)\)$/;
 /** Decimal text whose JavaScript Number is exactly what CEL's double() makes of it. */
 const PLAIN_DECIMAL = /^\d{1,20}(?:\.\d{1,20})?$/;
 
-function fastPathOf(source: string): Pick<Program, 'field' | 'product'> {
+/** `body.x`, or the query-else-body read, bare (`bare`) or in one pair of parentheses. */
+function operandOf(source: string, bare: boolean): Operand | undefined {
   const field = FIELD.exec(source);
   if (field !== null)
-    return { field: { variable: field[1] as Variable, name: field[2] as string } };
-  const product = PRODUCT.exec(source);
-  if (product === null) return {};
+    return { first: { variable: field[1] as Variable, name: field[2] as string } };
+  const either = (bare ? EITHER : EITHER_IN_PARENS).exec(source);
+  if (either === null || either[1] === either[3]) return undefined;
+  const name = either[2] as string;
   return {
-    product: [
-      { variable: product[1] as Variable, name: product[2] as string },
-      { variable: product[3] as Variable, name: product[4] as string },
-    ],
+    first: { variable: either[1] as Variable, name },
+    fallback: { variable: either[3] as Variable, name },
   };
 }
 
-/** A field as a double when it is a plain decimal string or a finite number; else undefined. */
+function fastPathOf(source: string): Pick<Program, 'read' | 'lower' | 'product'> {
+  const read = operandOf(source, true);
+  if (read !== undefined) return { read };
+  const lower = LOWER.exec(source);
+  if (lower !== null) {
+    const operand = operandOf(lower[1] as string, false);
+    return operand === undefined ? {} : { read: operand, lower: true };
+  }
+  const product = PRODUCT.exec(source);
+  if (product === null) return {};
+  const a = operandOf(product[1] as string, false) ?? operandOf(product[1] as string, true);
+  const b = operandOf(product[2] as string, false) ?? operandOf(product[2] as string, true);
+  return a === undefined || b === undefined ? {} : { product: [a, b] };
+}
+
+/** A read as a double when it is a plain decimal string or a finite number; else undefined. */
 function readDouble(
   variables: Readonly<Record<Variable, unknown>>,
-  field: Field,
+  operand: Operand,
 ): number | undefined {
-  const value = readField(variables, field);
+  const value = readOperand(variables, operand);
   if (typeof value === 'number') return value;
   return value !== undefined && PLAIN_DECIMAL.test(value) ? Number(value) : undefined;
+}
+
+/** The read's value, or undefined to let CEL answer (a container CEL's `has` would fail on). */
+function readOperand(
+  variables: Readonly<Record<Variable, unknown>>,
+  operand: Operand,
+): string | number | undefined {
+  if (operand.fallback === undefined) return readField(variables, operand.first);
+  const container = variables[operand.first.variable];
+  if (!isPlainContainer(container)) return undefined;
+  return readField(
+    variables,
+    Object.hasOwn(container, operand.first.name) ? operand.first : operand.fallback,
+  );
+}
+
+function isPlainContainer(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function readField(
@@ -161,9 +209,7 @@ function readField(
   field: Field,
 ): string | number | undefined {
   const container = variables[field.variable];
-  if (typeof container !== 'object' || container === null || Array.isArray(container)) {
-    return undefined;
-  }
+  if (!isPlainContainer(container)) return undefined;
   if (!Object.hasOwn(container, field.name)) return undefined;
   const value = (container as Record<string, unknown>)[field.name];
   if (typeof value === 'string') return value;
@@ -179,10 +225,13 @@ function extract(programs: readonly Program[], input: ExtractorInput): ExtractRe
   const params: Record<string, string | number> = {};
   const decimals: Partial<Record<ParamName, string>> = {};
   let errors: ExtractError[] | undefined;
-  for (const { param, program, field, product } of programs) {
+  for (const { param, program, read, lower, product } of programs) {
     let value: unknown;
-    if (field !== undefined) value = readField(variables, field);
-    else if (product !== undefined) {
+    if (read !== undefined) {
+      value = readOperand(variables, read);
+      // lowerAscii() of a number is a CEL error: that one goes through CEL.
+      if (lower === true) value = typeof value === 'string' ? value.toLowerCase() : undefined;
+    } else if (product !== undefined) {
       const a = readDouble(variables, product[0]);
       const b = a === undefined ? undefined : readDouble(variables, product[1]);
       if (a !== undefined && b !== undefined) value = a * b;
