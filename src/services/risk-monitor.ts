@@ -47,6 +47,9 @@ export interface RiskMonitorDeps {
  */
 export const SIGHTING_REFRESH_MS = 60 * 60_000;
 
+/** After the sighting store failed, events (by their own time) skip it for this long. */
+export const SIGHTING_PAUSE_MS = 5_000;
+
 export interface RiskMonitorOptions {
   readonly engine: RiskEngineConfig;
   readonly responses: ResponsePolicy;
@@ -73,6 +76,7 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
     options.engine.memory.maxKeys + options.engine.memory.maxAccounts,
   );
   const cooldowns = createBoundedLru<{ lastMs: number }>(options.engine.memory.maxCooldowns);
+  let sightingsPausedUntil = -Infinity;
   const timers = deps.timers ?? systemTimers;
   let queue: RiskEvent[] = [];
   let scheduled: unknown;
@@ -82,7 +86,7 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
 
   /** The first-sighting signals of an event, decided by the store (none without one). */
   async function sighted(event: RiskEvent): Promise<Signal[]> {
-    if (sightings === undefined) return [];
+    if (sightings === undefined || event.nowMs < sightingsPausedUntil) return [];
     const t = options.engine.environments[event.environment];
     const out: Signal[] = [];
     for (const sighting of sightingsOf(event, t)) {
@@ -98,8 +102,11 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
       try {
         answer = await sightings.sight(sighting, sightingRule(sighting, t));
       } catch (error) {
+        // The store is down or stuck: for a while, do not wait on it for every event, so that
+        // the engine's own signals (bursts, spikes) keep flowing; those sightings are lost.
+        sightingsPausedUntil = event.nowMs + SIGHTING_PAUSE_MS;
         deps.onError?.(error);
-        continue;
+        return out;
       }
       recorded.getOrCreate(cacheKey, () => ({ atMs: sighting.atMs })).atMs = sighting.atMs;
       const measured = sightingMeasurement(sighting, answer);

@@ -17,7 +17,11 @@ import {
   type RiskEvent,
   type Signal,
 } from '../../src/core/risk/index.js';
-import { createRiskMonitor, type RiskMonitor } from '../../src/services/risk-monitor.js';
+import {
+  createRiskMonitor,
+  SIGHTING_PAUSE_MS,
+  type RiskMonitor,
+} from '../../src/services/risk-monitor.js';
 import { createMemoryRiskStore } from '../../src/services/risk-store.js';
 import { createManualClock } from '../helpers/manual-clock.js';
 import { createTempDir } from '../helpers/temp-dir.js';
@@ -149,5 +153,44 @@ describe('durable first sightings', () => {
     await monitor.drain();
     expect(asked).toBe(0);
     expect(signals).toEqual([]);
+  });
+
+  it('a failing store is skipped for a while; the engine’s own signals keep flowing', async () => {
+    const store = createMemoryRiskStore();
+    const asked: number[] = [];
+    let down = true;
+    const errors: unknown[] = [];
+    const signals: Signal[] = [];
+    const monitor = createRiskMonitor(
+      {
+        risk: { apply: () => Promise.resolve(undefined as never) },
+        onSignal: (signal) => signals.push(signal),
+        onError: (error) => errors.push(error),
+        sightings: {
+          sight: (s, rule) => {
+            asked.push(s.atMs - T0);
+            return down ? Promise.reject(new Error('store down')) : store.sight(s, rule);
+          },
+        },
+      },
+      { engine: DEFAULT_RISK_CONFIG, responses: DEFAULT_RESPONSE_POLICY, maxQueued: 1000 },
+    );
+    monitor.observe(allowed({ action: 'withdrawal.create' }));
+    monitor.observe(allowed({ action: 'withdrawal.create', nowMs: T0 + 1000 }));
+    // 20 denied signatures in a minute: the engine raises failure_burst without the store.
+    for (let i = 0; i < 20; i++) {
+      monitor.observe(
+        allowed({ outcome: 'deny', reason: 'SIGNATURE_INVALID', nowMs: T0 + 2000 + i }),
+      );
+    }
+    await monitor.drain();
+    expect(asked).toEqual([0]);
+    expect(errors).toHaveLength(1);
+    expect(signals.map((s) => `${s.kind}:${s.subject.type}`)).toContain('failure_burst:key');
+    down = false;
+    monitor.observe(allowed({ action: 'withdrawal.create', nowMs: T0 + SIGHTING_PAUSE_MS }));
+    await monitor.drain();
+    expect(asked.slice(1)).toEqual([SIGHTING_PAUSE_MS, SIGHTING_PAUSE_MS, SIGHTING_PAUSE_MS]);
+    expect(signals.filter((s) => s.kind === 'first_sensitive_action')).toHaveLength(2);
   });
 });
