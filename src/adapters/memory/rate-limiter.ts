@@ -37,6 +37,8 @@ export interface MemoryRateLimiter extends RateLimiter {
 interface Bucket {
   readonly log: WindowLog;
   windowMs: number;
+  /** Set when the bucket leaves the map (idle sweep, eviction): a cached reference is stale. */
+  dropped: boolean;
 }
 
 /** Creates an in-memory limiter; see the module comment for the memory bound. */
@@ -54,6 +56,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
     for (const buckets of rules.values()) {
       for (const [key, bucket] of buckets) {
         if (isLogIdle(bucket.log, nowMs, bucket.windowMs)) {
+          bucket.dropped = true;
           buckets.delete(key);
           count--;
         }
@@ -64,8 +67,9 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
   function evictOldest(target: number): void {
     // Maps iterate in insertion order: the first entries are the oldest-created buckets.
     for (const buckets of rules.values()) {
-      for (const key of buckets.keys()) {
+      for (const [key, bucket] of buckets) {
         if (count <= target) return;
+        bucket.dropped = true;
         buckets.delete(key);
         count--;
         evicted++;
@@ -79,14 +83,26 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
     if (count > target) evictOldest(target);
   }
 
-  function lookup(check: LimitCheck, nowMs: number): WindowLog | undefined {
-    const bucket = rules.get(check.rule.name)?.get(check.bucketKey);
-    if (bucket === undefined) return undefined;
+  /**
+   * The buckets of a vetted check set, by position, as last found: a client repeating a call
+   * reuses its (cached, frozen) check set, so its buckets are found without the two Map lookups
+   * per check. The maps stay the truth: a dropped or not yet created bucket is looked up again.
+   */
+  const resolved = new WeakMap<readonly LimitCheck[], (Bucket | undefined)[]>();
+  let slots: (Bucket | undefined)[] | undefined;
+
+  function lookup(check: LimitCheck, i: number, nowMs: number): WindowLog | undefined {
+    let bucket = slots?.[i];
+    if (bucket === undefined || bucket.dropped) {
+      bucket = rules.get(check.rule.name)?.get(check.bucketKey);
+      if (slots !== undefined) slots[i] = bucket;
+      if (bucket === undefined) return undefined;
+    }
     bucket.windowMs = check.rule.windowMs;
     return pruneLog(bucket.log, nowMs, check.rule.windowMs);
   }
 
-  function charge(check: LimitCheck, log: WindowLog | undefined, nowMs: number): void {
+  function charge(check: LimitCheck, i: number, log: WindowLog | undefined, nowMs: number): void {
     if (check.cost === 0) return;
     if (log !== undefined) {
       recordAdmission(log, nowMs, check.cost);
@@ -98,10 +114,15 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
       buckets = new Map();
       rules.set(check.rule.name, buckets);
     }
-    const bucket: Bucket = { log: createWindowLog(), windowMs: check.rule.windowMs };
+    const bucket: Bucket = {
+      log: createWindowLog(),
+      windowMs: check.rule.windowMs,
+      dropped: false,
+    };
     recordAdmission(bucket.log, nowMs, check.cost);
     buckets.set(check.bucketKey, bucket);
     count++;
+    if (slots !== undefined) slots[i] = bucket;
   }
 
   // Scratch space reused by every take (take is synchronous, so never shared between calls).
@@ -117,6 +138,11 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
     const vetted = isVetted(rawChecks);
     const checks = vetted ? rawChecks : mergeChecks(rawChecks);
     const n = checks.length;
+    slots = undefined;
+    if (vetted) {
+      slots = resolved.get(rawChecks);
+      if (slots === undefined) resolved.set(rawChecks, (slots = new Array<Bucket | undefined>(n)));
+    }
     if (logs.length < n) logs = new Array<WindowLog | undefined>(n);
     let allowed = true;
     let retryAfterMs = 0;
@@ -124,7 +150,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
     for (let i = 0; i < n; i++) {
       const check = checks[i]!; // i < n
       if (!vetted) assertCost(check.cost);
-      const log = lookup(check, nowMs);
+      const log = lookup(check, i, nowMs);
       logs[i] = log;
       const used = log === undefined ? 0 : log.used;
       if (used + check.cost <= check.rule.limit) continue;
@@ -156,7 +182,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
         remaining: allowed ? rule.limit - used - cost : rule.limit - used,
         resetMs: newest === undefined ? 0 : newest + rule.windowMs - nowMs,
       };
-      if (allowed) charge(check, log, nowMs);
+      if (allowed) charge(check, i, log, nowMs);
       logs[i] = undefined; // do not keep logs of dropped buckets alive
     }
     return violated === undefined

@@ -52,4 +52,47 @@ describe('vetted check sets', () => {
     const b = createMemoryRateLimiter();
     for (let t = 0; t < 20; t++) expect(a.take(set, t * 100)).toEqual(b.take([...set], t * 100));
   });
+
+  describe('buckets remembered per vetted set (memory limiter)', () => {
+    const limit2: LimitRule = Object.freeze({ name: 'key-1s', windowMs: 1_000, limit: 2 });
+    const set = () => vetChecks(Object.freeze([check('k', limit2, 1)]));
+
+    it('two sets for one bucket share it: the limit holds whichever set a take uses', () => {
+      const limiter = createMemoryRateLimiter();
+      const a = set();
+      const b = set();
+      expect(limiter.take(a, 0).allowed).toBe(true);
+      expect(limiter.take(b, 1).allowed).toBe(true);
+      expect(limiter.take(a, 2).allowed).toBe(false);
+      expect(limiter.take(b, 3).allowed).toBe(false);
+    });
+
+    it('a bucket swept as idle is found anew, not charged behind the map’s back', () => {
+      const limiter = createMemoryRateLimiter({ sweepIntervalMs: 1_000 });
+      const a = set();
+      const b = set();
+      expect(limiter.take(a, 0).allowed).toBe(true);
+      // At 5 s the sweep drops the idle bucket; `a` still remembers it.
+      expect(limiter.take(b, 5_000).allowed).toBe(true);
+      expect(limiter.size()).toBe(1);
+      expect(limiter.take(a, 5_001).allowed).toBe(true);
+      expect(limiter.take(b, 5_002).allowed).toBe(false);
+      expect(limiter.take(a, 5_003).allowed).toBe(false);
+      expect(limiter.size()).toBe(1);
+    });
+
+    it('a bucket evicted at the bound is found anew', () => {
+      const limiter = createMemoryRateLimiter({ maxBuckets: 2 });
+      const a = set();
+      expect(limiter.take(a, 0).allowed).toBe(true);
+      // Two other subjects fill the bound: the oldest bucket (k) is evicted.
+      limiter.take(vetChecks(Object.freeze([check('x', limit2, 1)])), 1);
+      limiter.take(vetChecks(Object.freeze([check('y', limit2, 1)])), 2);
+      expect(limiter.evictedLive()).toBeGreaterThan(0);
+      const b = set();
+      expect(limiter.take(b, 3).allowed).toBe(true);
+      expect(limiter.take(a, 4).allowed).toBe(true);
+      expect(limiter.take(b, 5).allowed).toBe(false);
+    });
+  });
 });
