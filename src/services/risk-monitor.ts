@@ -18,10 +18,10 @@ import {
   type RiskEvent,
   type Signal,
 } from '../core/risk/index.js';
+import { cooledDown, signalRule, toSignal } from '../core/risk/risk-engine.js';
 import {
   sightingMeasurement,
   sightingRule,
-  sightingSignal,
   sightingSignalKind,
   sightingsOf,
   type Sighting,
@@ -112,16 +112,9 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
       const measured = sightingMeasurement(sighting, answer);
       if (measured === undefined) continue;
       const kind = sightingSignalKind(sighting);
-      const rule = kind === 'new_ip_prefix' ? t.newIpPrefix : t.firstSensitiveAction;
-      if (rule.cooldownMs > 0) {
-        const slot = cooldowns.getOrCreate(
-          `${kind}\u0000${event.environment}\u0000${sighting.subject.type}\u0000${sighting.subject.id}`,
-          () => ({ lastMs: -Infinity }),
-        );
-        if (event.nowMs - slot.lastMs < rule.cooldownMs) continue;
-        slot.lastMs = event.nowMs;
-      }
-      out.push(sightingSignal(event, sighting, measured, rule.mode === 'shadow'));
+      const rule = signalRule(t, kind);
+      if (!cooledDown(cooldowns, kind, event, sighting.subject, rule.cooldownMs)) continue;
+      out.push(toSignal(event, kind, sighting.subject, measured, rule.mode === 'shadow'));
     }
     return out;
   }

@@ -5,7 +5,7 @@
  * recently seen state instead of growing.
  */
 import type { Environment } from '../keys/model.js';
-import { createBoundedLru } from './bounded-lru.js';
+import { createBoundedLru, type BoundedLru } from './bounded-lru.js';
 import {
   createHourState,
   createRateState,
@@ -63,14 +63,7 @@ export function createRiskEngine(config: RiskEngineConfig): RiskEngine {
     const raise = (kind: SignalKind, subject: SignalSubject, m: Measurement | undefined): void => {
       if (m === undefined) return;
       const rule = signalRule(t, kind);
-      if (rule.cooldownMs > 0) {
-        const slot = cooldowns.getOrCreate(
-          `${kind}\u0000${event.environment}\u0000${subject.type}\u0000${subject.id}`,
-          () => ({ lastMs: -Infinity }),
-        );
-        if (event.nowMs - slot.lastMs < rule.cooldownMs) return;
-        slot.lastMs = event.nowMs;
-      }
+      if (!cooledDown(cooldowns, kind, event, subject, rule.cooldownMs)) return;
       signals.push(toSignal(event, kind, subject, m, rule.mode === 'shadow'));
     };
     const on = (kind: SignalKind): boolean => signalRule(t, kind).mode !== 'off';
@@ -184,7 +177,11 @@ export function createRiskEngine(config: RiskEngineConfig): RiskEngine {
   };
 }
 
-function signalRule(t: RiskThresholds, kind: SignalKind): { mode: string; cooldownMs: number } {
+/** A signal kind's mode and cooldown under the thresholds in force. */
+export function signalRule(
+  t: RiskThresholds,
+  kind: SignalKind,
+): { mode: string; cooldownMs: number } {
   switch (kind) {
     case 'new_ip_prefix':
       return t.newIpPrefix;
@@ -214,7 +211,29 @@ function firstUse(seen: Set<string>, action: string, t: RiskThresholds): Measure
 
 const scoped = (environment: Environment, id: string): string => `${environment}\u0000${id}`;
 
-function toSignal(
+/**
+ * Whether the signal may be raised now: not raised for the same subject within `cooldownMs`
+ * (then the raise is recorded in `cooldowns`).
+ */
+export function cooledDown(
+  cooldowns: BoundedLru<{ lastMs: number }>,
+  kind: SignalKind,
+  event: RiskEvent,
+  subject: SignalSubject,
+  cooldownMs: number,
+): boolean {
+  if (cooldownMs <= 0) return true;
+  const slot = cooldowns.getOrCreate(
+    `${kind}\u0000${event.environment}\u0000${subject.type}\u0000${subject.id}`,
+    () => ({ lastMs: -Infinity }),
+  );
+  if (event.nowMs - slot.lastMs < cooldownMs) return false;
+  slot.lastMs = event.nowMs;
+  return true;
+}
+
+/** The signal raised for `subject` by `event`. */
+export function toSignal(
   event: RiskEvent,
   kind: SignalKind,
   subject: SignalSubject,

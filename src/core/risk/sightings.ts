@@ -10,7 +10,7 @@
 import type { Environment } from '../keys/model.js';
 import type { Measurement } from './detectors.js';
 import type { RiskThresholds, SignalKind } from './risk-config.js';
-import type { RiskEvent, Signal, SignalSubject } from './signal.js';
+import type { RiskEvent, SignalSubject } from './signal.js';
 
 /** One thing seen once: a key's IP prefix, or a key's or an account's use of an action. */
 export interface Sighting {
@@ -87,26 +87,4 @@ export function sightingMeasurement(
   if (!answer.first) return undefined;
   if (sighting.kind === 'action') return { observed: 1, threshold: 1 };
   return answer.others > 0 ? { observed: answer.others, threshold: 0 } : undefined;
-}
-
-/** The signal of a measured sighting, shaped as the engine's signals. */
-export function sightingSignal(
-  event: RiskEvent,
-  sighting: Sighting,
-  m: Measurement,
-  shadow: boolean,
-): Signal {
-  return {
-    kind: sightingSignalKind(sighting),
-    environment: event.environment,
-    subject: sighting.subject,
-    ...(event.keyId !== undefined ? { keyId: event.keyId } : {}),
-    ...(event.accountId !== undefined ? { accountId: event.accountId } : {}),
-    ipPrefix: event.ipPrefix,
-    action: event.action,
-    atMs: event.nowMs,
-    shadow,
-    observed: m.observed,
-    threshold: m.threshold,
-  };
 }
