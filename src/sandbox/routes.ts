@@ -61,13 +61,27 @@ const NATIVE_ORDER = {
 /** A Binance parameter: in the query string or in the form body (the scheme refuses both at once). */
 const binance = (name: string): string => `(has(query.${name}) ? query.${name} : body.${name})`;
 
-/** A Bybit spot market buy counts `qty` in the quote coin unless `marketUnit` says baseCoin. */
-const BYBIT_QUOTE_SIZED =
-  'body.orderType == "Market" && (has(body.marketUnit) ? body.marketUnit == "quoteCoin" : ' +
-  'body.category == "spot" && body.side == "Buy")';
-/** An OKX spot market buy counts `sz` in the quote currency unless `tgtCcy` says base_ccy. */
-const OKX_QUOTE_SIZED =
-  'body.ordType == "market" && (has(body.tgtCcy) ? body.tgtCcy == "quote_ccy" : body.side == "buy")';
+/**
+ * The order parameters of a JSON-bodied dialect (Bybit, OKX), given its field names and the
+ * condition under which a market order's size is in the quote asset.
+ */
+function jsonOrder(fields: {
+  readonly symbol: string;
+  readonly type: string;
+  readonly size: string;
+  readonly price: string;
+  readonly quoteSized: string;
+}): Readonly<Record<string, string>> {
+  const { symbol, type, size, price, quoteSized } = fields;
+  return {
+    symbol: `body.${symbol}`,
+    side: 'body.side.lowerAscii()',
+    orderType: `body.${type}.lowerAscii()`,
+    quantity: `${quoteSized} ? absent() : body.${size}`,
+    price: `body.${price}`,
+    notional: `${quoteSized} ? body.${size} : double(body.${size}) * double(body.${price})`,
+  };
+}
 
 /**
  * What policies and spend allowances see of each action (docs/policies.md §2.1), the same
@@ -94,22 +108,25 @@ const PARAMS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
       `has(query.quoteOrderQty) || has(body.quoteOrderQty) ? ${binance('quoteOrderQty')} : ` +
       `double(${binance('quantity')}) * double(${binance('price')})`,
   },
-  'bybit order.place': {
-    symbol: 'body.symbol',
-    side: 'body.side.lowerAscii()',
-    orderType: 'body.orderType.lowerAscii()',
-    quantity: `${BYBIT_QUOTE_SIZED} ? absent() : body.qty`,
-    price: 'body.price',
-    notional: `${BYBIT_QUOTE_SIZED} ? body.qty : double(body.qty) * double(body.price)`,
-  },
-  'okx order.place': {
-    symbol: 'body.instId',
-    side: 'body.side.lowerAscii()',
-    orderType: 'body.ordType.lowerAscii()',
-    quantity: `${OKX_QUOTE_SIZED} ? absent() : body.sz`,
-    price: 'body.px',
-    notional: `${OKX_QUOTE_SIZED} ? body.sz : double(body.sz) * double(body.px)`,
-  },
+  // A Bybit spot market buy counts `qty` in the quote coin unless `marketUnit` says baseCoin.
+  'bybit order.place': jsonOrder({
+    symbol: 'symbol',
+    type: 'orderType',
+    size: 'qty',
+    price: 'price',
+    quoteSized:
+      'body.orderType == "Market" && (has(body.marketUnit) ? body.marketUnit == "quoteCoin" : ' +
+      'body.category == "spot" && body.side == "Buy")',
+  }),
+  // An OKX spot market buy counts `sz` in the quote currency unless `tgtCcy` says base_ccy.
+  'okx order.place': jsonOrder({
+    symbol: 'instId',
+    type: 'ordType',
+    size: 'sz',
+    price: 'px',
+    quoteSized:
+      'body.ordType == "market" && (has(body.tgtCcy) ? body.tgtCcy == "quote_ccy" : body.side == "buy")',
+  }),
 };
 
 /**
