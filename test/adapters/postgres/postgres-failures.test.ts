@@ -132,7 +132,10 @@ describe('PostgreSQL store failures', () => {
       client.release();
       // The dead connection was dropped, not pooled: the pool still answers.
       expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-      expect(errors).toHaveLength(1);
+      // pg reports the server's FATAL message and, if the socket's end arrives before the
+      // release, "Connection terminated unexpectedly" too: one or two reports, never a crash.
+      expect(errors.length).toBeGreaterThanOrEqual(1);
+      expect(errors.length).toBeLessThanOrEqual(2);
     } finally {
       await pool.end();
     }
