@@ -10,9 +10,9 @@
  */
 import { assertCost, isVetted, mergeChecks } from '../../core/limits/decide-limits.js';
 import {
-  createWindowLog,
   decideWindow,
   isLogIdle,
+  newestTime,
   pruneLog,
   recordAdmission,
   type WindowLog,
@@ -34,8 +34,8 @@ export interface MemoryRateLimiter extends RateLimiter {
   evictedLive(): number;
 }
 
-interface Bucket {
-  readonly log: WindowLog;
+/** A bucket is its own window log (one object less to reach per check on the hot path). */
+interface Bucket extends WindowLog {
   windowMs: number;
   /** Set when the bucket leaves the map (idle sweep, eviction): a cached reference is stale. */
   dropped: boolean;
@@ -55,7 +55,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
     lastSweepMs = nowMs;
     for (const buckets of rules.values()) {
       for (const [key, bucket] of buckets) {
-        if (isLogIdle(bucket.log, nowMs, bucket.windowMs)) {
+        if (isLogIdle(bucket, nowMs, bucket.windowMs)) {
           bucket.dropped = true;
           buckets.delete(key);
           count--;
@@ -91,7 +91,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
   const resolved = new WeakMap<readonly LimitCheck[], (Bucket | undefined)[]>();
   let slots: (Bucket | undefined)[] | undefined;
 
-  function lookup(check: LimitCheck, i: number, nowMs: number): WindowLog | undefined {
+  function lookup(check: LimitCheck, i: number, nowMs: number): Bucket | undefined {
     let bucket = slots?.[i];
     if (bucket === undefined || bucket.dropped) {
       bucket = rules.get(check.rule.name)?.get(check.bucketKey);
@@ -99,10 +99,10 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
       if (bucket === undefined) return undefined;
     }
     bucket.windowMs = check.rule.windowMs;
-    return pruneLog(bucket.log, nowMs, check.rule.windowMs);
+    return pruneLog(bucket, nowMs, check.rule.windowMs);
   }
 
-  function charge(check: LimitCheck, i: number, log: WindowLog | undefined, nowMs: number): void {
+  function charge(check: LimitCheck, i: number, log: Bucket | undefined, nowMs: number): void {
     if (check.cost === 0) return;
     if (log !== undefined) {
       recordAdmission(log, nowMs, check.cost);
@@ -114,19 +114,25 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
       buckets = new Map();
       rules.set(check.rule.name, buckets);
     }
+    // Every bucket is made by this one literal, so all share one hidden class (monomorphic).
     const bucket: Bucket = {
-      log: createWindowLog(),
+      entries: [],
+      head: 0,
+      used: 0,
+      tailTime: -Infinity,
+      tailCost: 0,
+      firstTime: Infinity,
       windowMs: check.rule.windowMs,
       dropped: false,
     };
-    recordAdmission(bucket.log, nowMs, check.cost);
+    recordAdmission(bucket, nowMs, check.cost);
     buckets.set(check.bucketKey, bucket);
     count++;
     if (slots !== undefined) slots[i] = bucket;
   }
 
   // Scratch space reused by every take (take is synchronous, so never shared between calls).
-  let logs: (WindowLog | undefined)[] = [];
+  let logs: (Bucket | undefined)[] = [];
 
   /**
    * decideLimits fused with the store's lookup, in one pass and without a decision object per
@@ -135,15 +141,15 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
    */
   function take(rawChecks: readonly LimitCheck[], nowMs: number): LimitResult {
     if (nowMs - lastSweepMs >= sweepIntervalMs) sweep(nowMs);
-    const vetted = isVetted(rawChecks);
+    // A set with remembered slots was vetted when they were made: one WeakMap probe, not two.
+    slots = resolved.get(rawChecks);
+    const vetted = slots !== undefined || isVetted(rawChecks);
     const checks = vetted ? rawChecks : mergeChecks(rawChecks);
     const n = checks.length;
-    slots = undefined;
-    if (vetted) {
-      slots = resolved.get(rawChecks);
-      if (slots === undefined) resolved.set(rawChecks, (slots = new Array<Bucket | undefined>(n)));
+    if (vetted && slots === undefined) {
+      resolved.set(rawChecks, (slots = new Array<Bucket | undefined>(n)));
     }
-    if (logs.length < n) logs = new Array<WindowLog | undefined>(n);
+    if (logs.length < n) logs = new Array<Bucket | undefined>(n);
     let allowed = true;
     let retryAfterMs = 0;
     let violated: string | undefined;
@@ -168,10 +174,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
       const log = logs[i];
       const { rule, cost } = check;
       const used = log === undefined ? 0 : log.used;
-      const lastTime =
-        log === undefined || log.head >= log.times.length
-          ? undefined
-          : log.times[log.times.length - 1];
+      const lastTime = log === undefined ? undefined : newestTime(log);
       const charged = allowed && cost > 0;
       const newest = charged ? Math.max(nowMs, lastTime ?? nowMs) : lastTime;
       results[i] = {

@@ -243,8 +243,28 @@ function cached<V>(cache: Map<string, V>, key: string, make: () => V): V {
   return value;
 }
 
+/**
+ * One frozen check object per (rule, bucket, cost), shared by every check set that charges it:
+ * the account's, the IP's and the order checks are the same objects in all the keys' sets, so
+ * the limiter finds them in cache instead of reading a cold copy per key and request. Keyed by
+ * the rule object (a throttled rule is a new object and is collected with its sets).
+ */
+const interned = new WeakMap<LimitRule, Map<string, LimitCheck>>();
+
+function internCheck(bucketKey: string, rule: LimitRule, cost: number): LimitCheck {
+  let byBucket = interned.get(rule);
+  if (byBucket === undefined) interned.set(rule, (byBucket = new Map<string, LimitCheck>()));
+  const id = `${cost} ${bucketKey}`;
+  const hit = byBucket.get(id);
+  if (hit !== undefined) return hit;
+  if (byBucket.size >= MAX_CACHED) byBucket.clear();
+  const check: LimitCheck = Object.freeze({ bucketKey, rule, cost });
+  byBucket.set(id, check);
+  return check;
+}
+
 function push(checks: LimitCheck[], bucketKey: string, rules: readonly LimitRule[], cost: number) {
-  for (const rule of rules) checks.push(Object.freeze({ bucketKey, rule, cost }));
+  for (const rule of rules) checks.push(internCheck(bucketKey, rule, cost));
 }
 
 function retryAfter(result: LimitResult): Record<string, string> {

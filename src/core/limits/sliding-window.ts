@@ -15,15 +15,27 @@
 import type { LimitRule } from './types.js';
 
 /**
- * Admissions of one bucket, oldest first from `head`. Times are non-decreasing; `used` is the
- * sum of `costs[head..]`. Mutated only by `recordAdmission` and `pruneLog` (the store's apply
- * step); the decision functions never mutate it.
+ * Admissions of one bucket, oldest first: older ones as (time, cost) pairs in `entries` from
+ * `head` (`entries[k]` a time, `entries[k + 1]` its cost), the newest inline in `tailTime` /
+ * `tailCost`. Times are non-decreasing; `used` is the sum of the live costs; `firstTime` is the
+ * oldest live admission's time. When `tailCost` is 0 the log is empty (and so is `entries`
+ * from `head`).
+ *
+ * Why this shape: the limiter touches a few cold buckets per request, and every object it
+ * reaches is a likely cache miss (~0.1 µs each here). With the newest entry and the oldest time
+ * inline, a request that finds nothing expired and lands in the same millisecond as the last
+ * one, or in a fresh bucket, reads and writes the bucket object alone; the array is touched
+ * only to move the previous newest entry into it, or to drop expired entries.
+ * Mutated only by `recordAdmission` and `pruneLog` (the store's apply step); the decisions
+ * never mutate it.
  */
 export interface WindowLog {
-  times: number[];
-  costs: number[];
+  entries: number[];
   head: number;
   used: number;
+  tailTime: number;
+  tailCost: number;
+  firstTime: number;
 }
 
 export interface WindowDecision {
@@ -38,26 +50,51 @@ export interface WindowDecision {
   readonly retryAfterMs: number;
 }
 
-/** Index of the first entry still inside the window (time > nowMs − windowMs). */
+/**
+ * Positions in a log run over the even indices of `entries` from `head`, then `entries.length`
+ * for the inline newest entry; `end` is one step past the last.
+ */
+function end(log: WindowLog): number {
+  return log.tailCost > 0 ? log.entries.length + 2 : log.entries.length;
+}
+
+function timeAt(log: WindowLog, i: number): number {
+  return i < log.entries.length ? (log.entries[i] ?? log.tailTime) : log.tailTime;
+}
+
+function costAt(log: WindowLog, i: number): number {
+  return i < log.entries.length ? (log.entries[i + 1] ?? 0) : log.tailCost;
+}
+
+/** Position of the first entry still inside the window (time > nowMs − windowMs). */
 function firstLive(log: WindowLog, nowMs: number, windowMs: number): number {
   const horizon = nowMs - windowMs;
+  // The common case, decided from the bucket object alone: nothing has expired.
+  if (log.firstTime > horizon) return log.head;
+  const last = end(log);
   let i = log.head;
-  while (i < log.times.length && (log.times[i] ?? Infinity) <= horizon) i++;
+  while (i < last && timeAt(log, i) <= horizon) i += 2;
   return i;
 }
 
 function sumFrom(log: WindowLog, from: number, to: number): number {
   let sum = 0;
-  for (let i = from; i < to; i++) sum += log.costs[i] ?? 0;
+  for (let i = from; i < to; i += 2) sum += costAt(log, i);
   return sum;
+}
+
+/** The newest entry's time, or undefined when the log holds no live entry from `from`. */
+export function newestTime(log: WindowLog, from = log.head): number | undefined {
+  return log.tailCost > 0 && from < end(log) ? log.tailTime : undefined;
 }
 
 /** Earliest wait until `need` weight has aged out of the window, scanning from `from`. */
 function waitToFree(log: WindowLog, from: number, need: number, nowMs: number, windowMs: number) {
   let freed = 0;
-  for (let i = from; i < log.times.length; i++) {
-    freed += log.costs[i] ?? 0;
-    if (freed >= need) return (log.times[i] ?? nowMs) + windowMs - nowMs;
+  const last = end(log);
+  for (let i = from; i < last; i += 2) {
+    freed += costAt(log, i);
+    if (freed >= need) return timeAt(log, i) + windowMs - nowMs;
   }
   return windowMs;
 }
@@ -72,7 +109,7 @@ export function decideWindow(
   const { limit, windowMs } = rule;
   const live = log === undefined ? 0 : firstLive(log, nowMs, windowMs);
   const usedBefore = log === undefined ? 0 : log.used - sumFrom(log, log.head, live);
-  const lastTime = log === undefined || live >= log.times.length ? undefined : log.times.at(-1);
+  const lastTime = log === undefined ? undefined : newestTime(log, live);
   const allowed = usedBefore + cost <= limit;
   if (allowed) {
     const charged = cost > 0;
@@ -101,25 +138,44 @@ export function decideWindow(
 
 /** An empty log. */
 export function createWindowLog(): WindowLog {
-  return { times: [], costs: [], head: 0, used: 0 };
+  return {
+    entries: [],
+    head: 0,
+    used: 0,
+    tailTime: -Infinity,
+    tailCost: 0,
+    firstTime: Infinity,
+  };
 }
 
 /**
  * Drops entries that have aged out of `windowMs` at `nowMs` (they can no longer affect any
- * decision at or after `nowMs`); mutates and returns `log`. Compacts the arrays when half dead.
+ * decision at or after `nowMs`); mutates and returns `log`. Compacts the array when half dead.
  */
-export function pruneLog(log: WindowLog, nowMs: number, windowMs: number): WindowLog {
+export function pruneLog<L extends WindowLog>(log: L, nowMs: number, windowMs: number): L {
   const live = firstLive(log, nowMs, windowMs);
   if (live === log.head) return log;
   log.used -= sumFrom(log, log.head, live);
-  log.head = live;
-  if (log.head === log.times.length) {
-    log.times.length = 0;
-    log.costs.length = 0;
+  const { entries } = log;
+  if (live >= entries.length) {
+    // Only the newest entry may be left: the array part is empty.
+    const everything = live >= end(log);
+    entries.length = 0;
     log.head = 0;
-  } else if (log.head > 32 && log.head * 2 > log.times.length) {
-    log.times.splice(0, log.head);
-    log.costs.splice(0, log.head);
+    if (everything) {
+      log.tailCost = 0;
+      log.tailTime = -Infinity;
+      log.firstTime = Infinity;
+      log.used = 0;
+    } else {
+      log.firstTime = log.tailTime;
+    }
+    return log;
+  }
+  log.head = live;
+  log.firstTime = entries[live] ?? log.tailTime;
+  if (log.head > 64 && log.head * 2 > entries.length) {
+    entries.splice(0, log.head);
     log.head = 0;
   }
   return log;
@@ -130,16 +186,16 @@ export function pruneLog(log: WindowLog, nowMs: number, windowMs: number): Windo
  * keeps the log ordered and only makes the entry live longer); mutates and returns `log`.
  * Call it only for a decision that was allowed.
  */
-export function recordAdmission(log: WindowLog, nowMs: number, cost: number): WindowLog {
+export function recordAdmission<L extends WindowLog>(log: L, nowMs: number, cost: number): L {
   if (cost <= 0) return log;
-  const last = log.times.length - 1;
-  const lastTime = last >= log.head ? log.times[last] : undefined;
-  if (lastTime !== undefined && lastTime >= nowMs) {
+  if (log.tailCost > 0 && log.tailTime >= nowMs) {
     // Same millisecond (or a caller clock behind the newest entry): coalesce into that entry.
-    log.costs[last] = (log.costs[last] ?? 0) + cost;
+    log.tailCost += cost;
   } else {
-    log.times.push(nowMs);
-    log.costs.push(cost);
+    if (log.tailCost > 0) log.entries.push(log.tailTime, log.tailCost);
+    else log.firstTime = nowMs;
+    log.tailTime = nowMs;
+    log.tailCost = cost;
   }
   log.used += cost;
   return log;
@@ -147,6 +203,5 @@ export function recordAdmission(log: WindowLog, nowMs: number, cost: number): Wi
 
 /** True when the log holds nothing that can matter at `nowMs` (the bucket can be dropped). */
 export function isLogIdle(log: WindowLog, nowMs: number, windowMs: number): boolean {
-  const lastTime = log.times.length > log.head ? log.times.at(-1) : undefined;
-  return lastTime === undefined || lastTime + windowMs <= nowMs;
+  return log.tailCost === 0 || log.tailTime + windowMs <= nowMs;
 }
