@@ -9,7 +9,8 @@
  * make an old prefix or action new again. A bounded cache skips the store for what this process
  * recorded lately.
  */
-import { createBoundedLru } from '../core/risk/bounded-lru.js';
+import { createBoundedLru, type BoundedLru } from '../core/risk/bounded-lru.js';
+import type { Environment } from '../core/keys/model.js';
 import {
   createRiskEngine,
   decideResponse,
@@ -76,6 +77,21 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
     options.engine.memory.maxKeys + options.engine.memory.maxAccounts,
   );
   const cooldowns = createBoundedLru<{ lastMs: number }>(options.engine.memory.maxCooldowns);
+  /**
+   * Per environment, the prefix each key was last recorded with in the store, and when. The
+   * common event, a key calling again from the prefix it just used, is settled by this one
+   * lookup: no sightings built, no cache key string, no await (about 6 µs of the gateway's CPU
+   * per request before, measured with a CPU profile under load).
+   */
+  const recentPrefix = new Map<Environment, BoundedLru<{ prefix: string; atMs: number }>>();
+  const recentPrefixOf = (environment: Environment) => {
+    let lru = recentPrefix.get(environment);
+    if (lru === undefined) {
+      lru = createBoundedLru(options.engine.memory.maxKeys);
+      recentPrefix.set(environment, lru);
+    }
+    return lru;
+  };
   let sightingsPausedUntil = -Infinity;
   const timers = deps.timers ?? systemTimers;
   let queue: RiskEvent[] = [];
@@ -83,6 +99,25 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
   let dropped = 0;
   let signals = 0;
   let chain: Promise<void> = Promise.resolve();
+
+  /**
+   * True when `sighted` would find nothing to ask the store: no store or a pause, a denial, or
+   * an allowed request from the prefix its key was recorded with lately and no sensitive action.
+   */
+  function nothingToSight(event: RiskEvent): boolean {
+    if (sightings === undefined || event.nowMs < sightingsPausedUntil) return true;
+    if (event.outcome !== 'allow' || event.keyId === undefined) return true;
+    const t = options.engine.environments[event.environment];
+    const first = t.firstSensitiveAction;
+    if (first.mode !== 'off' && first.actions.includes(event.action)) return false;
+    if (t.newIpPrefix.mode === 'off') return true;
+    const recent = recentPrefixOf(event.environment).get(event.keyId);
+    return (
+      recent !== undefined &&
+      recent.prefix === event.ipPrefix &&
+      event.nowMs - recent.atMs < SIGHTING_REFRESH_MS
+    );
+  }
 
   /** The first-sighting signals of an event, decided by the store (none without one). */
   async function sighted(event: RiskEvent): Promise<Signal[]> {
@@ -109,6 +144,15 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
         return out;
       }
       recorded.getOrCreate(cacheKey, () => ({ atMs: sighting.atMs })).atMs = sighting.atMs;
+      if (sighting.kind === 'prefix') {
+        const recent = { prefix: sighting.value, atMs: sighting.atMs };
+        const memo = recentPrefixOf(sighting.environment).getOrCreate(
+          sighting.subject.id,
+          () => recent,
+        );
+        memo.prefix = recent.prefix;
+        memo.atMs = recent.atMs;
+      }
       const measured = sightingMeasurement(sighting, answer);
       if (measured === undefined) continue;
       const kind = sightingSignalKind(sighting);
@@ -122,7 +166,7 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
   async function processBatch(batch: readonly RiskEvent[]): Promise<void> {
     for (const event of batch) {
       const raised = engine.observe(event);
-      if (sightings !== undefined) raised.push(...(await sighted(event)));
+      if (!nothingToSight(event)) raised.push(...(await sighted(event)));
       for (const signal of raised) {
         signals += 1;
         deps.metrics?.recordRiskSignal(signal.kind, signal.environment, signal.shadow);

@@ -20,6 +20,7 @@ import {
 import {
   createRiskMonitor,
   SIGHTING_PAUSE_MS,
+  SIGHTING_REFRESH_MS,
   type RiskMonitor,
 } from '../../src/services/risk-monitor.js';
 import { createMemoryRiskStore } from '../../src/services/risk-store.js';
@@ -153,6 +154,45 @@ describe('durable first sightings', () => {
     await monitor.drain();
     expect(asked).toBe(0);
     expect(signals).toEqual([]);
+  });
+
+  it('asks the store once per key and prefix per refresh time, whatever the order of prefixes', async () => {
+    const store = createMemoryRiskStore();
+    const asked: string[] = [];
+    const monitor = createRiskMonitor(
+      {
+        risk: { apply: () => Promise.resolve(undefined as never) },
+        sightings: {
+          sight: (s, rule) => {
+            asked.push(`${s.subject.id} ${s.value} +${s.atMs - T0}`);
+            return store.sight(s, rule);
+          },
+        },
+      },
+      { engine: DEFAULT_RISK_CONFIG, responses: DEFAULT_RESPONSE_POLICY, maxQueued: 1000 },
+    );
+    const a = '198.51.100.0/24';
+    const b = '203.0.113.0/24';
+    for (const [ipPrefix, nowMs] of [
+      [a, T0],
+      [a, T0 + 1],
+      [b, T0 + 2], // another prefix: asked
+      [a, T0 + 3], // back to the first, recorded a moment ago: not asked
+      [b, T0 + 4],
+      [a, T0 + SIGHTING_REFRESH_MS - 1],
+      [a, T0 + SIGHTING_REFRESH_MS], // an hour on: the store's last-seen time is refreshed
+      [a, T0 + SIGHTING_REFRESH_MS + 1],
+    ] as const) {
+      monitor.observe(allowed({ ipPrefix, nowMs }));
+    }
+    monitor.observe(allowed({ keyId: 'pk_live_b', nowMs: T0 + 5 })); // another key: asked
+    await monitor.drain();
+    expect(asked).toEqual([
+      `pk_live_a ${a} +0`,
+      `pk_live_a ${b} +2`,
+      `pk_live_a ${a} +${SIGHTING_REFRESH_MS}`,
+      `pk_live_b ${a} +5`,
+    ]);
   });
 
   it('a failing store is skipped for a while; the engine’s own signals keep flowing', async () => {

@@ -48,19 +48,19 @@ export function sightingSignalKind(sighting: Sighting): SignalKind {
 export function sightingsOf(event: RiskEvent, t: RiskThresholds): Sighting[] {
   if (event.outcome !== 'allow' || event.keyId === undefined) return [];
   const out: Sighting[] = [];
-  const base = { environment: event.environment, atMs: event.nowMs };
+  const { environment, nowMs: atMs } = event;
   const key: SignalSubject = { type: 'key', id: event.keyId };
   if (t.newIpPrefix.mode !== 'off') {
-    out.push({ ...base, subject: key, kind: 'prefix', value: event.ipPrefix });
+    out.push({ environment, subject: key, kind: 'prefix', value: event.ipPrefix, atMs });
   }
   if (
     t.firstSensitiveAction.mode !== 'off' &&
     t.firstSensitiveAction.actions.includes(event.action)
   ) {
-    out.push({ ...base, subject: key, kind: 'action', value: event.action });
+    out.push({ environment, subject: key, kind: 'action', value: event.action, atMs });
     if (event.accountId !== undefined) {
       const account: SignalSubject = { type: 'account', id: event.accountId };
-      out.push({ ...base, subject: account, kind: 'action', value: event.action });
+      out.push({ environment, subject: account, kind: 'action', value: event.action, atMs });
     }
   }
   return out;
