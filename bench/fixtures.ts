@@ -1,5 +1,6 @@
 /** Shared set-up for benchmarks: a real key service over an in-memory SQLite store. */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { createMemoryReplayGuard } from '../src/adapters/memory/replay-guard.js';
 import { createSqliteControlStore } from '../src/adapters/sqlite/sqlite-control-store.js';
 import { createDummyKeys, DEFAULT_ROUTES } from '../src/app/data-planes.js';
@@ -51,6 +52,24 @@ export async function seedKeys(count: number, clock: Clock) {
   }
   const cache = createKeyCache({ keys, events }, { maxEntries: 100_000 });
   return { store, keys, cache, created };
+}
+
+/**
+ * Opens a data directory seeded by seedDataDir (bench/seed-data-dir.ts): the same key service
+ * and cache as seedKeys, over the file a gateway would open. Close the store before a gateway
+ * process opens the directory.
+ */
+export function openSeededKeys(dataDir: string, masterKey: string, clock: Clock) {
+  const store = createSqliteControlStore({ path: join(dataDir, 'portcullis.db'), clock });
+  const keyring = createKeyring(masterKeyFromBytes(Buffer.from(masterKey, 'base64')));
+  const keys = createKeyService({
+    store,
+    clock,
+    events: createLocalEvents(),
+    keyring: () => keyring,
+  });
+  const cache = createKeyCache({ keys, events: createLocalEvents() }, { maxEntries: 100_000 });
+  return { store, keys, cache };
 }
 
 export function pipelineDeps(cache: KeyCache, clock: Clock): PipelineDeps {

@@ -6,7 +6,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binanceOrderRequest, nativeOrderRequest, pipelineDeps, seedKeys } from './fixtures.js';
+import type { Clock } from '../src/core/clock.js';
+import {
+  binanceOrderRequest,
+  nativeOrderRequest,
+  openSeededKeys,
+  pipelineDeps,
+  seedKeys,
+  type BenchKey,
+} from './fixtures.js';
 import { memoryLimits, redisLimits } from './limiter.js';
 import { hmacNsPerOp, pipelineAsyncNsPerOp, pipelineNsPerOp, warm } from './micro.js';
 import { observedPipelineNsPerOp, observedThroughput } from './observability.js';
@@ -29,11 +37,23 @@ const json = process.argv.includes('--json');
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
 
+/** Keys in a store, with a cache over them: seeded in memory, or opened from a data directory. */
+type KeySource = (clock: Clock) => Promise<{
+  store: { close(): Promise<void> };
+  cache: Parameters<typeof pipelineDeps>[0];
+  created: readonly BenchKey[];
+}>;
+
+const inMemory =
+  (count: number): KeySource =>
+  (clock) =>
+    seedKeys(count, clock);
+
 /** A seeded key cache with `inUse` keys warm, the pipeline over it, and fresh request batches. */
-async function microSetup(count: number, inUse: number) {
+async function microSetup(source: KeySource, inUse: number) {
   let now = Date.now();
   const clock = { now: () => now };
-  const seeded = await seedKeys(count, clock);
+  const seeded = await source(clock);
   const hot = seeded.created.slice(0, inUse);
   await warm(seeded.cache, hot);
   now = Date.now();
@@ -44,11 +64,11 @@ async function microSetup(count: number, inUse: number) {
 }
 
 /**
- * The pipeline alone over a store of `count` keys (`inUse` warm), best of as many runs as the
- * small store's baseline takes (three), for keys_100k_to_1k; the other figures need one store.
+ * The pipeline alone over a large store (`inUse` keys warm), best of as many runs as the small
+ * store's baseline takes (three), for keys_100k_to_1k; the other figures need one store.
  */
-async function microPipelineOnly(count: number, inUse: number): Promise<number> {
-  const { seeded, deps, batch } = await microSetup(count, inUse);
+async function microPipelineOnly(source: KeySource, inUse: number): Promise<number> {
+  const { seeded, deps, batch } = await microSetup(source, inUse);
   const runs: number[] = [];
   for (let i = 0; i < 3; i++) runs.push(pipelineNsPerOp(deps, batch(nativeOrderRequest)));
   await seeded.store.close();
@@ -56,7 +76,7 @@ async function microPipelineOnly(count: number, inUse: number): Promise<number> 
 }
 
 async function micro(count: number, inUse: number) {
-  const { seeded, hot, now, deps, batch } = await microSetup(count, inUse);
+  const { seeded, hot, now, deps, batch } = await microSetup(inMemory(count), inUse);
   const pipeline = pipelineNsPerOp(deps, batch(nativeOrderRequest));
   const pipelineBinance = pipelineNsPerOp(deps, batch(binanceOrderRequest));
   const hmac = hmacNsPerOp(hot[0]!, nativeOrderRequest(hot[0]!, now, 0), 1000);
@@ -160,38 +180,36 @@ async function macroThroughput(): Promise<{
   }
 }
 
-async function macroMemory(): Promise<{ rss: number; load: LoadResult }> {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+/** The gateway's resident memory under load over a data directory seeded by seedDataDir. */
+async function macroMemory(
+  dir: string,
+  seeded: Awaited<ReturnType<typeof seedDataDir>>,
+): Promise<{ rss: number; load: LoadResult }> {
+  const keysFile = join(dir, 'keys.json');
+  writeFileSync(keysFile, JSON.stringify(seeded.keys.slice(0, 10_000)));
+  const gateway = await startGateway(
+    join(dir, 'data'),
+    { PORTCULLIS_MASTER_KEY: seeded.masterKey },
+    ['--config', limitsConfig(dir, 'memory', false)],
+  );
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssMb(gateway.pid));
+  }, 250);
   try {
-    const seeded = await seedDataDir(join(dir, 'data'), 100_000);
-    const keysFile = join(dir, 'keys.json');
-    writeFileSync(keysFile, JSON.stringify(seeded.keys.slice(0, 10_000)));
-    const gateway = await startGateway(
-      join(dir, 'data'),
-      { PORTCULLIS_MASTER_KEY: seeded.masterKey },
-      ['--config', limitsConfig(dir, 'memory', false)],
-    );
-    let peak = 0;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, rssMb(gateway.pid));
-    }, 250);
-    try {
-      const load = await runLoad({
-        url: gateway.sandboxUrl,
-        path: '/api/v1/balances',
-        connections: 32,
-        durationMs: 6_000,
-        warmupMs: 1_000,
-        keysFile,
-      });
-      peak = Math.max(peak, rssMb(gateway.pid));
-      return { rss: peak, load };
-    } finally {
-      clearInterval(sampler);
-      await gateway.stop();
-    }
+    const load = await runLoad({
+      url: gateway.sandboxUrl,
+      path: '/api/v1/balances',
+      connections: 32,
+      durationMs: 6_000,
+      warmupMs: 1_000,
+      keysFile,
+    });
+    peak = Math.max(peak, rssMb(gateway.pid));
+    return { rss: peak, load };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    clearInterval(sampler);
+    await gateway.stop();
   }
 }
 
@@ -227,7 +245,7 @@ if (process.argv.includes('--ws')) {
 }
 if (process.argv.includes('--policies')) {
   // `-- --policies`: only the pipeline with and without the twenty policies (bench/policies.ts).
-  const { seeded, deps, batch } = await microSetup(1_000, 1_000);
+  const { seeded, deps, batch } = await microSetup(inMemory(1_000), 1_000);
   const figures = policiesFigures(deps, batch(nativeOrderRequest), 8);
   await seeded.store.close();
   const { wall } = figures;
@@ -271,7 +289,21 @@ const policiesOverhead = small.policies.overhead;
 log(
   `  pipeline + 20 policies across actions         ${small.policies.policies.toFixed(0)} CPU ns/op   (+${(policiesOverhead * 100).toFixed(1)} % of ${small.policies.base.toFixed(0)} CPU ns/op without)`,
 );
-const large = { pipeline: await microPipelineOnly(100_000, 1_000) };
+// One data directory of 100,000 keys (seeding is a fifth of the run) serves both the pipeline
+// over a large store and the gateway's memory with 100,000 keys stored.
+const largeDir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+process.once('exit', () => rmSync(largeDir, { recursive: true, force: true }));
+const largeSeed = await seedDataDir(join(largeDir, 'data'), 100_000);
+const large = {
+  pipeline: await microPipelineOnly(
+    (clock) =>
+      Promise.resolve({
+        ...openSeededKeys(join(largeDir, 'data'), largeSeed.masterKey, clock),
+        created: largeSeed.keys,
+      }),
+    1_000,
+  ),
+};
 log(
   `  pipeline, native hmac order (100k keys)       ${large.pipeline.toFixed(0)} ns/op   (${(large.pipeline / small.pipeline).toFixed(2)} × 1k keys)`,
 );
@@ -291,7 +323,7 @@ log(
 log(
   `  gateway, traffic log + detection on           ${throughput.observed.on.toFixed(0)} req/s   (${(-observedGateway * 100).toFixed(1)} % vs ${throughput.observed.off.toFixed(0)} req/s off; failed ${throughput.observed.failed})`,
 );
-const memory = await macroMemory();
+const memory = await macroMemory(largeDir, largeSeed);
 log(
   `  gateway RSS, 100k keys stored, 10k in use     ${memory.rss.toFixed(0)} MB   (${memory.load.rps.toFixed(0)} req/s, failed ${memory.load.failed})`,
 );
