@@ -8,6 +8,7 @@
  * — the person id an admin token labelled `account:<accountId>` maps to (personOf), so that a
  * person who holds such a token for the account that asked cannot approve its own request.
  */
+import { rejectedInBody } from '../core/dialects/answer-outcome.js';
 import type { Logger } from 'pino';
 import { requestDigest } from '../core/approvals/index.js';
 import type { JsonValue } from '../core/audit/canonical-json.js';
@@ -259,7 +260,12 @@ export function createDataPlaneGovernance(deps: {
       return refused(result.reason);
     }
     const text = await readCapped(result.body);
-    const success = result.status >= 200 && result.status < 300;
+    // A 2xx whose body is the dialect's rejection (Bybit, OKX) placed nothing (the proxy path
+    // decides the same way); a body cut at the cap does not parse and stays counted.
+    const success =
+      result.status >= 200 &&
+      result.status < 300 &&
+      !rejectedInBody(route.route.dialect, Buffer.from(text, 'utf8'));
     if (reservation.kind === 'reserved') await reservation.settle(success ? 'commit' : 'release');
     const contentType = result.headers['content-type'];
     return {

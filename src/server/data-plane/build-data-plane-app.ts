@@ -8,6 +8,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Clock } from '../../core/clock.js';
+import { rejectedInBody } from '../../core/dialects/answer-outcome.js';
 import { renderApprovalHold } from '../../core/dialects/render-approval-hold.js';
 import { renderDenial, type DenialReason } from '../../core/dialects/render-denial.js';
 import type { ClientIpResolver } from '../../core/net/client-ip.js';
@@ -319,38 +320,44 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
         }),
     });
     const upstreamMs = performance.now() - forwardedAt;
-    if (reservation.kind === 'reserved') {
-      // After a timeout the upstream may still have executed: keep the amount counted until the
-      // reservation's ttl (the safe side); any answer but a 2xx releases it.
-      const outcome = !result.ok
-        ? outcomeUnknown(result.reason)
-          ? 'keep'
-          : 'release'
-        : result.status >= 200 && result.status < 300
-          ? 'commit'
-          : 'release';
-      await reservation.settle(outcome);
-    }
     if (!result.ok) {
+      // After a timeout the upstream may still have executed: keep the amount counted until the
+      // reservation's ttl (the safe side); a request that certainly was not executed releases it.
+      if (reservation.kind === 'reserved') {
+        await reservation.settle(outcomeUnknown(result.reason) ? 'keep' : 'release');
+      }
       request.log.warn({ reqId: request.id, reason: result.reason }, 'upstream failed');
       return report(sendDenial(reply, dialect, result.reason, request.id, nowMs), upstreamMs);
-    }
-    if (decision.outcome === 'allow' && decision.limits !== undefined) {
-      void reply.headers(limitHeaders(deps.pipeline, decision.dialect, decision.limits, nowMs));
     }
     // A small answer of known length is read whole and sent as one buffer (one write, no stream
     // plumbing per response); a large or unknown-length one is streamed as it arrives.
     let answer: Buffer | Readable = result.body;
+    let cutShort = false;
     const length = Number(result.headers['content-length']);
     if (length >= 0 && length <= BUFFERED_ANSWER_BYTES) {
       try {
         answer = await readWhole(result.body);
       } catch {
-        return report(
-          sendDenial(reply, dialect, 'UPSTREAM_UNAVAILABLE', request.id, nowMs),
-          upstreamMs,
-        );
+        cutShort = true;
       }
+    }
+    if (reservation.kind === 'reserved') {
+      // Any answer but a 2xx releases the amount; so does a 2xx whose body is the dialect's
+      // rejection (Bybit and OKX answer a rejected order with 200 and their own code).
+      const placed =
+        result.status >= 200 &&
+        result.status < 300 &&
+        !(Buffer.isBuffer(answer) && rejectedInBody(dialect, answer));
+      await reservation.settle(placed ? 'commit' : 'release');
+    }
+    if (cutShort) {
+      return report(
+        sendDenial(reply, dialect, 'UPSTREAM_UNAVAILABLE', request.id, nowMs),
+        upstreamMs,
+      );
+    }
+    if (decision.outcome === 'allow' && decision.limits !== undefined) {
+      void reply.headers(limitHeaders(deps.pipeline, decision.dialect, decision.limits, nowMs));
     }
     return report(
       reply

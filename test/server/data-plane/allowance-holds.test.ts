@@ -12,6 +12,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { loadConfig } from '../../../src/config/config.js';
+import { signBybit, signOkx } from '../../../src/core/signing/dialects/exchange-signers.js';
 import { signNativeRequest } from '../../../src/core/signing/native/index.js';
 import { createManualClock, type ManualClock } from '../../helpers/manual-clock.js';
 import { createTempDir } from '../../helpers/temp-dir.js';
@@ -22,6 +23,8 @@ const dir = createTempDir();
 let upstream: Server;
 /** What the upstream does with the next request. */
 let mode: 'ok' | 'refuse' | 'hang' = 'ok';
+/** When set, the upstream answers 200 with this body (a dialect's own envelope). */
+let envelope: string | undefined;
 let received = 0;
 let runtime: Runtime;
 let clock: ManualClock;
@@ -36,6 +39,12 @@ beforeAll(async () => {
     req.on('end', () => {
       received++;
       if (mode === 'hang') return; // never answers: the gateway times out
+      if (envelope !== undefined) {
+        res.statusCode = 200;
+        res.setHeader('content-type', 'application/json');
+        res.end(envelope);
+        return;
+      }
       res.statusCode = mode === 'ok' ? 201 : 400;
       res.setHeader('content-type', 'application/json');
       res.end(mode === 'ok' ? '{"id":"x_1"}' : '{"error":{"code":"REFUSED"}}');
@@ -157,6 +166,121 @@ async function forwarded<T>(call: () => Promise<T>): Promise<{ answer: T; forwar
 }
 
 const NOTIONAL_100 = { kind: 'notional', asset: 'USDT', amount: '100', period: '1h' };
+
+const PASSPHRASE = 'allowance-test-passphrase';
+
+async function dialectKey(): Promise<Key> {
+  const account = (await runtime.keys.createAccount('alw-dialect', CTX)).id;
+  const created = await runtime.keys.createKey(
+    {
+      accountId: account,
+      environment: 'sandbox',
+      scheme: 'hmac',
+      scopes: ['read', 'trade'],
+      passphrase: PASSPHRASE,
+    },
+    CTX,
+  );
+  return { id: created.key.id, secret: created.secret ?? '' };
+}
+
+/**
+ * A limit buy of 1 BTC at `price` USDT in the dialect's own wire format: the answer's status and
+ * body, and whether the upstream saw it.
+ */
+async function dialectOrder(dialect: 'bybit' | 'okx', key: Key, price: string) {
+  const timestampMs = clock.now();
+  const apiKey = { apiKey: key.id, secret: key.secret };
+  const [path, body, headers] =
+    dialect === 'bybit'
+      ? ((body: string) =>
+          [
+            '/v5/order/create',
+            body,
+            signBybit(apiKey, { method: 'POST', rawQuery: null, body, timestampMs }),
+          ] as const)(
+          JSON.stringify({
+            category: 'spot',
+            symbol: 'BTCUSDT',
+            side: 'Buy',
+            orderType: 'Limit',
+            qty: '1',
+            price,
+            orderLinkId: `o${counter++}`,
+          }),
+        )
+      : ((body: string) =>
+          [
+            '/api/v5/trade/order',
+            body,
+            signOkx(
+              { ...apiKey, passphrase: PASSPHRASE },
+              { method: 'POST', path: '/api/v5/trade/order', rawQuery: null, body, timestampMs },
+            ),
+          ] as const)(
+          JSON.stringify({
+            instId: 'BTC-USDT',
+            tdMode: 'cash',
+            side: 'buy',
+            ordType: 'limit',
+            sz: '1',
+            px: price,
+            clOrdId: `o${counter++}`,
+          }),
+        );
+  const before = received;
+  const response = await request(`${url}${path}`, { method: 'POST', headers, body });
+  const answer = (await response.body.json()) as Record<string, unknown>;
+  return { status: response.statusCode, answer, forwarded: received > before };
+}
+
+describe('orders an exchange rejects with HTTP 200 (Bybit retCode, OKX code)', () => {
+  const answers = {
+    bybit: {
+      rejected: JSON.stringify({ retCode: 170131, retMsg: 'Insufficient balance.', result: {} }),
+      placed: JSON.stringify({ retCode: 0, retMsg: 'OK', result: { orderId: '1' } }),
+    },
+    okx: {
+      rejected: JSON.stringify({
+        code: '1',
+        msg: '',
+        data: [{ ordId: '', clOrdId: '', sCode: '51008', sMsg: 'Insufficient balance' }],
+      }),
+      placed: JSON.stringify({
+        code: '0',
+        msg: '',
+        data: [{ ordId: '1', clOrdId: '', sCode: '0', sMsg: '' }],
+      }),
+    },
+  } as const;
+
+  it.each(['bybit', 'okx'] as const)(
+    '%s: a rejected order gives its notional back; placed ones count',
+    async (dialect) => {
+      const key = await dialectKey();
+      await allow(key, { ...NOTIONAL_100, expiresIn: '1d' });
+      try {
+        envelope = answers[dialect].placed;
+        envelope = answers[dialect].rejected;
+        // Passed through as the exchange answered it, and not counted: 60 of 100 is still free.
+        const rejected = await dialectOrder(dialect, key, '60');
+        expect(rejected).toMatchObject({ status: 200, forwarded: true });
+        expect(rejected.answer).toEqual(JSON.parse(answers[dialect].rejected));
+        envelope = answers[dialect].placed;
+        expect(await dialectOrder(dialect, key, '60')).toMatchObject({ forwarded: true });
+        // 60 counted: another 60 does not fit, and is refused without being forwarded.
+        const refused = await dialectOrder(dialect, key, '60');
+        expect(refused.forwarded).toBe(false);
+        // Each dialect's permission answer (docs/errors.md), HTTP 200 as the exchanges send it.
+        expect(refused.answer).toMatchObject(
+          dialect === 'bybit' ? { retCode: 10005 } : { code: '50120' },
+        );
+      } finally {
+        envelope = undefined;
+      }
+    },
+  );
+});
 
 describe('notional allowances on orders', () => {
   it('counts price × quantity, refuses past the allowance without forwarding, refills next period', async () => {
