@@ -15,7 +15,7 @@ import {
   newestTime,
   pruneLog,
   recordAdmission,
-  type WindowLog,
+  WindowLogState,
 } from '../../core/limits/sliding-window.js';
 import type { CheckResult, LimitCheck, LimitResult, RateLimiter } from '../../core/limits/types.js';
 
@@ -35,10 +35,12 @@ export interface MemoryRateLimiter extends RateLimiter {
 }
 
 /** A bucket is its own window log (one object less to reach per check on the hot path). */
-interface Bucket extends WindowLog {
-  windowMs: number;
+class Bucket extends WindowLogState {
   /** Set when the bucket leaves the map (idle sweep, eviction): a cached reference is stale. */
-  dropped: boolean;
+  dropped = false;
+  constructor(public windowMs: number) {
+    super();
+  }
 }
 
 /** Creates an in-memory limiter; see the module comment for the memory bound. */
@@ -114,17 +116,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
       buckets = new Map();
       rules.set(check.rule.name, buckets);
     }
-    // Every bucket is made by this one literal, so all share one hidden class (monomorphic).
-    const bucket: Bucket = {
-      entries: [],
-      head: 0,
-      used: 0,
-      tailTime: -Infinity,
-      tailCost: 0,
-      firstTime: Infinity,
-      windowMs: check.rule.windowMs,
-      dropped: false,
-    };
+    const bucket = new Bucket(check.rule.windowMs);
     recordAdmission(bucket, nowMs, check.cost);
     buckets.set(check.bucketKey, bucket);
     count++;

@@ -136,16 +136,22 @@ export function decideWindow(
   };
 }
 
+/**
+ * An empty log, as a class so that a store can extend it with fields of its own and still give
+ * every log one shape (V8 keeps property access on such objects monomorphic).
+ */
+export class WindowLogState implements WindowLog {
+  entries: number[] = [];
+  head = 0;
+  used = 0;
+  tailTime = -Infinity;
+  tailCost = 0;
+  firstTime = Infinity;
+}
+
 /** An empty log. */
 export function createWindowLog(): WindowLog {
-  return {
-    entries: [],
-    head: 0,
-    used: 0,
-    tailTime: -Infinity,
-    tailCost: 0,
-    firstTime: Infinity,
-  };
+  return new WindowLogState();
 }
 
 /**

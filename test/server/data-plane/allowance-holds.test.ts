@@ -92,7 +92,8 @@ interface Key {
   readonly secret: string;
 }
 
-async function newKey(): Promise<Key> {
+/** A key of its own account; with a passphrase it can sign OKX requests too. */
+async function newKey(passphrase?: string): Promise<Key> {
   const account = (await runtime.keys.createAccount('alw', CTX)).id;
   const created = await runtime.keys.createKey(
     {
@@ -100,6 +101,7 @@ async function newKey(): Promise<Key> {
       environment: 'sandbox',
       scheme: 'hmac',
       scopes: ['read', 'trade', 'withdraw'],
+      ...(passphrase !== undefined ? { passphrase } : {}),
     },
     CTX,
   );
@@ -168,21 +170,6 @@ async function forwarded<T>(call: () => Promise<T>): Promise<{ answer: T; forwar
 const NOTIONAL_100 = { kind: 'notional', asset: 'USDT', amount: '100', period: '1h' };
 
 const PASSPHRASE = 'allowance-test-passphrase';
-
-async function dialectKey(): Promise<Key> {
-  const account = (await runtime.keys.createAccount('alw-dialect', CTX)).id;
-  const created = await runtime.keys.createKey(
-    {
-      accountId: account,
-      environment: 'sandbox',
-      scheme: 'hmac',
-      scopes: ['read', 'trade'],
-      passphrase: PASSPHRASE,
-    },
-    CTX,
-  );
-  return { id: created.key.id, secret: created.secret ?? '' };
-}
 
 /**
  * A limit buy of 1 BTC at `price` USDT in the dialect's own wire format: the answer's status and
@@ -257,7 +244,7 @@ describe('orders an exchange rejects with HTTP 200 (Bybit retCode, OKX code)', (
   it.each(['bybit', 'okx'] as const)(
     '%s: a rejected order gives its notional back; placed ones count',
     async (dialect) => {
-      const key = await dialectKey();
+      const key = await newKey(PASSPHRASE);
       await allow(key, { ...NOTIONAL_100, expiresIn: '1d' });
       try {
         envelope = answers[dialect].placed;
