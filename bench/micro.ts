@@ -98,3 +98,73 @@ export async function pipelineAsyncNsPerOp(
   }
   return best;
 }
+
+/**
+ * The pipeline without and with one addition (`variant`: limits, policies…) over the same kind
+ * of requests, in `pairs` alternated measurements of each (ABBA order, so that drift and warm-up
+ * fall on both alike, and as many samples on each side); the best of each side is compared, by
+ * process CPU time (main thread, GC and compiler threads) and by wall time.
+ */
+export interface PairedFigures {
+  readonly base: number;
+  readonly variant: number;
+  readonly overhead: number;
+  readonly wall: { readonly base: number; readonly variant: number; readonly overhead: number };
+}
+
+export function pairedFigures(
+  deps: PipelineDeps,
+  variant: PipelineDeps,
+  batch: (round: number) => readonly PipelineRequest[],
+  pairs: number,
+): PairedFigures {
+  const base: PipelineCost[] = [];
+  const added: PipelineCost[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const order = i % 2 === 0 ? [deps, variant] : [variant, deps];
+    for (const d of order) (d === deps ? base : added).push(pipelineCost(d, batch));
+  }
+  const best = (costs: PipelineCost[], of: keyof PipelineCost) =>
+    Math.min(...costs.map((cost) => cost[of]));
+  const cpu = { base: best(base, 'cpuNs'), variant: best(added, 'cpuNs') };
+  const wall = { base: best(base, 'wallNs'), variant: best(added, 'wallNs') };
+  return {
+    ...cpu,
+    overhead: cpu.variant / cpu.base - 1,
+    wall: { ...wall, overhead: wall.variant / wall.base - 1 },
+  };
+}
+
+interface PipelineCost {
+  readonly cpuNs: number;
+  readonly wallNs: number;
+}
+
+/**
+ * The whole pipeline over pre-signed requests, as pipelineNsPerOp (fresh batches, every request
+ * allowed synchronously): the best round by process CPU time and by wall time.
+ */
+function pipelineCost(
+  deps: PipelineDeps,
+  makeBatch: (round: number) => readonly PipelineRequest[],
+  rounds = 12,
+): PipelineCost {
+  let cpuNs = Infinity;
+  let wallNs = Infinity;
+  for (let round = 0; round < rounds; round++) {
+    const batch = makeBatch(round);
+    const cpu = process.cpuUsage();
+    const wall = process.hrtime.bigint();
+    for (const request of batch) {
+      const decision = evaluateRequest(deps, request);
+      if (decision instanceof Promise || decision.outcome !== 'allow') {
+        const what = decision instanceof Promise ? 'a promise' : JSON.stringify(decision);
+        throw new Error(`bench request not allowed synchronously: ${what}`);
+      }
+    }
+    wallNs = Math.min(wallNs, Number(process.hrtime.bigint() - wall) / batch.length);
+    const used = process.cpuUsage(cpu);
+    cpuNs = Math.min(cpuNs, ((used.user + used.system) * 1000) / batch.length);
+  }
+  return { cpuNs, wallNs };
+}

@@ -6,7 +6,8 @@
 import { compileRouteExtractors, DEFAULT_ROUTES } from '../src/app/data-planes.js';
 import { compileRules, type PolicyRule } from '../src/core/policy/index.js';
 import { createPolicyStep, type PolicyStep } from '../src/core/policy/policy-step.js';
-import { evaluateRequest, type PipelineDeps, type PipelineRequest } from '../src/core/pipeline.js';
+import type { PipelineDeps, PipelineRequest } from '../src/core/pipeline.js';
+import { pairedFigures } from './micro.js';
 
 const rule = (
   id: string,
@@ -82,54 +83,11 @@ export function policiesFigures(
   batch: (round: number) => readonly PipelineRequest[],
   pairs = 6,
 ): PoliciesFigures {
-  const withPolicies = { ...deps, policies: benchPolicyStep() };
-  const base: PipelineCost[] = [];
-  const policies: PipelineCost[] = [];
-  for (let i = 0; i < pairs; i++) {
-    const order = i % 2 === 0 ? [deps, withPolicies] : [withPolicies, deps];
-    for (const d of order) (d === deps ? base : policies).push(pipelineCost(d, batch));
-  }
-  const best = (costs: PipelineCost[], of: keyof PipelineCost) =>
-    Math.min(...costs.map((cost) => cost[of]));
-  const cpu = { base: best(base, 'cpuNs'), policies: best(policies, 'cpuNs') };
-  const wall = { base: best(base, 'wallNs'), policies: best(policies, 'wallNs') };
+  const paired = pairedFigures(deps, { ...deps, policies: benchPolicyStep() }, batch, pairs);
   return {
-    ...cpu,
-    overhead: cpu.policies / cpu.base - 1,
-    wall: { ...wall, overhead: wall.policies / wall.base - 1 },
+    base: paired.base,
+    policies: paired.variant,
+    overhead: paired.overhead,
+    wall: { base: paired.wall.base, policies: paired.wall.variant, overhead: paired.wall.overhead },
   };
-}
-
-interface PipelineCost {
-  readonly cpuNs: number;
-  readonly wallNs: number;
-}
-
-/**
- * The whole pipeline over pre-signed requests, as bench/micro.ts pipelineNsPerOp (fresh batches,
- * every request allowed synchronously): the best round by process CPU time and by wall time.
- */
-function pipelineCost(
-  deps: PipelineDeps,
-  makeBatch: (round: number) => readonly PipelineRequest[],
-  rounds = 12,
-): PipelineCost {
-  let cpuNs = Infinity;
-  let wallNs = Infinity;
-  for (let round = 0; round < rounds; round++) {
-    const batch = makeBatch(round);
-    const cpu = process.cpuUsage();
-    const wall = process.hrtime.bigint();
-    for (const request of batch) {
-      const decision = evaluateRequest(deps, request);
-      if (decision instanceof Promise || decision.outcome !== 'allow') {
-        const what = decision instanceof Promise ? 'a promise' : JSON.stringify(decision);
-        throw new Error(`bench request not allowed synchronously: ${what}`);
-      }
-    }
-    wallNs = Math.min(wallNs, Number(process.hrtime.bigint() - wall) / batch.length);
-    const used = process.cpuUsage(cpu);
-    cpuNs = Math.min(cpuNs, ((used.user + used.system) * 1000) / batch.length);
-  }
-  return { cpuNs, wallNs };
 }

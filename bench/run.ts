@@ -16,7 +16,13 @@ import {
   type BenchKey,
 } from './fixtures.js';
 import { memoryLimits, redisLimits } from './limiter.js';
-import { hmacNsPerOp, pipelineAsyncNsPerOp, pipelineNsPerOp, warm } from './micro.js';
+import {
+  hmacNsPerOp,
+  pairedFigures,
+  pipelineAsyncNsPerOp,
+  pipelineNsPerOp,
+  warm,
+} from './micro.js';
 import { observedPipelineNsPerOp, observedThroughput } from './observability.js';
 import { policiesFigures } from './policies.js';
 import {
@@ -81,15 +87,14 @@ async function micro(count: number, inUse: number) {
   const pipelineBinance = pipelineNsPerOp(deps, batch(binanceOrderRequest));
   const hmac = hmacNsPerOp(hot[0]!, nativeOrderRequest(hot[0]!, now, 0), 1000);
   // Same requests with the limiter: key, account, IP and order windows, one atomic take each.
-  // Baseline and limited runs alternate so that machine drift affects both alike, and each
-  // side gets three runs: the best of more runs is lower, so unequal counts would bias the ratio.
-  const limited = { ...deps, limits: memoryLimits() };
-  const base: number[] = [pipeline];
-  const withMemory: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    withMemory.push(pipelineNsPerOp(limited, batch(nativeOrderRequest)));
-    if (i < 2) base.push(pipelineNsPerOp(deps, batch(nativeOrderRequest)));
-  }
+  // Baseline and limited runs in ABBA pairs (drift and warm-up fall on both alike, as many
+  // samples on each side); the figure is by wall time, as pipeline_ns_per_op, with CPU beside.
+  const limiter = pairedFigures(
+    deps,
+    { ...deps, limits: memoryLimits() },
+    batch(nativeOrderRequest),
+    4,
+  );
   // Twenty policies across actions (five apply to the order), alternated with the baseline.
   const policies = policiesFigures(deps, batch(nativeOrderRequest));
   const redis = await redisLimits();
@@ -110,9 +115,9 @@ async function micro(count: number, inUse: number) {
   return {
     observed,
     hmac,
-    pipeline: Math.min(...base),
+    pipeline: Math.min(pipeline, limiter.wall.base),
     pipelineBinance,
-    pipelineMemory: Math.min(...withMemory),
+    limiter,
     policies,
     pipelineRedis,
     pipelineAsyncBase,
@@ -277,10 +282,10 @@ log(
 log(
   `  pipeline, binance hmac order (1k keys)        ${small.pipelineBinance.toFixed(0)} ns/op   (${(small.pipelineBinance / small.hmac).toFixed(2)} × hmac)`,
 );
-const memoryOverhead = small.pipelineMemory / small.pipeline - 1;
+const memoryOverhead = small.limiter.wall.overhead;
 const redisOverhead = small.pipelineRedis / small.pipelineAsyncBase - 1;
 log(
-  `  pipeline + in-memory limiter (7 windows)      ${small.pipelineMemory.toFixed(0)} ns/op   (+${(memoryOverhead * 100).toFixed(1)} % of the pipeline)`,
+  `  pipeline + in-memory limiter (6 windows)      ${small.limiter.wall.variant.toFixed(0)} ns/op   (+${(memoryOverhead * 100).toFixed(1)} % of ${small.limiter.wall.base.toFixed(0)} ns/op alternated; CPU time +${(small.limiter.overhead * 100).toFixed(1)} %)`,
 );
 log(
   `  pipeline + Redis limiter, 64 in flight        ${small.pipelineRedis.toFixed(0)} ns/op   (+${(redisOverhead * 100).toFixed(0)} % of ${small.pipelineAsyncBase.toFixed(0)} ns/op without)`,
@@ -346,6 +351,7 @@ if (json) {
       gateway_failed_requests: throughput.gateway.failed,
       rss_mb: round(memory.rss, 1),
       limiter_memory_overhead: round(memoryOverhead),
+      limiter_memory_overhead_cpu: round(small.limiter.overhead),
       limiter_redis_overhead: round(redisOverhead),
       // Policies: added to the pipeline by 20 policies across actions (target < 0.25), by CPU time.
       policies_overhead: round(policiesOverhead),
