@@ -47,20 +47,7 @@ export function pipelineNsPerOp(
   makeBatch: (round: number) => readonly PipelineRequest[],
   rounds = 12,
 ): number {
-  let best = Infinity;
-  for (let round = 0; round < rounds; round++) {
-    const batch = makeBatch(round);
-    const start = process.hrtime.bigint();
-    for (const request of batch) {
-      const decision = evaluateRequest(deps, request);
-      if (decision instanceof Promise || decision.outcome !== 'allow') {
-        const what = decision instanceof Promise ? 'a promise' : JSON.stringify(decision);
-        throw new Error(`bench request not allowed synchronously: ${what}`);
-      }
-    }
-    best = Math.min(best, Number(process.hrtime.bigint() - start) / batch.length);
-  }
-  return best;
+  return pipelineCost(deps, makeBatch, rounds).wallNs;
 }
 
 /** Loads every key into the cache (the steady state of a running gateway). */
@@ -141,8 +128,8 @@ interface PipelineCost {
 }
 
 /**
- * The whole pipeline over pre-signed requests, as pipelineNsPerOp (fresh batches, every request
- * allowed synchronously): the best round by process CPU time and by wall time.
+ * The whole pipeline over pre-signed requests (fresh batches, every request allowed
+ * synchronously): the best round by process CPU time and by wall time.
  */
 function pipelineCost(
   deps: PipelineDeps,

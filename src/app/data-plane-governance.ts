@@ -8,11 +8,11 @@
  * — the person id an admin token labelled `account:<accountId>` maps to (personOf), so that a
  * person who holds such a token for the account that asked cannot approve its own request.
  */
-import { rejectedInBody } from '../core/dialects/answer-outcome.js';
 import type { Logger } from 'pino';
 import { requestDigest } from '../core/approvals/index.js';
 import type { JsonValue } from '../core/audit/canonical-json.js';
 import type { Clock } from '../core/clock.js';
+import { rejectedInBody } from '../core/dialects/answer-outcome.js';
 import type { ApiKey, Environment } from '../core/keys/model.js';
 import type { RiskLookup } from '../core/pipeline.js';
 import type { PolicyStep, PolicyStepResult } from '../core/policy/policy-step.js';
@@ -259,13 +259,11 @@ export function createDataPlaneGovernance(deps: {
       }
       return refused(result.reason);
     }
-    const text = await readCapped(result.body);
+    const answer = await readCapped(result.body);
     // A 2xx whose body is the dialect's rejection (Bybit, OKX) placed nothing (the proxy path
     // decides the same way); a body cut at the cap does not parse and stays counted.
     const success =
-      result.status >= 200 &&
-      result.status < 300 &&
-      !rejectedInBody(route.route.dialect, Buffer.from(text, 'utf8'));
+      result.status >= 200 && result.status < 300 && !rejectedInBody(route.route.dialect, answer);
     if (reservation.kind === 'reserved') await reservation.settle(success ? 'commit' : 'release');
     const contentType = result.headers['content-type'];
     return {
@@ -273,7 +271,7 @@ export function createDataPlaneGovernance(deps: {
       result: {
         status: result.status,
         contentType: typeof contentType === 'string' ? contentType : null,
-        body: text,
+        body: answer.toString('utf8'),
       },
       detail: `upstream ${result.status}`,
     };
@@ -355,7 +353,8 @@ export function createDataPlaneGovernance(deps: {
 
 export type DataPlaneGovernanceRuntime = ReturnType<typeof createDataPlaneGovernance>;
 
-async function readCapped(body: AsyncIterable<unknown>): Promise<string> {
+/** The answer's first MAX_RESULT_BYTES bytes (the rest is read and dropped). */
+async function readCapped(body: AsyncIterable<unknown>): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -363,5 +362,5 @@ async function readCapped(body: AsyncIterable<unknown>): Promise<string> {
     if (size < MAX_RESULT_BYTES) chunks.push(buffer);
     size += buffer.length;
   }
-  return Buffer.concat(chunks).subarray(0, MAX_RESULT_BYTES).toString('utf8');
+  return Buffer.concat(chunks).subarray(0, MAX_RESULT_BYTES);
 }

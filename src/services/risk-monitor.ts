@@ -145,13 +145,15 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
       }
       recorded.getOrCreate(cacheKey, () => ({ atMs: sighting.atMs })).atMs = sighting.atMs;
       if (sighting.kind === 'prefix') {
-        const recent = { prefix: sighting.value, atMs: sighting.atMs };
-        const memo = recentPrefixOf(sighting.environment).getOrCreate(
+        const recent = recentPrefixOf(sighting.environment).getOrCreate(
           sighting.subject.id,
-          () => recent,
+          () => ({
+            prefix: sighting.value,
+            atMs: sighting.atMs,
+          }),
         );
-        memo.prefix = recent.prefix;
-        memo.atMs = recent.atMs;
+        recent.prefix = sighting.value;
+        recent.atMs = sighting.atMs;
       }
       const measured = sightingMeasurement(sighting, answer);
       if (measured === undefined) continue;
