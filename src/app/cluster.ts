@@ -11,9 +11,11 @@ import type { Logger } from 'pino';
 import { createRedisChangeEvents } from '../adapters/redis/change-events.js';
 import { createRedisLease } from '../adapters/redis/lease.js';
 import { createRedisReplayGuard, REDIS_FAIL_FAST_OPTIONS } from '../adapters/redis/replay-guard.js';
+import { createRedisSharedRiskWindows } from '../adapters/redis/shared-risk-windows.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import type { ReplayGuard } from '../core/replay/replay-guard.js';
+import type { SharedRiskWindows } from '../core/risk/shared-windows.js';
 import type { ChangeEvents, ControlStore } from '../ports.js';
 import type { KeyCache } from '../services/key-cache.js';
 import { createClusterSync, type ClusterSync, type ClusterSyncStats } from './cluster-sync.js';
@@ -36,6 +38,11 @@ export interface ClusterRuntime {
    * node should do per interval; undefined without `redis` (a single node always holds it).
    */
   readonly lease: ((name: string, ttlMs: number) => Promise<boolean>) | undefined;
+  /**
+   * The failure windows every node adds its denials to (`<cluster.keyPrefix>risk:`), so that
+   * failure bursts and key sprays are seen across nodes; undefined without `redis`.
+   */
+  readonly riskWindows: SharedRiskWindows | undefined;
   /** Before traffic: waits (bounded) for Redis, finds the change feed's head, starts re-validating. */
   start(targets: ClusterTargets): Promise<void>;
   stats(): ClusterSyncStats | undefined;
@@ -68,6 +75,7 @@ export function createClusterRuntime(
       events: createLocalEvents(),
       replay: undefined,
       lease: undefined,
+      riskWindows: undefined,
       start: () => Promise.resolve(),
       stats: () => undefined,
       close: () => Promise.resolve(),
@@ -124,14 +132,29 @@ export function createClusterRuntime(
     )(ttlMs);
   };
 
+  // The risk monitor's shared windows, on a connection of their own that fails fast (the
+  // monitor then decides on the node's own windows for a while).
+  const riskClient = new Redis(url, {
+    ...REDIS_FAIL_FAST_OPTIONS,
+    retryStrategy,
+    connectionName: 'portcullis-risk',
+  });
+  riskClient.on('error', (error) => logger.debug({ err: error }, 'risk windows redis error'));
+  const riskWindows = createRedisSharedRiskWindows(
+    { redis: riskClient },
+    { keyPrefix: `${prefix}risk:` },
+  );
+
   return {
     events,
     replay,
     lease,
+    riskWindows,
     async start(targets) {
       await Promise.all([
         events.ready(READY_TIMEOUT_MS),
         replayClient === undefined ? undefined : clientReady(replayClient),
+        clientReady(riskClient),
       ]);
       const current = createClusterSync(
         {
@@ -166,6 +189,7 @@ export function createClusterRuntime(
       await events.close();
       replayClient?.disconnect();
       if (leaseClient !== replayClient) leaseClient?.disconnect();
+      riskClient.disconnect();
     },
   };
 }

@@ -33,6 +33,7 @@ import {
   type Metrics,
   type RateLimitSubject,
 } from '../services/metrics.js';
+import type { SharedRiskWindows } from '../core/risk/shared-windows.js';
 import { createRiskMonitor, type RiskMonitor } from '../services/risk-monitor.js';
 import { createRiskService, type RiskService } from '../services/risk-service.js';
 import { createMemoryRiskStore, type RiskStore } from '../services/risk-store.js';
@@ -81,6 +82,8 @@ export interface ObservabilityDeps {
   readonly onRiskChange?: (target: string) => void;
   /** Cluster mode: the governance job runs only on the node holding this lease per interval. */
   readonly governanceLease?: (ttlMs: number) => Promise<boolean>;
+  /** Cluster mode: failure bursts and key sprays counted over every node's denials. */
+  readonly riskWindows?: SharedRiskWindows;
   readonly timers?: Timers;
   readonly fetch?: typeof fetch;
 }
@@ -199,6 +202,12 @@ export function createObservability(
       // First uses and new prefixes are remembered with the responses: across restarts, and
       // on every node of a cluster.
       sightings: riskStore,
+      ...(deps.riskWindows !== undefined ? { sharedWindows: deps.riskWindows } : {}),
+      onSharedWindowsError: (error) =>
+        deps.logger.warn(
+          { err: error },
+          "shared risk windows unreachable: failure bursts and key sprays are decided on this node's own denials for 5 s",
+        ),
     },
     { engine: options.risk.engine, responses: options.risk.responses, maxQueued: 100_000 },
   );

@@ -165,6 +165,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       ...(clusterLease !== undefined
         ? { governanceLease: (ttlMs: number) => clusterLease('governance', ttlMs) }
         : {}),
+      ...(cluster.riskWindows !== undefined ? { riskWindows: cluster.riskWindows } : {}),
     },
     observabilityOptionsOf(config),
   );

@@ -78,6 +78,8 @@ export interface Metrics {
   recordTrafficLogWritten(count: number): void;
   recordRiskSignal(kind: string, environment: Environment, shadow: boolean): void;
   recordRiskResponse(step: string, environment: Environment): void;
+  /** A batch's failure signals decided on this node's own windows (the shared ones failed). */
+  recordRiskWindowsFallback(): void;
   recordWebhookDelivery(outcome: WebhookDeliveryOutcome): void;
   /** The exposition text for a `/metrics` endpoint. */
   render(): Promise<string>;
@@ -158,6 +160,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     'Responses taken on the ladder (observe … ban_prefix).',
     ['step', 'environment'],
   );
+  const riskWindowsFallbacks = counter(
+    'portcullis_risk_windows_fallback_total',
+    "Cluster mode: batches of denials whose failure signals were decided on this node's own windows because the shared windows (Redis) failed.",
+    [],
+  );
   const webhooks = counter(
     'portcullis_webhook_deliveries_total',
     'Alert webhook deliveries by outcome.',
@@ -187,6 +194,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     recordRiskSignal: (kind, environment, shadow) =>
       inc(riskSignals, [kind, environment, String(shadow)]),
     recordRiskResponse: (step, environment) => inc(riskResponses, [step, environment]),
+    recordRiskWindowsFallback: () => inc(riskWindowsFallbacks, []),
     recordWebhookDelivery: (outcome) => inc(webhooks, [outcome]),
     render: () => registry.metrics(),
   };

@@ -8,6 +8,10 @@
  * the engine's process memory (src/core/risk/sightings.ts): a restart or another node does not
  * make an old prefix or action new again. A bounded cache skips the store for what this process
  * recorded lately.
+ *
+ * With shared windows (cluster mode), `failure_burst` and `key_spray` are decided once per batch
+ * on windows every node adds its denials to (src/core/risk/shared-windows.ts), so a burst a load
+ * balancer spreads over the nodes is seen whole; when they fail, on the node's own windows.
  */
 import { createBoundedLru, type BoundedLru } from '../core/risk/bounded-lru.js';
 import type { Environment } from '../core/keys/model.js';
@@ -20,6 +24,16 @@ import {
   type Signal,
 } from '../core/risk/index.js';
 import { cooledDown, signalRule, toSignal } from '../core/risk/risk-engine.js';
+import {
+  addToBatch,
+  createContributionBatch,
+  mapThresholds,
+  onlySharedSignals,
+  sharedSignals,
+  withoutSharedSignals,
+  type ContributionBatch,
+  type SharedRiskWindows,
+} from '../core/risk/shared-windows.js';
 import {
   sightingMeasurement,
   sightingRule,
@@ -34,12 +48,22 @@ import { systemTimers, type Timers } from './traffic-log.js';
 
 export interface RiskMonitorDeps {
   readonly risk: Pick<RiskService, 'apply'>;
-  readonly metrics?: Pick<Metrics, 'recordRiskSignal' | 'recordRiskResponse'>;
+  readonly metrics?: Pick<
+    Metrics,
+    'recordRiskSignal' | 'recordRiskResponse' | 'recordRiskWindowsFallback'
+  >;
   readonly timers?: Timers;
   readonly onSignal?: (signal: Signal) => void;
   readonly onError?: (error: unknown) => void;
+  /** The shared windows failed: the node decides on its own for SHARED_WINDOWS_PAUSE_MS. */
+  readonly onSharedWindowsError?: (error: unknown) => void;
   /** Durable, shared first sightings; without it the engine's process memory decides them. */
   readonly sightings?: Pick<RiskStore, 'sight'>;
+  /**
+   * Cluster mode: failure windows every node adds to, so that `failure_burst` and `key_spray`
+   * are decided on the cluster's denials, not this node's share of them.
+   */
+  readonly sharedWindows?: SharedRiskWindows;
 }
 
 /**
@@ -50,6 +74,12 @@ export const SIGHTING_REFRESH_MS = 60 * 60_000;
 
 /** After the sighting store failed, events (by their own time) skip it for this long. */
 export const SIGHTING_PAUSE_MS = 5_000;
+
+/**
+ * After the shared windows failed, batches (by their events' time) are decided on the node's
+ * own windows for this long without asking again.
+ */
+export const SHARED_WINDOWS_PAUSE_MS = 5_000;
 
 export interface RiskMonitorOptions {
   readonly engine: RiskEngineConfig;
@@ -70,9 +100,19 @@ export interface RiskMonitor {
 /** Creates the monitor and its engine (state per process, bounded by the engine's LRUs). */
 export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOptions): RiskMonitor {
   const sightings = deps.sightings;
-  const engine = createRiskEngine(
-    sightings === undefined ? options.engine : withoutFirstSightings(options.engine),
-  );
+  const shared = deps.sharedWindows;
+  let engineConfig = options.engine;
+  if (sightings !== undefined) engineConfig = withoutFirstSightings(engineConfig);
+  if (shared !== undefined) engineConfig = withoutSharedSignals(engineConfig);
+  const engine = createRiskEngine(engineConfig);
+  /**
+   * With shared windows, the node still counts its own denials: when the shared store cannot
+   * answer, a batch's failure signals are decided on these (the node's share of the evidence is
+   * better than none).
+   */
+  const ownWindows =
+    shared === undefined ? undefined : createRiskEngine(onlySharedSignals(options.engine));
+  let sharedPausedUntil = -Infinity;
   const recorded = createBoundedLru<{ atMs: number }>(
     options.engine.memory.maxKeys + options.engine.memory.maxAccounts,
   );
@@ -165,23 +205,61 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
     return out;
   }
 
+  /**
+   * The failure signals of a batch: decided on the shared windows after adding the batch to
+   * them, or on the node's own windows (`own`) when the shared store fails or is paused.
+   */
+  async function sharedFailures(
+    batch: ContributionBatch,
+    own: Signal[],
+    nowMs: number,
+  ): Promise<Signal[]> {
+    if (shared === undefined || batch.byId.size === 0) return own;
+    if (nowMs < sharedPausedUntil) {
+      deps.metrics?.recordRiskWindowsFallback();
+      return own;
+    }
+    const contributions = [...batch.byId.values()];
+    try {
+      return sharedSignals(contributions, await shared.add(contributions), options.engine);
+    } catch (error) {
+      sharedPausedUntil = nowMs + SHARED_WINDOWS_PAUSE_MS;
+      (deps.onSharedWindowsError ?? deps.onError)?.(error);
+      deps.metrics?.recordRiskWindowsFallback();
+      return own;
+    }
+  }
+
+  async function act(raised: readonly Signal[]): Promise<void> {
+    for (const signal of raised) {
+      signals += 1;
+      deps.metrics?.recordRiskSignal(signal.kind, signal.environment, signal.shadow);
+      deps.onSignal?.(signal);
+      const action = decideResponse(signal, options.responses);
+      deps.metrics?.recordRiskResponse(action.step, signal.environment);
+      try {
+        await deps.risk.apply(action);
+      } catch (error) {
+        deps.onError?.(error);
+      }
+    }
+  }
+
   async function processBatch(batch: readonly RiskEvent[]): Promise<void> {
+    const failures = createContributionBatch();
+    const own: Signal[] = [];
+    let latestMs = -Infinity;
     for (const event of batch) {
       const raised = engine.observe(event);
       if (!nothingToSight(event)) raised.push(...(await sighted(event)));
-      for (const signal of raised) {
-        signals += 1;
-        deps.metrics?.recordRiskSignal(signal.kind, signal.environment, signal.shadow);
-        deps.onSignal?.(signal);
-        const action = decideResponse(signal, options.responses);
-        deps.metrics?.recordRiskResponse(action.step, signal.environment);
-        try {
-          await deps.risk.apply(action);
-        } catch (error) {
-          deps.onError?.(error);
-        }
+      if (ownWindows !== undefined && event.outcome === 'deny') {
+        addToBatch(failures, event, options.engine);
+        own.push(...ownWindows.observe(event));
+        latestMs = Math.max(latestMs, event.nowMs);
       }
+      await act(raised);
     }
+    await act(await sharedFailures(failures, own, latestMs));
   }
 
   function drain(): Promise<void> {
@@ -215,16 +293,11 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
 
 /** The engine's configuration with the two first-sighting signals left to the store. */
 function withoutFirstSightings(config: RiskEngineConfig): RiskEngineConfig {
-  const environments = { ...config.environments };
-  for (const name of Object.keys(environments) as (keyof typeof environments)[]) {
-    const t = environments[name];
-    environments[name] = {
-      ...t,
-      newIpPrefix: { ...t.newIpPrefix, mode: 'off' },
-      firstSensitiveAction: { ...t.firstSensitiveAction, mode: 'off' },
-    };
-  }
-  return { ...config, environments };
+  return mapThresholds(config, (t) => ({
+    ...t,
+    newIpPrefix: { ...t.newIpPrefix, mode: 'off' },
+    firstSensitiveAction: { ...t.firstSensitiveAction, mode: 'off' },
+  }));
 }
 
 function sightingCacheKey(s: Sighting): string {

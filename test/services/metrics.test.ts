@@ -25,6 +25,7 @@ describe('createMetrics', () => {
       'portcullis_traffic_log_written_total',
       'portcullis_risk_signals_total',
       'portcullis_risk_responses_total',
+      'portcullis_risk_windows_fallback_total',
       'portcullis_webhook_deliveries_total',
     ]) {
       expect(text, name).toContain(`# TYPE ${name} `);

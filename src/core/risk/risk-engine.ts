@@ -81,7 +81,7 @@ export function createRiskEngine(config: RiskEngineConfig): RiskEngine {
   type On = (kind: SignalKind) => boolean;
 
   function observePrefixSide(event: RiskEvent, t: RiskThresholds, on: On, raise: Raise): void {
-    if (event.outcome !== 'deny' || isIgnored(event, t)) return;
+    if (event.outcome !== 'deny' || isIgnoredFailure(event, t)) return;
     if (!on('failure_burst') && !on('key_spray')) return;
     const state = prefixes.getOrCreate(scoped(event.environment, event.ipPrefix), () => ({
       failures: createWindowCounter(t.failureBurst.windowMs),
@@ -122,7 +122,7 @@ export function createRiskEngine(config: RiskEngineConfig): RiskEngine {
     if (on('rate_spike'))
       raise('rate_spike', subject, observeRate(state.rate, event.nowMs, t.rateSpike));
     if (event.outcome === 'deny') {
-      if (on('failure_burst') && !isIgnored(event, t)) {
+      if (on('failure_burst') && !isIgnoredFailure(event, t)) {
         raise(
           'failure_burst',
           subject,
@@ -198,7 +198,8 @@ export function signalRule(
   }
 }
 
-function isIgnored(event: RiskEvent, t: RiskThresholds): boolean {
+/** Whether a denial's reason is one the failure signals do not count (it has its own mechanism). */
+export function isIgnoredFailure(event: RiskEvent, t: RiskThresholds): boolean {
   return event.reason !== undefined && t.failureBurst.ignoredReasons.includes(event.reason);
 }
 

@@ -228,3 +228,45 @@ describe('a response decided on node A holds on node B', () => {
     expect((await readBalances(0, key, fromSprayer)).status).toBe(200);
   });
 });
+
+describe('failures spread over the nodes are counted together (shared windows on Redis)', () => {
+  const fromOther = { headers: { 'x-forwarded-for': '192.0.2.7' } };
+
+  it('a burst of bad signatures, two on A and one on B, disables the key', async () => {
+    const key = await createKey(nodeA);
+    for (const node of [0, 0, 1] as const) {
+      // From a prefix of its own: the loopback prefix has seen other tests' failing keys.
+      const bad = await readBalances(node, key, {
+        headers: { 'x-forwarded-for': '203.0.113.9' },
+        secret: 'not-the-secret',
+      });
+      expect([bad.status, codeOf(bad)]).toEqual([401, 'SIGNATURE_INVALID']);
+    }
+    // Neither node saw the three denials of the threshold on its own.
+    const view = await levelIs(0, key.id, 'locked');
+    expect(view.responses.map((r) => [r.step, r.reason])).toEqual([
+      ['disable_key', 'failure_burst'],
+    ]);
+    expect(codeOf(await readBalances(0, key))).toBe('KEY_DISABLED');
+    expect((await adminRequest(nodeA, 'POST', `/v1/keys/${key.id}/risk/reset`)).status).toBe(200);
+  });
+
+  it('a spray of key ids, two on A and one on B, bans the prefix', async () => {
+    const keys = [await createKey(nodeA), await createKey(nodeA), await createKey(nodeA)];
+    for (const [i, node] of ([0, 0, 1] as const).entries()) {
+      const bad = await readBalances(node, keys[i]!, { ...fromOther, secret: 'not-the-secret' });
+      expect(codeOf(bad)).toBe('SIGNATURE_INVALID');
+    }
+    const bans = await until(
+      () => prefixResponses(0),
+      (list) => list.length > 0,
+      'node A to list the ban',
+    );
+    expect(bans.map((r) => [r.step, r.reason])).toEqual([['ban_prefix', 'key_spray']]);
+    expect(codeOf(await readBalances(0, keys[0]!, fromOther))).toBe('IP_BANNED');
+    const lifted = await adminRequest(nodeA, 'POST', '/v1/risk/prefixes/lift', {
+      prefix: '192.0.2.0/24',
+    });
+    expect(lifted.status).toBe(200);
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * One contract for the shared failure windows (src/core/risk/shared-windows.ts), run against the
+ * in-memory adapter and against the real Redis on 127.0.0.1:6379: what two nodes add is measured
+ * together, the window slides by the events' time, a spray counts distinct keys, and of the
+ * nodes that see a subject cross its threshold one raises it.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createMemorySharedRiskWindows } from '../../../src/adapters/memory/shared-risk-windows.js';
+import { createRedisSharedRiskWindows } from '../../../src/adapters/redis/shared-risk-windows.js';
+import { resolveRiskConfig, type RiskEvent } from '../../../src/core/risk/index.js';
+import {
+  addToBatch,
+  createContributionBatch,
+  type SharedRiskWindows,
+  type WindowContribution,
+} from '../../../src/core/risk/shared-windows.js';
+
+const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
+const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+afterAll(async () => {
+  await redis.quit();
+});
+
+const config = resolveRiskConfig({
+  environments: {
+    production: {
+      failureBurst: { perKey: 6, perPrefix: 100, windowMs: 60_000, cooldownMs: 300_000 },
+      keySpray: { distinctKeys: 4, windowMs: 60_000, cooldownMs: 300_000 },
+    },
+  },
+});
+
+const denial = (patch: Partial<RiskEvent> = {}): RiskEvent => ({
+  nowMs: T0,
+  environment: 'production',
+  keyId: 'pk_live_a',
+  accountId: 'acc_a',
+  ipPrefix: '203.0.113.0/24',
+  action: 'order.place',
+  outcome: 'deny',
+  reason: 'SIGNATURE_INVALID',
+  ...patch,
+});
+
+/** The contributions of `events`, as a monitor builds them from one batch. */
+function contributions(events: readonly RiskEvent[]): WindowContribution[] {
+  const batch = createContributionBatch();
+  for (const event of events) addToBatch(batch, event, config);
+  return [...batch.byId.values()];
+}
+
+/** Adds `events` as one node's batch; answers by contribution id. */
+async function add(windows: SharedRiskWindows, events: readonly RiskEvent[]) {
+  const list = contributions(events);
+  const answers = await windows.add(list);
+  return new Map(list.map((c, i) => [c.id, answers[i]]));
+}
+
+const KEY_BURST = 'failure_burst:production:key:pk_live_a';
+const PREFIX_SPRAY = 'key_spray:production:ip_prefix:203.0.113.0/24';
+const times = (n: number, patch: (i: number) => Partial<RiskEvent>) =>
+  Array.from({ length: n }, (_, i) => denial(patch(i)));
+
+const backends: [string, () => SharedRiskWindows][] = [
+  ['memory', () => createMemorySharedRiskWindows()],
+  [
+    'redis',
+    () => createRedisSharedRiskWindows({ redis }, { keyPrefix: `test:risk:${randomUUID()}:` }),
+  ],
+];
+
+describe.each(backends)('shared risk windows (%s)', (_name, make) => {
+  it('measures what several nodes add together, and one of them raises it', async () => {
+    const windows = make();
+    const a = await add(
+      windows,
+      times(3, (i) => ({ nowMs: T0 + i })),
+    );
+    expect(a.get(KEY_BURST)).toEqual({ observed: 3, raise: false });
+    const b = await add(
+      windows,
+      times(3, (i) => ({ nowMs: T0 + 10 + i })),
+    );
+    expect(b.get(KEY_BURST)).toEqual({ observed: 6, raise: true });
+    // Within the cooldown the subject is not raised again, on any node.
+    const c = await add(
+      windows,
+      times(2, (i) => ({ nowMs: T0 + 20 + i })),
+    );
+    expect(c.get(KEY_BURST)).toEqual({ observed: 8, raise: false });
+  });
+
+  it('raises at most once when nodes cross the threshold at the same time', async () => {
+    const windows = make();
+    await add(
+      windows,
+      times(5, (i) => ({ nowMs: T0 + i })),
+    );
+    const answers = await Promise.all(
+      [0, 1, 2, 3].map((n) => add(windows, [denial({ nowMs: T0 + 100 + n })])),
+    );
+    expect(answers.filter((a) => a.get(KEY_BURST)?.raise === true)).toHaveLength(1);
+  });
+
+  it('forgets denials older than the window (by the events’ time)', async () => {
+    const windows = make();
+    await add(
+      windows,
+      times(5, (i) => ({ nowMs: T0 + i })),
+    );
+    const later = await add(windows, [denial({ nowMs: T0 + 61_000 })]);
+    expect(later.get(KEY_BURST)).toEqual({ observed: 1, raise: false });
+  });
+
+  it('counts distinct failing keys of a prefix across nodes, each key once', async () => {
+    const windows = make();
+    const a = await add(windows, [
+      denial({ keyId: 'pk_guess_1', reason: 'KEY_UNKNOWN' }),
+      denial({ keyId: 'pk_guess_1', reason: 'KEY_UNKNOWN', nowMs: T0 + 1 }),
+      denial({ keyId: 'pk_guess_2', reason: 'KEY_UNKNOWN' }),
+    ]);
+    expect(a.get(PREFIX_SPRAY)).toEqual({ observed: 2, raise: false });
+    // An unknown key id counts towards its prefix only, never as a key of its own.
+    expect(a.has('failure_burst:production:key:pk_guess_1')).toBe(false);
+    const b = await add(windows, [
+      denial({ keyId: 'pk_guess_2', reason: 'KEY_UNKNOWN', nowMs: T0 + 5 }),
+      denial({ keyId: 'pk_guess_3', reason: 'KEY_UNKNOWN', nowMs: T0 + 5 }),
+      denial({ keyId: 'pk_guess_4', reason: 'KEY_UNKNOWN', nowMs: T0 + 5 }),
+    ]);
+    expect(b.get(PREFIX_SPRAY)).toEqual({ observed: 4, raise: true });
+    // A key whose last failure left the window is not counted any more.
+    const c = await add(windows, [
+      denial({ keyId: 'pk_guess_5', reason: 'KEY_UNKNOWN', nowMs: T0 + 60_002 }),
+    ]);
+    expect(c.get(PREFIX_SPRAY)).toEqual({ observed: 4, raise: false });
+  });
+
+  it('keeps at most maxTracked keys per prefix, the most recent ones', async () => {
+    const windows = make();
+    const list = contributions(
+      times(100, (i) => ({ keyId: `pk_guess_${i}`, reason: 'KEY_UNKNOWN', nowMs: T0 + i })),
+    );
+    const spray = list.find((c) => c.id === PREFIX_SPRAY);
+    expect(spray?.maxTracked).toBe(64);
+    const answers = await windows.add(list);
+    expect(answers[list.indexOf(spray!)]?.observed).toBe(64);
+  });
+
+  it('raises every time at the threshold when the cooldown is 0', async () => {
+    const windows = make();
+    const batch = contributions(times(6, (i) => ({ nowMs: T0 + i })));
+    const once = batch.map((c) => ({ ...c, cooldownMs: 0 }));
+    expect((await windows.add(once)).find((_, i) => once[i]?.id === KEY_BURST)).toEqual({
+      observed: 6,
+      raise: true,
+    });
+    expect((await windows.add(once)).find((_, i) => once[i]?.id === KEY_BURST)).toEqual({
+      observed: 12,
+      raise: true,
+    });
+  });
+
+  it('keeps environments and subjects apart', async () => {
+    const windows = make();
+    await add(
+      windows,
+      times(5, (i) => ({ nowMs: T0 + i })),
+    );
+    const other = await add(windows, [
+      denial({ environment: 'sandbox' }),
+      denial({ keyId: 'pk_live_b' }),
+    ]);
+    expect(other.get('failure_burst:sandbox:key:pk_live_a')?.observed).toBe(1);
+    expect(other.get('failure_burst:production:key:pk_live_b')?.observed).toBe(1);
+    // The prefix's production window: five denials, then pk_live_b's (not the sandbox one).
+    expect(other.get('failure_burst:production:ip_prefix:203.0.113.0/24')?.observed).toBe(6);
+    expect(other.get('failure_burst:sandbox:ip_prefix:203.0.113.0/24')?.observed).toBe(1);
+  });
+});
+
+describe('shared risk windows on Redis', () => {
+  it('gives every window and cooldown a TTL of its window or cooldown', async () => {
+    const keyPrefix = `test:risk:${randomUUID()}:`;
+    const windows = createRedisSharedRiskWindows({ redis }, { keyPrefix });
+    await add(
+      windows,
+      times(6, (i) => ({ keyId: `pk_live_${i % 2}`, nowMs: T0 + i })),
+    );
+    const keys = await redis.keys(`${keyPrefix}*`);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      const ttl = await redis.pttl(key);
+      expect(ttl, key).toBeGreaterThan(0);
+      expect(ttl, key).toBeLessThanOrEqual(key.includes('cooldown:') ? 300_000 : 65_000);
+    }
+  });
+
+  it('fails fast, without hanging, when Redis cannot be reached', async () => {
+    const down = new Redis({
+      host: '127.0.0.1',
+      port: 1,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    down.on('error', () => undefined);
+    const windows = createRedisSharedRiskWindows({ redis: down }, { keyPrefix: 'test:risk:down:' });
+    await expect(add(windows, [denial()])).rejects.toThrow();
+    down.disconnect();
+  });
+});

@@ -1,0 +1,246 @@
+/**
+ * Failure bursts and key sprays across a cluster (docs/observability.md): with shared windows,
+ * nodes that each see part of a burst raise it once between them, where nodes counting alone
+ * raise nothing; one node on shared windows raises exactly what the engine raises on its own;
+ * and when the shared store fails, the node decides on its own windows and says so.
+ */
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createMemorySharedRiskWindows } from '../../src/adapters/memory/shared-risk-windows.js';
+import { createRedisSharedRiskWindows } from '../../src/adapters/redis/shared-risk-windows.js';
+import {
+  DEFAULT_RESPONSE_POLICY,
+  resolveRiskConfig,
+  type RiskEvent,
+  type Signal,
+} from '../../src/core/risk/index.js';
+import type { SharedRiskWindows } from '../../src/core/risk/shared-windows.js';
+import {
+  createRiskMonitor,
+  SHARED_WINDOWS_PAUSE_MS,
+  type RiskMonitor,
+} from '../../src/services/risk-monitor.js';
+
+const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
+const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+afterAll(async () => {
+  await redis.quit();
+});
+
+const engine = resolveRiskConfig({
+  environments: {
+    production: {
+      failureBurst: { perKey: 10, perPrefix: 40, cooldownMs: 300_000 },
+      keySpray: { distinctKeys: 5, cooldownMs: 300_000 },
+    },
+  },
+});
+
+/** A node: a monitor (shared windows or none) that records the signals it raised. */
+function node(
+  sharedWindows?: SharedRiskWindows,
+  onError?: (error: unknown) => void,
+  config = engine,
+): { monitor: RiskMonitor; signals: Signal[]; fallbacks: () => number } {
+  const signals: Signal[] = [];
+  let fallbacks = 0;
+  const monitor = createRiskMonitor(
+    {
+      risk: { apply: () => Promise.resolve(undefined as never) },
+      onSignal: (signal) => signals.push(signal),
+      metrics: {
+        recordRiskSignal: () => undefined,
+        recordRiskResponse: () => undefined,
+        recordRiskWindowsFallback: () => void fallbacks++,
+      },
+      ...(sharedWindows ? { sharedWindows } : {}),
+      ...(onError ? { onSharedWindowsError: onError } : {}),
+    },
+    { engine: config, responses: DEFAULT_RESPONSE_POLICY, maxQueued: 10_000 },
+  );
+  return { monitor, signals, fallbacks: () => fallbacks };
+}
+
+const denial = (patch: Partial<RiskEvent> = {}): RiskEvent => ({
+  nowMs: T0,
+  environment: 'production',
+  keyId: 'pk_live_a',
+  accountId: 'acc_a',
+  ipPrefix: '203.0.113.0/24',
+  action: 'order.place',
+  outcome: 'deny',
+  reason: 'SIGNATURE_INVALID',
+  ...patch,
+});
+
+const failures = (signals: readonly Signal[]) =>
+  signals
+    .filter((s) => s.kind === 'failure_burst' || s.kind === 'key_spray')
+    .map((s) => `${s.kind}:${s.subject.type}:${s.subject.id}`);
+
+/** Feeds `events` round robin to `nodes`, draining after each, as a load balancer spreads them. */
+async function spray(nodes: readonly { monitor: RiskMonitor }[], events: readonly RiskEvent[]) {
+  for (let i = 0; i < events.length; i++) {
+    const target = nodes[i % nodes.length]!;
+    target.monitor.observe(events[i]!);
+    await target.monitor.drain();
+  }
+}
+
+const redisWindows = () =>
+  createRedisSharedRiskWindows({ redis }, { keyPrefix: `test:risk:${randomUUID()}:` });
+
+describe('failure signals across nodes', () => {
+  it('a burst of bad signatures spread over three nodes is raised once, on Redis', async () => {
+    const windows = redisWindows();
+    const nodes = [node(windows), node(windows), node(windows)];
+    const burst = Array.from({ length: 12 }, (_, i) => denial({ nowMs: T0 + i * 100 }));
+    await spray(nodes, burst);
+    expect(nodes.flatMap((n) => failures(n.signals))).toEqual(['failure_burst:key:pk_live_a']);
+    // Each node counting alone sees four denials of the ten needed: nothing is raised.
+    const alone = [node(), node(), node()];
+    await spray(alone, burst);
+    expect(alone.flatMap((n) => failures(n.signals))).toEqual([]);
+  });
+
+  it('a spray of key ids from one prefix over two nodes is raised once, on Redis', async () => {
+    const windows = redisWindows();
+    const nodes = [node(windows), node(windows)];
+    const guesses = Array.from({ length: 6 }, (_, i) =>
+      denial({ keyId: `pk_live_guess${i}`, reason: 'KEY_UNKNOWN', nowMs: T0 + i * 1000 }),
+    );
+    await spray(nodes, guesses);
+    const raised = nodes.flatMap((n) => n.signals.filter((s) => s.kind === 'key_spray'));
+    expect(raised.map((s) => [s.subject.id, s.observed, s.atMs - T0])).toEqual([
+      ['203.0.113.0/24', 5, 4000],
+    ]);
+    const alone = [node(), node()];
+    await spray(alone, guesses);
+    expect(alone.flatMap((n) => failures(n.signals))).toEqual([]);
+  });
+
+  it.each([
+    ['memory', () => createMemorySharedRiskWindows(), 400],
+    ['redis', redisWindows, 40],
+  ] as const)(
+    'one node on %s windows raises what its engine would raise alone',
+    async (_name, make, runs) => {
+      const event = fc.record({
+        // Round steps too, so that events land exactly on window and bucket edges.
+        deltaMs: fc.oneof(
+          fc.integer({ min: 0, max: 2_500 }),
+          fc.constantFrom(0, 1_000, 3_000, 6_000),
+        ),
+        keyId: fc.constantFrom('pk_live_a', 'pk_live_b', 'pk_live_c', 'pk_live_d', undefined),
+        prefix: fc.constantFrom('203.0.113.0/24', '198.51.100.0/24'),
+        environment: fc.constantFrom('production' as const, 'sandbox' as const),
+        reason: fc.constantFrom(
+          'SIGNATURE_INVALID',
+          'KEY_UNKNOWN',
+          'NONCE_REPLAYED',
+          'RATE_LIMITED',
+          undefined,
+        ),
+      });
+      const config = resolveRiskConfig({
+        environments: {
+          production: {
+            failureBurst: { perKey: 4, perPrefix: 7, windowMs: 12_000, cooldownMs: 0 },
+            keySpray: { distinctKeys: 3, windowMs: 12_000, cooldownMs: 0 },
+          },
+          // Production raises at every denial over a threshold, so every count is compared; the
+          // sandbox keeps a cooldown (and shadow mode, and no spray).
+          sandbox: {
+            failureBurst: { mode: 'shadow', perKey: 3, windowMs: 12_000, cooldownMs: 8_000 },
+            keySpray: { mode: 'off' },
+          },
+        },
+      });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(event, { minLength: 10, maxLength: 80, size: 'max' }),
+          async (events) => {
+            const shared = node(make(), undefined, config);
+            const alone = node(undefined, undefined, config);
+            let nowMs = T0;
+            const stream = events.map((e) => {
+              nowMs += e.deltaMs;
+              const base: RiskEvent = {
+                nowMs,
+                environment: e.environment,
+                ipPrefix: e.prefix,
+                action: 'order.place',
+                outcome: e.reason === undefined ? 'allow' : 'deny',
+                ...(e.keyId !== undefined ? { keyId: e.keyId } : {}),
+                ...(e.reason !== undefined ? { reason: e.reason } : {}),
+              };
+              return base;
+            });
+            await spray([shared], stream);
+            await spray([alone], stream);
+            const shape = (signals: readonly Signal[]) =>
+              signals
+                .filter((s) => s.kind === 'failure_burst' || s.kind === 'key_spray')
+                .map((s) => ({ ...s }));
+            expect(shape(shared.signals)).toEqual(shape(alone.signals));
+          },
+        ),
+        { numRuns: runs },
+      );
+    },
+  );
+});
+
+describe('when the shared windows fail', () => {
+  it('the node decides on its own windows, reports it, and asks again after a pause', async () => {
+    let asked = 0;
+    let failing = true;
+    const memory = createMemorySharedRiskWindows();
+    const windows: SharedRiskWindows = {
+      add: (contributions) => {
+        asked++;
+        return failing ? Promise.reject(new Error('redis down')) : memory.add(contributions);
+      },
+    };
+    const errors: unknown[] = [];
+    const n = node(windows, (error) => errors.push(error));
+    // Ten denials on this node alone: its own windows reach the key's threshold.
+    await spray(
+      [n],
+      Array.from({ length: 10 }, (_, i) => denial({ nowMs: T0 + i })),
+    );
+    expect(failures(n.signals)).toEqual(['failure_burst:key:pk_live_a']);
+    expect(asked).toBe(1); // then paused: the other nine batches were decided without asking
+    expect(errors).toHaveLength(1);
+    expect(n.fallbacks()).toBe(10);
+    failing = false;
+    await spray([n], [denial({ keyId: 'pk_live_b', nowMs: T0 + SHARED_WINDOWS_PAUSE_MS + 10 })]);
+    expect(asked).toBe(2);
+    expect(n.fallbacks()).toBe(10);
+  });
+
+  it('a Redis that cannot be reached does not stop the node from raising', async () => {
+    const down = new Redis({
+      host: '127.0.0.1',
+      port: 1,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    down.on('error', () => undefined);
+    const errors: unknown[] = [];
+    const n = node(
+      createRedisSharedRiskWindows({ redis: down }, { keyPrefix: 'test:risk:down:' }),
+      (error) => errors.push(error),
+    );
+    await spray(
+      [n],
+      Array.from({ length: 10 }, (_, i) => denial({ nowMs: T0 + i })),
+    );
+    expect(failures(n.signals)).toEqual(['failure_burst:key:pk_live_a']);
+    expect(errors.length).toBeGreaterThan(0);
+    down.disconnect();
+  });
+});
