@@ -12,6 +12,7 @@ import { createRedisChangeEvents } from '../adapters/redis/change-events.js';
 import { createRedisLease } from '../adapters/redis/lease.js';
 import { createRedisReplayGuard, REDIS_FAIL_FAST_OPTIONS } from '../adapters/redis/replay-guard.js';
 import { createRedisSharedRiskWindows } from '../adapters/redis/shared-risk-windows.js';
+import { batchedSetNxClient } from '../adapters/redis/write-batching.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import type { ReplayGuard } from '../core/replay/replay-guard.js';
@@ -109,7 +110,11 @@ export function createClusterRuntime(
   const replay =
     replayClient === undefined
       ? undefined
-      : createRedisReplayGuard({ redis: replayClient }, { keyPrefix: replayKeyPrefixOf(config) });
+      : createRedisReplayGuard(
+          // One SET NX per signed request: those of one event-loop turn leave in one write.
+          { redis: batchedSetNxClient(replayClient) },
+          { keyPrefix: replayKeyPrefixOf(config) },
+        );
 
   // Leases ride on the replay connection when there is one; otherwise on one of their own, opened
   // on first use (the governance job asks once per interval).

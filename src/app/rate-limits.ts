@@ -11,6 +11,7 @@ import {
   createRedisRateLimiter,
   REDIS_LIMITER_CLIENT_OPTIONS,
 } from '../adapters/redis/rate-limiter.js';
+import { batchedScriptClient } from '../adapters/redis/write-batching.js';
 import type { Config, EnvironmentConfig } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import type { Environment } from '../core/keys/model.js';
@@ -64,6 +65,8 @@ export function createRateLimitRuntime(
     // ioredis reconnects by itself; the limiter's mode change is what gets logged.
     redis.on('error', () => undefined);
   }
+  // One script call per request: those of one event-loop turn leave in one socket write.
+  const scripts = redis === undefined ? undefined : batchedScriptClient(redis);
 
   // Bans decided on the hot path are audited off it: queued, written on the next turn.
   const pending: BanEvent[] = [];
@@ -96,9 +99,9 @@ export function createRateLimitRuntime(
   }
 
   function limiterFor(env: EnvironmentConfig): RateLimiter {
-    if (redis === undefined) return createMemoryRateLimiter();
+    if (scripts === undefined) return createMemoryRateLimiter();
     return createRedisRateLimiter(
-      { redis },
+      { redis: scripts },
       {
         keyPrefix: `${settings.keyPrefix}${env.name}:`,
         onRedisDown: settings.onRedisDown,
