@@ -10,6 +10,7 @@ import { createFailureBlocks } from '../src/core/limits/failure-blocks.js';
 import type { PipelineLimits } from '../src/core/limits/limit-step.js';
 import { createRequestLimits } from '../src/core/limits/request-limits.js';
 import type { RateLimiter } from '../src/core/limits/types.js';
+import { batchedScriptClient } from '../src/adapters/redis/write-batching.js';
 
 /** Limits shaped like the defaults (key, account, IP, orders 10 s + 1 d) but never reached. */
 const HUGE = 1_000_000_000;
@@ -51,8 +52,9 @@ export async function redisLimits(): Promise<{ limits: PipelineLimits; close(): 
     commandTimeout: 2_000,
   });
   await new Promise((resolve) => redis.once('ready', resolve));
+  // As the gateway sends them: the scripts of one event-loop turn in one socket write.
   const limiter = createRedisRateLimiter(
-    { redis },
+    { redis: batchedScriptClient(redis) },
     { keyPrefix: `pc:bench:${Date.now()}:`, onRedisDown: 'fail-closed' },
   );
   return { limits: limitsOver(limiter), close: () => redis.disconnect() };

@@ -1,19 +1,23 @@
 /**
- * Commands that one Redis connection sends within one turn of the event loop leave in one
- * socket write. On the request path every request sends one command (the limiter's script, or
- * the replay guard's SET NX), and a write to a socket costs a system call: ~40 µs of the
+ * Commands that one Redis connection sends within one turn of the event loop leave in few
+ * socket writes. On the request path every request sends one command (the limiter's script, or
+ * the replay guard's SET NX), and each write to a socket is a system call: ~40 µs of the
  * gateway's CPU per request on this project's benchmark machine, measured with a CPU profile
- * under load (`writeUtf8String`), which is more than ioredis itself. So the connection's socket
- * is corked at the first command of a turn and uncorked by `setImmediate`, after the poll phase
- * has handled every request that was ready: Node then writes all of them with one `writev`
- * (stream.Writable cork/uncork), and Redis reads them in one go.
+ * under load (`writeUtf8String`), more than ioredis itself; and Redis reads each one separately.
+ * So the socket is corked at a turn's first command and uncorked by `setImmediate`, after the
+ * poll phase has handled every request that was ready, or as soon as `maxBatch` commands wait:
+ * Node then sends them with one `writev` (stream.Writable cork/uncork), Redis reads them at once.
  *
- * Measured with the gateway on Redis limits (docs/performance.md): about 12 % less gateway CPU
- * and 25 % less Redis CPU per request, about 8 % more throughput. ioredis's own auto-pipelining
- * does the same batching but its pipeline bookkeeping cost about as much as the system calls it
- * saved. Nothing else changes: replies, errors and command timeouts are ioredis's as before;
- * a command sent while the socket is down is refused by ioredis as before (no offline queue),
- * and a socket replaced by a reconnect is simply not corked until the next turn.
+ * Why the cap: a corked command waits for the others of its turn, and Redis idles meanwhile. With
+ * 64 requests in flight issued in one burst (the bench's in-process Redis figure), batching all of
+ * them cost 60–80 % more time per request than not batching; in batches of 8 the time is the same
+ * as unbatched. Measured in the gateway under load (docs/performance.md): Redis CPU per request
+ * down ~15–25 %; the gateway's own throughput change was inside this machine's noise. ioredis's
+ * auto-pipelining batches too, but its pipeline bookkeeping cost about what it saved.
+ *
+ * Nothing else changes: replies, errors and command timeouts are ioredis's as before; a command
+ * sent while the socket is down is refused by ioredis as before (no offline queue), and a socket
+ * replaced by a reconnect is simply not corked until its next command.
  */
 import type { RedisScriptClient } from './rate-limiter.js';
 import type { RedisSetNxClient } from './replay-guard.js';
@@ -23,21 +27,39 @@ export interface RedisConnection {
   readonly stream?: { readonly writable: boolean; cork(): void; uncork(): void } | undefined;
 }
 
+/** Commands held at most before the batch is sent (see the module comment). */
+export const DEFAULT_MAX_BATCH = 8;
+
 /**
  * Returns `batch()`, to call before each command: corks the connection's socket unless this
- * turn already did, and schedules the uncork that sends everything written since.
+ * turn already did (sending the held batch first when it is full), and schedules the uncork
+ * that sends everything written since.
  */
-export function writeBatcher(connection: RedisConnection): () => void {
-  let corked = false;
+export function writeBatcher(
+  connection: RedisConnection,
+  maxBatch = DEFAULT_MAX_BATCH,
+): () => void {
+  let corked: { readonly uncork: () => void } | undefined;
+  let queued = 0;
+  const flush = () => {
+    const stream = corked;
+    corked = undefined;
+    stream?.uncork();
+  };
   return () => {
-    if (corked) return;
+    if (corked !== undefined) {
+      // Sent before this command joins: the batch already holds maxBatch commands.
+      if (++queued < maxBatch) return;
+      flush();
+    }
     const stream = connection.stream;
     if (stream === undefined || !stream.writable) return;
-    corked = true;
     stream.cork();
+    const batch = { uncork: () => stream.uncork() };
+    corked = batch;
+    queued = 0;
     setImmediate(() => {
-      corked = false;
-      stream.uncork();
+      if (corked === batch) flush();
     });
   };
 }

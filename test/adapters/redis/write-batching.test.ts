@@ -1,8 +1,8 @@
 /**
  * Write batching for the request-path Redis connections (src/adapters/redis/write-batching.ts),
- * against the real Redis on 127.0.0.1:6379: the commands of one event-loop turn leave in one
- * socket write, each still gets its own answer, and a later turn's command is sent (nothing
- * stays corked).
+ * against the real Redis on 127.0.0.1:6379: the commands of one event-loop turn leave together
+ * (up to 8 per socket write), each still gets its own answer, and a later turn's command is sent
+ * (nothing stays corked).
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   batchedScriptClient,
   batchedSetNxClient,
+  DEFAULT_MAX_BATCH,
   writeBatcher,
 } from '../../../src/adapters/redis/write-batching.js';
 
@@ -41,14 +42,30 @@ afterAll(async () => {
 const SCRIPT = 'return ARGV[1] + 1';
 
 describe('Redis write batching', () => {
-  it('sends the scripts of one turn in one write, each answered on its own', async () => {
+  it('sends the scripts of one turn in batches of at most 8 writes, each answered on its own', async () => {
     const client = batchedScriptClient(redis);
-    await client.eval(SCRIPT, 0, 0); // loads nothing; just settles the connection
+    await client.eval(SCRIPT, 0, 0); // settles the connection
     writes = 0;
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) => client.eval(SCRIPT, 0, i)),
     );
     expect(answers).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(DEFAULT_MAX_BATCH).toBe(8);
+    expect(writes).toBe(3); // 8 + 8 + 4
+    writes = 0;
+    await Promise.all(Array.from({ length: 5 }, (_, i) => client.eval(SCRIPT, 0, i)));
+    expect(writes).toBe(1);
+  });
+
+  it('sends a whole turn in one write when the cap allows', async () => {
+    const batch = writeBatcher(redis, 1_000);
+    writes = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => {
+        batch();
+        return redis.eval(SCRIPT, 0, i);
+      }),
+    );
     expect(writes).toBe(1);
   });
 
