@@ -22,8 +22,10 @@ import {
   SHARED_WINDOWS_PAUSE_MS,
   type RiskMonitor,
 } from '../../src/services/risk-monitor.js';
+import { unreachableRedis } from '../helpers/redis.js';
+import { denial, RISK_T0 } from '../helpers/risk-events.js';
 
-const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
+const T0 = RISK_T0;
 const redis = new Redis({ host: '127.0.0.1', port: 6379 });
 afterAll(async () => {
   await redis.quit();
@@ -62,18 +64,6 @@ function node(
   );
   return { monitor, signals, fallbacks: () => fallbacks };
 }
-
-const denial = (patch: Partial<RiskEvent> = {}): RiskEvent => ({
-  nowMs: T0,
-  environment: 'production',
-  keyId: 'pk_live_a',
-  accountId: 'acc_a',
-  ipPrefix: '203.0.113.0/24',
-  action: 'order.place',
-  outcome: 'deny',
-  reason: 'SIGNATURE_INVALID',
-  ...patch,
-});
 
 const failures = (signals: readonly Signal[]) =>
   signals
@@ -222,14 +212,7 @@ describe('when the shared windows fail', () => {
   });
 
   it('a Redis that cannot be reached does not stop the node from raising', async () => {
-    const down = new Redis({
-      host: '127.0.0.1',
-      port: 1,
-      enableOfflineQueue: false,
-      lazyConnect: true,
-      retryStrategy: () => null,
-    });
-    down.on('error', () => undefined);
+    const down = unreachableRedis();
     const errors: unknown[] = [];
     const n = node(
       createRedisSharedRiskWindows({ redis: down }, { keyPrefix: 'test:risk:down:' }),

@@ -14,7 +14,6 @@
  * A command that timed out may still run on Redis later; it then charges a request that was
  * decided locally, which errs on the strict side.
  */
-import { createHash } from 'node:crypto';
 import { assertCost, isVetted, mergeChecks } from '../../core/limits/decide-limits.js';
 import { checkedTtlMs } from '../../core/replay/replay-guard.js';
 import type {
@@ -28,12 +27,9 @@ import type {
 } from '../../core/limits/types.js';
 import { createMemoryRateLimiter, type MemoryRateLimiter } from '../memory/rate-limiter.js';
 import { RATE_LIMIT_SCRIPT } from './rate-limiter-script.js';
+import { redisScript, type RedisScriptClient } from './script.js';
 
-/** The slice of an ioredis client this adapter uses. */
-export interface RedisScriptClient {
-  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-}
+export type { RedisScriptClient } from './script.js';
 
 /** ioredis options that keep a limiter call bounded when Redis is slow or gone. */
 export const REDIS_LIMITER_CLIENT_OPTIONS = {
@@ -82,8 +78,6 @@ export interface RedisRateLimiter extends RateLimiter {
 /** What `ask` answers when Redis could not run the script. */
 const REDIS_FAILED = Symbol('redis failed');
 
-const SCRIPT_SHA = createHash('sha1').update(RATE_LIMIT_SCRIPT).digest('hex');
-
 /** Creates the Redis limiter over an existing client (see REDIS_LIMITER_CLIENT_OPTIONS). */
 export function createRedisRateLimiter(
   deps: { readonly redis: RedisScriptClient },
@@ -127,15 +121,7 @@ export function createRedisRateLimiter(
     );
   }
 
-  async function run(keys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await deps.redis.evalsha(SCRIPT_SHA, keys.length, ...keys, ...args);
-    } catch (error) {
-      // NOSCRIPT: the script cache was flushed or this is a new server; load it by EVAL once.
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return deps.redis.eval(RATE_LIMIT_SCRIPT, keys.length, ...keys, ...args);
-    }
-  }
+  const run = redisScript(deps.redis, RATE_LIMIT_SCRIPT);
 
   /**
    * Runs the script; an error switches to the `onRedisDown` mode until the next probe and

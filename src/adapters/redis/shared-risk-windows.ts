@@ -10,14 +10,13 @@
  * The client must fail fast (a command timeout, no offline queue): the monitor waits on this off
  * the request path and, when it fails, decides the batch on the node's own windows.
  */
-import { createHash } from 'node:crypto';
 import {
   FAILURE_WINDOW_SLOTS,
   type SharedRiskWindows,
   type WindowAnswer,
   type WindowContribution,
 } from '../../core/risk/shared-windows.js';
-import type { RedisScriptClient } from './rate-limiter.js';
+import { redisScript, type RedisScriptClient } from './script.js';
 
 /** Contributions sent in one script call at most (a batch is split beyond it). */
 export const MAX_CONTRIBUTIONS_PER_CALL = 256;
@@ -84,21 +83,12 @@ for i = 1, #KEYS / 2 do
 end
 return out
 `;
-const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
 
 export function createRedisSharedRiskWindows(
   deps: { readonly redis: RedisScriptClient },
   options: { readonly keyPrefix: string },
 ): SharedRiskWindows {
-  async function run(keys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await deps.redis.evalsha(SCRIPT_SHA, keys.length, ...keys, ...args);
-    } catch (error) {
-      // NOSCRIPT: the script cache was flushed or this is a new server; load it by EVAL once.
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return deps.redis.eval(SCRIPT, keys.length, ...keys, ...args);
-    }
-  }
+  const run = redisScript(deps.redis, SCRIPT);
 
   async function addChunk(chunk: readonly WindowContribution[]): Promise<WindowAnswer[]> {
     const keys: string[] = [];

@@ -19,7 +19,7 @@
  * sent while the socket is down is refused by ioredis as before (no offline queue), and a socket
  * replaced by a reconnect is simply not corked until its next command.
  */
-import type { RedisScriptClient } from './rate-limiter.js';
+import type { RedisScriptClient } from './script.js';
 import type { RedisSetNxClient } from './replay-guard.js';
 
 /** The part of an ioredis client this needs: its current socket (undefined before the first). */

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisLease } from '../../../src/adapters/redis/lease.js';
+import { unreachableRedis } from '../../helpers/redis.js';
 
 const redis = new Redis({ host: '127.0.0.1', port: 6379 });
 afterAll(async () => {
@@ -21,14 +22,7 @@ describe('Redis lease', () => {
   });
 
   it('answers false when Redis cannot be asked', async () => {
-    const down = new Redis({
-      host: '127.0.0.1',
-      port: 1,
-      enableOfflineQueue: false,
-      lazyConnect: true,
-      retryStrategy: () => null,
-    });
-    down.on('error', () => undefined);
+    const down = unreachableRedis();
     const lease = createRedisLease({ redis: down }, { key: 'test:lease:down', holder: 'a' });
     expect(await lease(1000)).toBe(false);
     down.disconnect();

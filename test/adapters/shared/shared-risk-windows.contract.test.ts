@@ -16,8 +16,10 @@ import {
   type SharedRiskWindows,
   type WindowContribution,
 } from '../../../src/core/risk/shared-windows.js';
+import { unreachableRedis } from '../../helpers/redis.js';
+import { denial, RISK_T0 } from '../../helpers/risk-events.js';
 
-const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
+const T0 = RISK_T0;
 const redis = new Redis({ host: '127.0.0.1', port: 6379 });
 afterAll(async () => {
   await redis.quit();
@@ -30,18 +32,6 @@ const config = resolveRiskConfig({
       keySpray: { distinctKeys: 4, windowMs: 60_000, cooldownMs: 300_000 },
     },
   },
-});
-
-const denial = (patch: Partial<RiskEvent> = {}): RiskEvent => ({
-  nowMs: T0,
-  environment: 'production',
-  keyId: 'pk_live_a',
-  accountId: 'acc_a',
-  ipPrefix: '203.0.113.0/24',
-  action: 'order.place',
-  outcome: 'deny',
-  reason: 'SIGNATURE_INVALID',
-  ...patch,
 });
 
 /** The contributions of `events`, as a monitor builds them from one batch. */
@@ -198,14 +188,7 @@ describe('shared risk windows on Redis', () => {
   });
 
   it('fails fast, without hanging, when Redis cannot be reached', async () => {
-    const down = new Redis({
-      host: '127.0.0.1',
-      port: 1,
-      enableOfflineQueue: false,
-      lazyConnect: true,
-      retryStrategy: () => null,
-    });
-    down.on('error', () => undefined);
+    const down = unreachableRedis();
     const windows = createRedisSharedRiskWindows({ redis: down }, { keyPrefix: 'test:risk:down:' });
     await expect(add(windows, [denial()])).rejects.toThrow();
     down.disconnect();

@@ -8,18 +8,9 @@ import {
   onlySharedSignals,
   withoutSharedSignals,
 } from '../../../src/core/risk/shared-windows.js';
+import { denial, RISK_T0 } from '../../helpers/risk-events.js';
 
-const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
-const denial = (patch: Partial<RiskEvent> = {}): RiskEvent => ({
-  nowMs: T0,
-  environment: 'production',
-  keyId: 'pk_live_a',
-  ipPrefix: '203.0.113.0/24',
-  action: 'order.place',
-  outcome: 'deny',
-  reason: 'SIGNATURE_INVALID',
-  ...patch,
-});
+const T0 = RISK_T0;
 
 function batchOf(events: readonly RiskEvent[], config = resolveRiskConfig()) {
   const batch = createContributionBatch();
