@@ -3,7 +3,7 @@
  * run, because this machine is shared and noisy and absolute times drift. `-- --ws` runs only
  * the WebSocket gateway benchmark (bench/ws.ts); `-- --policies` only the policy figures.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../src/core/clock.js';
@@ -131,51 +131,91 @@ async function micro(count: number, inUse: number) {
   };
 }
 
+/** Rounds of the three-way throughput rotation, and each load's length. */
+const THROUGHPUT_ROUNDS = 4;
+const THROUGHPUT_LOAD = {
+  path: '/api/v1/balances',
+  connections: 32,
+  durationMs: 2_000,
+  warmupMs: 500,
+};
+
+/** The median of a non-empty list (the mean of the middle two for an even count). */
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** `min–max` of a list of ratios, for the table. */
+const range = (values: readonly number[]): string =>
+  `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}`;
+
+/**
+ * The bare proxy, the gateway on in-memory limits and the gateway on Redis limits run side by
+ * side and take the same load in turn, in rounds whose order alternates (bare, memory, Redis, then
+ * Redis, memory, bare …): this machine's speed drifts by tens of percent within a minute, so each
+ * ratio is taken within a round, from loads seconds apart, and the figure is the median of the
+ * rounds' ratios. (Before, each side's loads were averaged and then divided: one slow phase
+ * during one side's loads moved the figure by 0.3.)
+ */
 async function macroThroughput(): Promise<{
   gateway: LoadResult;
   bare: LoadResult;
   redis: LoadResult;
+  gatewayToBare: number[];
+  redisToMemory: number[];
   observed: { on: number; off: number; failed: number };
 }> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
   try {
     const seeded = await seedDataDir(join(dir, 'data'), 1_000);
+    // The Redis gateway gets a copy: two processes do not share one data directory.
+    cpSync(join(dir, 'data'), join(dir, 'data-redis'), { recursive: true });
     const keysFile = join(dir, 'keys.json');
     writeFileSync(keysFile, JSON.stringify(seeded.keys.slice(0, 100)));
     const env = { PORTCULLIS_MASTER_KEY: seeded.masterKey };
-    const gateway = await startGateway(join(dir, 'data'), env, [
-      '--config',
-      limitsConfig(dir, 'memory', false),
-    ]);
-    const bare = await startBareProxy();
-    const load = { path: '/api/v1/balances', connections: 32, durationMs: 5_000, warmupMs: 1_000 };
+    const servers = {
+      bare: await startBareProxy(),
+      gateway: await startGateway(join(dir, 'data'), env, [
+        '--config',
+        limitsConfig(dir, 'memory', false),
+      ]),
+      redis: await startGateway(join(dir, 'data-redis'), env, [
+        '--config',
+        limitsConfig(dir, 'redis', true),
+      ]),
+    };
+    const urlOf = (name: keyof typeof servers) => {
+      const server = servers[name];
+      return 'sandboxUrl' in server ? server.sandboxUrl : server.url;
+    };
+    const names = ['bare', 'gateway', 'redis'] as const;
     const results = {
       gateway: [] as LoadResult[],
       bare: [] as LoadResult[],
       redis: [] as LoadResult[],
     };
+    const gatewayToBare: number[] = [];
+    const redisToMemory: number[] = [];
     try {
-      // Alternate the two so that drift in the machine's load affects both alike.
-      for (let i = 0; i < 2; i++) {
-        results.bare.push(await runLoad({ ...load, url: bare.url, keysFile }));
-        results.gateway.push(await runLoad({ ...load, url: gateway.sandboxUrl, keysFile }));
+      for (const name of names) {
+        await runLoad({ ...THROUGHPUT_LOAD, durationMs: 1_000, url: urlOf(name), keysFile });
+      }
+      for (let i = 0; i < THROUGHPUT_ROUNDS; i++) {
+        const round: Partial<Record<(typeof names)[number], LoadResult>> = {};
+        for (const name of i % 2 === 0 ? names : [...names].reverse()) {
+          round[name] = await runLoad({ ...THROUGHPUT_LOAD, url: urlOf(name), keysFile });
+          results[name].push(round[name]);
+        }
+        gatewayToBare.push(round.gateway!.rps / round.bare!.rps);
+        redisToMemory.push(round.redis!.rps / round.gateway!.rps);
       }
     } finally {
-      await gateway.stop();
-      await bare.stop();
+      await Promise.all([servers.gateway.stop(), servers.redis.stop(), servers.bare.stop()]);
     }
     // Traffic log and detection on against off, same data directory and load.
     const observed = await observedThroughput(join(dir, 'data'), env, keysFile);
-    // The same data directory behind a gateway whose limits live in Redis (one node).
-    const viaRedis = await startGateway(join(dir, 'data'), env, [
-      '--config',
-      limitsConfig(dir, 'redis', true),
-    ]);
-    try {
-      results.redis.push(await runLoad({ ...load, url: viaRedis.sandboxUrl, keysFile }));
-    } finally {
-      await viaRedis.stop();
-    }
     const mean = (list: LoadResult[]): LoadResult => ({
       ...list[list.length - 1]!,
       rps: list.reduce((sum, r) => sum + r.rps, 0) / list.length,
@@ -185,6 +225,8 @@ async function macroThroughput(): Promise<{
       gateway: mean(results.gateway),
       bare: mean(results.bare),
       redis: mean(results.redis),
+      gatewayToBare,
+      redisToMemory,
       observed,
     };
   } finally {
@@ -322,10 +364,10 @@ log(
 const throughput = await macroThroughput();
 log(`  bare Fastify+undici proxy                     ${throughput.bare.rps.toFixed(0)} req/s`);
 log(
-  `  gateway (signed GET, verified, forwarded)     ${throughput.gateway.rps.toFixed(0)} req/s   (${(throughput.gateway.rps / throughput.bare.rps).toFixed(2)} × bare proxy; p99 ${throughput.gateway.p99_ms.toFixed(1)} ms; failed ${throughput.gateway.failed})`,
+  `  gateway (signed GET, verified, forwarded)     ${throughput.gateway.rps.toFixed(0)} req/s   (${median(throughput.gatewayToBare).toFixed(2)} × bare proxy, median of rounds ${range(throughput.gatewayToBare)}; p99 ${throughput.gateway.p99_ms.toFixed(1)} ms; failed ${throughput.gateway.failed})`,
 );
 log(
-  `  gateway with Redis limits                     ${throughput.redis.rps.toFixed(0)} req/s   (${(throughput.redis.rps / throughput.gateway.rps).toFixed(2)} × in-memory limits; failed ${throughput.redis.failed})`,
+  `  gateway with Redis limits                     ${throughput.redis.rps.toFixed(0)} req/s   (${median(throughput.redisToMemory).toFixed(2)} × in-memory limits, median of rounds ${range(throughput.redisToMemory)}; failed ${throughput.redis.failed})`,
 );
 const observedPipeline = small.observed.observed / small.observed.base - 1;
 const observedGateway = 1 - throughput.observed.on / throughput.observed.off;
@@ -354,7 +396,8 @@ if (json) {
       keys_100k_to_1k: round(large.pipeline / small.pipeline),
       gateway_rps: round(throughput.gateway.rps, 0),
       bare_proxy_rps: round(throughput.bare.rps, 0),
-      gateway_to_bare_proxy: round(throughput.gateway.rps / throughput.bare.rps),
+      gateway_to_bare_proxy: round(median(throughput.gatewayToBare)),
+      gateway_to_bare_proxy_rounds: throughput.gatewayToBare.map((r) => round(r)),
       gateway_failed_requests: throughput.gateway.failed,
       rss_mb: round(memory.rss, 1),
       limiter_memory_overhead: round(memoryOverhead),
@@ -363,7 +406,8 @@ if (json) {
       // Policies: added to the pipeline by 20 policies across actions (target < 0.25), by CPU time.
       policies_overhead: round(policiesOverhead),
       policies_overhead_wall: round(small.policies.wall.overhead),
-      gateway_redis_to_memory: round(throughput.redis.rps / throughput.gateway.rps),
+      gateway_redis_to_memory: round(median(throughput.redisToMemory)),
+      gateway_redis_to_memory_rounds: throughput.redisToMemory.map((r) => round(r)),
       // Detection + traffic log: the larger of the added pipeline cost and the throughput lost.
       observability_overhead: round(Math.max(observedPipeline, observedGateway)),
       observability_pipeline_overhead: round(observedPipeline),
