@@ -257,9 +257,10 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
         own.push(...ownWindows.observe(event));
         latestMs = Math.max(latestMs, event.nowMs);
       }
-      await act(raised);
+      // Most events raise nothing: no promise for them (this runs for every request).
+      if (raised.length > 0) await act(raised);
     }
-    await act(await sharedFailures(failures, own, latestMs));
+    if (ownWindows !== undefined) await act(await sharedFailures(failures, own, latestMs));
   }
 
   function drain(): Promise<void> {
