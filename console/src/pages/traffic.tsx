@@ -1,5 +1,5 @@
 /** Traffic of the selected environment over the last hour: requests, denials, latency (uPlot). */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import type { TrafficRecord } from '../api.js';
 import { query } from '../api.js';
@@ -65,17 +65,21 @@ function Chart(props: {
   series: { label: string; values: (number | null)[] }[];
 }) {
   const box = useRef<HTMLDivElement>(null);
-  const [width, setWidth] = useState(600);
-  useEffect(() => {
+  // Measured before the first paint, then kept by a ResizeObserver: a plot is never drawn wider
+  // than its box (a fixed first guess made narrow windows scroll until the observer fired).
+  const [width, setWidth] = useState(0);
+  useLayoutEffect(() => {
     const el = box.current;
     if (el === null) return;
-    const observer = new ResizeObserver(() => setWidth(Math.max(280, el.clientWidth)));
+    const measure = () => setWidth(Math.max(280, el.clientWidth));
+    measure();
+    const observer = new ResizeObserver(measure);
     observer.observe(el);
     return () => observer.disconnect();
   }, []);
   useEffect(() => {
     const el = box.current;
-    if (el === null) return;
+    if (el === null || width === 0) return;
     const plot = new uPlot(
       {
         width,

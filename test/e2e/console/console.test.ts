@@ -361,9 +361,32 @@ describe('policies, alerts and traffic', () => {
     );
     expect(overflow).toBeLessThanOrEqual(0);
     await screenshot(page, 'keys-narrow');
+    await page.evaluate(`(() => {
+      window.__widestChartOverflow = -Infinity;
+      const measure = (node) => {
+        const chart = node instanceof Element ? node.closest('.uplot') : null;
+        if (chart === null || chart.parentElement === null) return;
+        const over = chart.getBoundingClientRect().width - chart.parentElement.clientWidth;
+        window.__widestChartOverflow = Math.max(window.__widestChartOverflow, over);
+      };
+      // Every size a chart is ever given (uPlot sizes its root and canvas after inserting them).
+      new MutationObserver((records) => {
+        for (const record of records) {
+          measure(record.target);
+          for (const node of record.addedNodes) measure(node);
+        }
+      }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['style', 'width'] });
+    })()`);
     for (const title of ['Approvals', 'Policies', 'Audit log', 'Alerts', 'Traffic']) {
       await openPage(page, title);
       await page.waitForLoadState('networkidle');
+      if (title === 'Traffic') {
+        // Each chart is drawn at its box's width from its first paint: the width of every chart
+        // as it is inserted, before any resize could correct it (a fixed first width made the
+        // page scroll on a narrow window until a ResizeObserver redrew it; seen once in CI).
+        await page.locator('.uplot canvas').nth(2).waitFor();
+        expect(await page.evaluate<number>('window.__widestChartOverflow')).toBeLessThanOrEqual(0);
+      }
       const pageOverflow = await page.evaluate<number>(
         'document.documentElement.scrollWidth - document.documentElement.clientWidth',
       );
