@@ -224,6 +224,7 @@ export async function createDataPlane(
       ...(shared.oauth !== undefined && shared.config.oauth.enabled
         ? { tokens: shared.oauth }
         : {}),
+      ...(shared.governance !== undefined ? { governance: shared.governance } : {}),
       config: shared.config.dataPlane.websocket,
     });
   }

@@ -11,6 +11,7 @@ import type { ClientIpResolver } from '../core/net/client-ip.js';
 import type { PipelineDeps } from '../core/pipeline.js';
 import type { PolicyStep } from '../core/policy/policy-step.js';
 import type { ChangeEvents } from '../ports.js';
+import type { DataPlaneGovernance } from '../server/data-plane/data-plane-governance.js';
 import { createWsGateway, type WsGateway, type WsTokenAuthority } from '../server/ws/ws-gateway.js';
 
 export interface WsGatewayWiring {
@@ -23,6 +24,8 @@ export interface WsGatewayWiring {
   readonly upstreamToken: string | undefined;
   readonly events?: ChangeEvents;
   readonly tokens?: WsTokenAuthority;
+  /** The data plane's governance: holds orders of keys with a notional spend allowance. */
+  readonly governance?: Pick<DataPlaneGovernance, 'reserve'>;
   readonly config: WebsocketConfig;
 }
 
@@ -58,6 +61,9 @@ export function attachWsGateway(app: FastifyInstance, wiring: WsGatewayWiring): 
       },
       ...(wiring.events !== undefined ? { events: wiring.events } : {}),
       ...(wiring.tokens !== undefined ? { tokens: wiring.tokens } : {}),
+      ...(wiring.governance !== undefined
+        ? { reserve: wiring.governance.reserve.bind(wiring.governance) }
+        : {}),
     },
     config,
   );

@@ -10,7 +10,7 @@ import { ipBucket } from '../limits/ip-bucket.js';
 import { guardPrefix, refuseRateLimited, type PipelineLimits } from '../limits/limit-step.js';
 import type { LimitResult } from '../limits/types.js';
 import type { CachedKey, KeyLookup, RiskLookup } from '../pipeline.js';
-import type { PolicyStep } from '../policy/policy-step.js';
+import type { PolicyStep, PolicyStepResult } from '../policy/policy-step.js';
 import type { ReasonCode } from '../reasons.js';
 import { riskAllows } from '../risk/key-risk.js';
 import type { RouteMatch, RouteTable } from '../routes/route-table.js';
@@ -49,12 +49,25 @@ export type WsKeyCheck =
   | { readonly ok: true; readonly key: ApiKey; readonly scopes: readonly Scope[] }
   | { readonly ok: false; readonly reason: ReasonCode };
 
+/**
+ * An order of a key with a notional spend allowance: the session holds its notional before
+ * forwarding and settles the hold with the upstream's answer to the message (docs/policies.md
+ * §4.1), as the REST data plane does with the HTTP answer.
+ */
+export interface WsSpend {
+  readonly route: RouteMatch;
+  /** The policy step's extraction (symbol, quantity, price), which the hold counts. */
+  readonly policy: Extract<PolicyStepResult, { outcome: 'allow' }> | undefined;
+}
+
 export type WsVerdict =
   | {
       readonly outcome: 'allow';
       readonly key: ApiKey;
       readonly routes: readonly RouteMatch[];
       readonly limits?: LimitResult;
+      /** Spends to hold before forwarding (orders of a key with a notional allowance). */
+      readonly spends?: readonly WsSpend[];
     }
   | { readonly outcome: 'deny'; readonly reason: ReasonCode; readonly retryAfterMs?: number };
 
@@ -122,6 +135,7 @@ function authorizeChecks(
   if (!keyCheck.ok) return { outcome: 'deny', reason: keyCheck.reason };
   const { key, scopes } = keyCheck;
   const routes: RouteMatch[] = [];
+  const spends: WsSpend[] = [];
   for (const check of checks) {
     const route = deps.routes.match(check.method, check.path);
     if (route === undefined) return { outcome: 'deny', reason: 'ROUTE_UNKNOWN' };
@@ -149,14 +163,20 @@ function authorizeChecks(
     // Holding a message for approval has no answer a socket client could poll: refuse it.
     if (policy?.outcome === 'allow' && policy.approval !== undefined)
       return { outcome: 'deny', reason: 'APPROVAL_REQUIRED' };
-    // Nor can an order be held against a notional spend allowance over a socket (no answer to
-    // settle it with): a key holding one is refused, fail closed (docs/policies.md §4.1).
+    // An order of a key with a notional spend allowance is held by the session before it is
+    // forwarded, and settled with the upstream's answer to it.
     if (key.allowanceKinds?.includes('notional') === true && route.route.action === 'order.place')
-      return { outcome: 'deny', reason: 'ALLOWANCE_EXCEEDED' };
+      spends.push({ route, policy: policy?.outcome === 'allow' ? policy : undefined });
     routes.push(route);
   }
-  if (deps.limits === undefined || routes.length === 0) return { outcome: 'allow', key, routes };
-  return charge(deps.limits, grant, key, routes, nowMs);
+  const verdict =
+    deps.limits === undefined || routes.length === 0
+      ? ({ outcome: 'allow', key, routes } as const)
+      : charge(deps.limits, grant, key, routes, nowMs);
+  if (spends.length === 0) return verdict;
+  const withSpends = (v: WsVerdict): WsVerdict =>
+    v.outcome === 'allow' ? { ...v, spends } : v;
+  return verdict instanceof Promise ? verdict.then(withSpends) : withSpends(verdict);
 }
 
 function charge(

@@ -1,4 +1,7 @@
 import type { Clock } from '../../core/clock.js';
+import type { ApiKey } from '../../core/keys/model.js';
+import type { WsSpend } from '../../core/ws/authorize-message.js';
+import type { ReserveOutcome } from '../data-plane/data-plane-governance.js';
 import type { WsLoginDeps } from '../../core/ws/verify-ws-login.js';
 import type { WsCloseCode } from './close-codes.js';
 import type { WsSession } from './ws-session.js';
@@ -30,4 +33,11 @@ export interface WsGatewayContext {
   closed(session: WsSession, close: WsCloseCode | undefined): void;
   /** Counts an authorized (or refused) message, for the bench and metrics. */
   counted(allowed: boolean): void;
+  /**
+   * Holds an order's notional against the key's spend allowances (the data plane's governance);
+   * undefined without one, and then such orders are refused (ALLOWANCE_EXCEEDED, fail closed).
+   */
+  readonly reserve?: (
+    input: WsSpend & { readonly key: ApiKey; readonly requestId: string },
+  ) => Promise<ReserveOutcome>;
 }

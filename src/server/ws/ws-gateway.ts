@@ -55,6 +55,8 @@ export interface WsGatewayDeps {
   readonly tokens?: WsTokenAuthority;
   /** Told every close the gateway decides, by its reason (metrics, tests). */
   readonly onClose?: (reason: string) => void;
+  /** Holds orders against spend allowances (WsGatewayContext.reserve). */
+  readonly reserve?: WsGatewayContext['reserve'];
 }
 
 export interface WsGatewayStats {
@@ -128,6 +130,7 @@ export function createWsGateway(deps: WsGatewayDeps, options: WsGatewayOptions):
       if (ok) allowed += 1;
       else denied += 1;
     },
+    ...(deps.reserve !== undefined ? { reserve: deps.reserve } : {}),
   };
 
   /** Applies a key re-check to the key's sessions: close, downgrade or nothing. */

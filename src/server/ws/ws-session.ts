@@ -26,6 +26,19 @@ import type { WsGatewayContext } from './ws-context.js';
 const STREAM_PREFIX = Buffer.from('{"stream"');
 /** Queued client messages while the upstream connection opens. */
 const MAX_QUEUED = 64;
+/** Orders held against a spend allowance and not yet answered by the upstream, per session. */
+export const MAX_PENDING_HOLDS = 256;
+/**
+ * An order the upstream has not answered in this time keeps its hold (it may have been placed:
+ * the safe side), as a REST order whose answer timed out does.
+ */
+export const HOLD_ANSWER_TIMEOUT_MS = 30_000;
+
+/** A held order waiting for the upstream's answer to its message id. */
+interface PendingHold {
+  settle(outcome: 'commit' | 'release' | 'keep'): Promise<void>;
+  readonly timer: NodeJS.Timeout;
+}
 
 export class WsSession {
   readonly id: string;
@@ -51,6 +64,8 @@ export class WsSession {
   private loginTimer: NodeJS.Timeout | undefined;
   /** The grant each message is authorized with: `grant` narrowed to `scopes` (kept, not rebuilt per message). */
   private messageGrant: WsGrant | undefined;
+  /** Orders held against a spend allowance, by message id, until the upstream answers them. */
+  private readonly holds = new Map<string, PendingHold>();
 
   constructor(
     private readonly ctx: WsGatewayContext,
@@ -142,6 +157,8 @@ export class WsSession {
 
   private teardown(): void {
     if (this.loginTimer !== undefined) clearTimeout(this.loginTimer);
+    // Orders not answered yet may have been placed: their holds stay counted.
+    for (const id of [...this.holds.keys()]) this.settleHold(id, 'keep');
     const upstream = this.upstream;
     this.upstream = undefined;
     if (upstream !== undefined) {
@@ -173,8 +190,11 @@ export class WsSession {
     upstream.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return;
       const bytes = bytesOf(data);
+      const event = isStreamEvent(bytes);
       // Events of streams this session may no longer read are dropped, even if in flight.
-      if (this.streams.size === 0 && isStreamEvent(bytes)) return;
+      if (event && this.streams.size === 0) return;
+      // An answer to a held order settles its hold (read only while some hold waits).
+      if (!event && this.holds.size > 0) this.answerHold(bytes);
       this.sendRaw(bytes);
     });
     const lost = (): void => {
@@ -248,16 +268,17 @@ export class WsSession {
     if (!mapping.ok) return this.deny(request.id, mapping.reason);
     const verdict = authorizeWsMessage(this.ctx.authorize, grant, mapping.checks, nowMs);
     if (verdict instanceof Promise) return verdict.then((v) => this.settle(request, bytes, v));
-    this.settle(request, bytes, verdict);
+    return this.settle(request, bytes, verdict);
   }
 
-  private settle(request: WsRequest, bytes: Buffer, verdict: WsVerdict): void {
+  private settle(request: WsRequest, bytes: Buffer, verdict: WsVerdict): void | Promise<void> {
     this.ctx.counted(verdict.outcome === 'allow');
     if (verdict.outcome === 'deny') {
       this.deny(request.id, verdict.reason, verdict.retryAfterMs);
       if (FATAL_REASONS.has(verdict.reason)) this.close(closeForReason(verdict.reason));
       return;
     }
+    if (verdict.spends !== undefined) return this.holdThenForward(request, bytes, verdict);
     if (request.method === 'ping') {
       this.send({ id: request.id, status: 200, result: { pong: true } });
       return;
@@ -269,6 +290,81 @@ export class WsSession {
       }
     }
     this.toUpstream(bytes);
+  }
+
+  /**
+   * Holds the spends of an allowed order (docs/policies.md §4.1), then forwards it; the hold is
+   * settled by the upstream's answer to the message's id: committed on a 2xx status, released on
+   * any other, kept when no answer comes (timeout, session or upstream gone).
+   */
+  private async holdThenForward(
+    request: WsRequest,
+    bytes: Buffer,
+    verdict: Extract<WsVerdict, { outcome: 'allow' }>,
+  ): Promise<void> {
+    const reserve = this.ctx.reserve;
+    if (reserve === undefined) return this.deny(request.id, 'ALLOWANCE_EXCEEDED');
+    // The answer is matched by id: a held order needs one that no waiting order has.
+    const holdId = holdIdOf(request.id);
+    if (holdId === undefined || this.holds.has(holdId)) return this.deny(request.id, 'BAD_REQUEST');
+    if (this.holds.size >= MAX_PENDING_HOLDS)
+      return this.deny(request.id, 'RATE_LIMITED', 1000);
+    const settles: PendingHold['settle'][] = [];
+    const releaseAll = () => Promise.all(settles.map((settle) => settle('release')));
+    for (const spend of verdict.spends ?? []) {
+      let outcome;
+      try {
+        outcome = await reserve({ ...spend, key: verdict.key, requestId: `${this.id}:${holdId}` });
+      } catch {
+        await releaseAll();
+        return this.deny(request.id, 'STORE_UNAVAILABLE', 1000);
+      }
+      if (outcome.kind === 'refused') {
+        await releaseAll();
+        return this.deny(request.id, outcome.reason);
+      }
+      if (outcome.kind === 'reserved') settles.push((o) => outcome.settle(o));
+    }
+    if (this.closed) {
+      await releaseAll(); // never forwarded
+      return;
+    }
+    if (settles.length > 0) {
+      const timer = setTimeout(() => this.settleHold(holdId, 'keep'), HOLD_ANSWER_TIMEOUT_MS);
+      timer.unref();
+      this.holds.set(holdId, {
+        settle: async (o) => {
+          await Promise.all(settles.map((settle) => settle(o)));
+        },
+        timer,
+      });
+    }
+    this.toUpstream(bytes);
+  }
+
+  /** Settles the hold an upstream answer names, by the answer's status. */
+  private answerHold(bytes: Buffer): void {
+    let answer: unknown;
+    try {
+      answer = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return;
+    }
+    if (typeof answer !== 'object' || answer === null) return;
+    const { id, status } = answer as { id?: unknown; status?: unknown };
+    const holdId = holdIdOf(id);
+    if (holdId === undefined || !this.holds.has(holdId)) return;
+    const placed = typeof status === 'number' && status >= 200 && status < 300;
+    this.settleHold(holdId, placed ? 'commit' : 'release');
+  }
+
+  private settleHold(holdId: string, outcome: 'commit' | 'release' | 'keep'): void {
+    const hold = this.holds.get(holdId);
+    if (hold === undefined) return;
+    this.holds.delete(holdId);
+    clearTimeout(hold.timer);
+    // A settle that fails leaves the hold counted for its period (the safe side).
+    void hold.settle(outcome).catch(() => undefined);
   }
 
   private deny(id: WsRequest['id'], reason: ReasonCode, retryAfterMs?: number): void {
@@ -325,6 +421,13 @@ export class WsSession {
 }
 
 function noHold(): void {}
+
+/** A message id as a hold's key (a string and a number of the same digits stay apart). */
+function holdIdOf(id: unknown): string | undefined {
+  if (typeof id === 'string' && id.length > 0 && id.length <= 128) return `s:${id}`;
+  if (typeof id === 'number' && Number.isFinite(id)) return `n:${id}`;
+  return undefined;
+}
 
 /** A strict-JSON object (no duplicate keys, valid UTF-8), or undefined. */
 function parseObject(bytes: Buffer): Readonly<Record<string, unknown>> | undefined {

@@ -199,15 +199,21 @@ describe('policies', () => {
 });
 
 describe('spend allowances', () => {
-  it('an order of a key with a notional allowance is refused (it cannot be held over a socket)', async () => {
+  it('an order of a key with a notional allowance is allowed with its spend to hold', async () => {
     const key = apiKey({ allowanceKinds: ['notional'] });
-    expect(await reasonOf(deps(key), grant(key), PLACE)).toBe('ALLOWANCE_EXCEEDED');
-    expect(await reasonOf(deps(key), grant(key), CANCEL)).toBe('allow');
+    const verdict = await authorizeWsMessage(deps(key), grant(key), checksOf(PLACE), NOW_MS);
+    expect(verdict.outcome).toBe('allow');
+    const spends = verdict.outcome === 'allow' ? (verdict.spends ?? []) : [];
+    expect(spends.map((s) => s.route.route.action)).toEqual(['order.place']);
+    // A cancel spends nothing.
+    const cancel = await authorizeWsMessage(deps(key), grant(key), checksOf(CANCEL), NOW_MS);
+    expect(cancel.outcome === 'allow' ? cancel.spends : 'denied').toBeUndefined();
   });
 
-  it('a withdrawal allowance leaves socket orders alone', async () => {
+  it('a withdrawal allowance leaves socket orders alone: nothing to hold', async () => {
     const key = apiKey({ allowanceKinds: ['withdrawal'] });
-    expect(await reasonOf(deps(key), grant(key), PLACE)).toBe('allow');
+    const verdict = await authorizeWsMessage(deps(key), grant(key), checksOf(PLACE), NOW_MS);
+    expect(verdict.outcome === 'allow' ? verdict.spends : 'denied').toBeUndefined();
   });
 });
 

@@ -4,6 +4,7 @@
  * `portcullis keys allowance set` hold under concurrency — 20 concurrent orders or withdrawals of
  * 100 against an allowance of 1,000 pass exactly 10 times, the other 10 are refused with
  * ALLOWANCE_EXCEEDED and never reach the exchange — and `keys allowance list` shows the spend.
+ * Orders over a WebSocket session are held the same way and settled with the exchange's answer.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,8 @@ import {
 import { cliCreateAccount, cliCreateKey, cliJson, type CliKey } from '../../helpers/cli-keys.js';
 import { startServer, type ServerHandle } from '../../helpers/server-process.js';
 import { createTempDir } from '../../helpers/temp-dir.js';
+import { signNativeWsLogin } from '../../../src/client/ws-login.js';
+import { mustOpen, wsUrlOf } from '../ws/helpers.js';
 import {
   codeOf,
   NO_LIMITS,
@@ -61,6 +64,16 @@ describe.each(['sqlite', 'postgres'] as const)('spend allowances on %s', (kind) 
     return key;
   }
 
+  /** Polls `read` until `holds` (every 50 ms, at most 10 s). */
+  async function until<T>(read: () => Promise<T>, holds: (value: T) => boolean): Promise<T> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const value = await read();
+      if (holds(value) || Date.now() > deadline) return value;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   const spentOf = async (key: CliKey): Promise<unknown> =>
     (await cliJson<{ spent: string }[]>(['keys', 'allowance', 'list', key.id], server.dataDir)).map(
       (a) => a.spent,
@@ -104,6 +117,55 @@ describe.each(['sqlite', 'postgres'] as const)('spend allowances on %s', (kind) 
     expect(await usdt(key)).toEqual({ asset: 'USDT', free: '99000', locked: '1000' });
     expect(await spentOf(key)).toEqual(['1000']);
   });
+
+  it('orders over a WebSocket session are held, and settled with the exchange’s answer', async () => {
+    const key = await keyWithAllowance('notional');
+    const socket = await mustOpen(wsUrlOf(sandboxUrl));
+    socket.send(
+      signNativeWsLogin({
+        key: { keyId: key.id, secret: key.secret as string },
+        environment: 'sandbox',
+        createdSeconds: Math.floor(Date.now() / 1000),
+      }),
+    );
+    expect(await socket.next()).toMatchObject({ id: 'login', status: 200 });
+    const order = (id: unknown, side: string, quantity: string) => ({
+      id,
+      method: 'order.place',
+      params: { symbol: 'BTCUSDT', side, type: 'limit', quantity, price: '100' },
+    });
+    // A sell of 5 BTC (the account holds 2): held for 500 USDT, refused by the exchange, given back.
+    socket.send(order('sell', 'sell', '5'));
+    const refused = await socket.nextMatching((m) => m.id === 'sell');
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    const given = await until(
+      () => spentOf(key),
+      (spent) => JSON.stringify(spent) === '["0"]',
+    );
+    expect(given).toEqual(['0']);
+    // Two buys of 4 BTC at 100 (400 USDT each) are placed; a third would pass the 1,000.
+    socket.send(order('b1', 'buy', '4'));
+    socket.send(order('b2', 'buy', '4'));
+    socket.send(order('b3', 'buy', '4'));
+    // The refusal comes from the gateway and may arrive before the exchange's answers.
+    const byId = new Map<unknown, Record<string, unknown>>();
+    while (byId.size < 3) {
+      const answer = await socket.next();
+      byId.set(answer.id, answer);
+    }
+    const answers = ['b1', 'b2', 'b3'].map((id) => byId.get(id) ?? {});
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 403]);
+    expect(answers[2]).toMatchObject({ error: { code: 'ALLOWANCE_EXCEEDED' } });
+    expect(await spentOf(key)).toEqual(['800']);
+    // An order whose answer could not be told apart (no id) is refused before any hold.
+    socket.send(order(null, 'buy', '1'));
+    expect(await socket.nextMatching((m) => m.id === null)).toMatchObject({
+      status: 400,
+      error: { code: 'BAD_REQUEST' },
+    });
+    socket.close();
+    expect(await usdt(key)).toEqual({ asset: 'USDT', free: '99200', locked: '800' });
+  }, 60_000);
 
   it('20 concurrent withdrawals of 100 USDT against 1,000/24h: exactly 10 executed', async () => {
     const key = await keyWithAllowance('withdrawal');
