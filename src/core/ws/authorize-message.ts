@@ -174,8 +174,7 @@ function authorizeChecks(
       ? ({ outcome: 'allow', key, routes } as const)
       : charge(deps.limits, grant, key, routes, nowMs);
   if (spends.length === 0) return verdict;
-  const withSpends = (v: WsVerdict): WsVerdict =>
-    v.outcome === 'allow' ? { ...v, spends } : v;
+  const withSpends = (v: WsVerdict): WsVerdict => (v.outcome === 'allow' ? { ...v, spends } : v);
   return verdict instanceof Promise ? verdict.then(withSpends) : withSpends(verdict);
 }
 

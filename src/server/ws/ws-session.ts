@@ -66,6 +66,8 @@ export class WsSession {
   private messageGrant: WsGrant | undefined;
   /** Orders held against a spend allowance, by message id, until the upstream answers them. */
   private readonly holds = new Map<string, PendingHold>();
+  /** Held orders still queued for an upstream that is opening: never sent if the session ends. */
+  private readonly unsentHolds = new Set<string>();
 
   constructor(
     private readonly ctx: WsGatewayContext,
@@ -157,8 +159,11 @@ export class WsSession {
 
   private teardown(): void {
     if (this.loginTimer !== undefined) clearTimeout(this.loginTimer);
-    // Orders not answered yet may have been placed: their holds stay counted.
-    for (const id of [...this.holds.keys()]) this.settleHold(id, 'keep');
+    // Orders not answered yet may have been placed: their holds stay counted. Orders that never
+    // left the queue were not: theirs are given back.
+    for (const id of [...this.holds.keys()])
+      this.settleHold(id, this.unsentHolds.has(id) ? 'release' : 'keep');
+    this.unsentHolds.clear();
     const upstream = this.upstream;
     this.upstream = undefined;
     if (upstream !== undefined) {
@@ -186,6 +191,7 @@ export class WsSession {
     upstream.on('open', () => {
       this.upstreamReady = true;
       for (const text of this.queued.splice(0)) upstream.send(text, { binary: false });
+      this.unsentHolds.clear();
     });
     upstream.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return;
@@ -307,8 +313,7 @@ export class WsSession {
     // The answer is matched by id: a held order needs one that no waiting order has.
     const holdId = holdIdOf(request.id);
     if (holdId === undefined || this.holds.has(holdId)) return this.deny(request.id, 'BAD_REQUEST');
-    if (this.holds.size >= MAX_PENDING_HOLDS)
-      return this.deny(request.id, 'RATE_LIMITED', 1000);
+    if (this.holds.size >= MAX_PENDING_HOLDS) return this.deny(request.id, 'RATE_LIMITED', 1000);
     const settles: PendingHold['settle'][] = [];
     const releaseAll = () => Promise.all(settles.map((settle) => settle('release')));
     for (const spend of verdict.spends ?? []) {
@@ -329,17 +334,24 @@ export class WsSession {
       await releaseAll(); // never forwarded
       return;
     }
-    if (settles.length > 0) {
-      const timer = setTimeout(() => this.settleHold(holdId, 'keep'), HOLD_ANSWER_TIMEOUT_MS);
-      timer.unref();
-      this.holds.set(holdId, {
-        settle: async (o) => {
-          await Promise.all(settles.map((settle) => settle(o)));
-        },
-        timer,
-      });
-    }
+    const queued = !this.upstreamReady;
     this.toUpstream(bytes);
+    if (settles.length === 0) return;
+    // Closed by that very send (too many messages queued for an upstream still opening): the
+    // order was not forwarded. The answer cannot have come yet: it arrives on a later turn.
+    if (this.closed) {
+      await releaseAll();
+      return;
+    }
+    const timer = setTimeout(() => this.settleHold(holdId, 'keep'), HOLD_ANSWER_TIMEOUT_MS);
+    timer.unref();
+    this.holds.set(holdId, {
+      settle: async (o) => {
+        await Promise.all(settles.map((settle) => settle(o)));
+      },
+      timer,
+    });
+    if (queued) this.unsentHolds.add(holdId);
   }
 
   /** Settles the hold an upstream answer names, by the answer's status. */
@@ -362,6 +374,7 @@ export class WsSession {
     const hold = this.holds.get(holdId);
     if (hold === undefined) return;
     this.holds.delete(holdId);
+    this.unsentHolds.delete(holdId);
     clearTimeout(hold.timer);
     // A settle that fails leaves the hold counted for its period (the safe side).
     void hold.settle(outcome).catch(() => undefined);

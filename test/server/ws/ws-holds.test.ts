@@ -32,9 +32,18 @@ afterEach(async () => {
  * An upstream that refuses orders of quantity "5" (400), never answers quantity "9", and
  * answers everything else 200; it records the ids it received.
  */
-async function startUpstream(received: unknown[]): Promise<{ url: string; server: Server }> {
+async function startUpstream(
+  received: unknown[],
+  opening?: Promise<void>,
+): Promise<{ url: string; server: Server }> {
   const server = createServer();
-  const wss = new WebSocketServer({ server });
+  // `opening`: the upgrade is answered only once it resolves (an upstream still opening).
+  const wss = new WebSocketServer({
+    server,
+    ...(opening !== undefined
+      ? { verifyClient: (_info, done) => void opening.then(() => done(true)) }
+      : {}),
+  });
   wss.on('connection', (ws) => {
     ws.on('message', (data: Buffer) => {
       const request = JSON.parse(data.toString('utf8')) as {
@@ -75,10 +84,15 @@ function recordingReserve() {
   return { reserve, settled };
 }
 
-async function session(reserve: Reserve | undefined, received: unknown[] = [], maxRate = 100) {
+async function session(
+  reserve: Reserve | undefined,
+  received: unknown[] = [],
+  maxRate = 100,
+  opening?: Promise<void>,
+) {
   const clock = createManualClock(Date.now());
   const key: ApiKey = apiKey({ allowanceKinds: ['notional'] });
-  const upstream = await startUpstream(received);
+  const upstream = await startUpstream(received, opening);
   const gateway: WsGateway = createWsGateway(
     {
       authorize: {
@@ -179,6 +193,30 @@ describe('WebSocket orders held against a notional allowance', () => {
       ['s:after', 'commit'],
       ['s:silent', 'keep'],
     ]);
+  });
+
+  it('gives back the hold of an order that never left the queue (upstream still opening)', async () => {
+    const { reserve, settled } = recordingReserve();
+    const received: unknown[] = [];
+    let open = () => {};
+    const socket = await session(
+      reserve,
+      received,
+      100,
+      new Promise<void>((resolve) => (open = resolve)),
+    );
+    try {
+      socket.send(order('queued'));
+      socket.send({ id: 'ping', method: 'ping', params: {} });
+      await socket.nextMatching((m) => m.id === 'ping'); // the order was held and queued before it
+      socket.close();
+      await socket.closed;
+      await settledCount(settled, 1);
+      expect(settled).toEqual([['s:queued', 'release']]);
+      expect(received).toEqual([]);
+    } finally {
+      open();
+    }
   });
 
   it('refuses an order without a usable id, or with the id of one still waiting, unforwarded', async () => {
