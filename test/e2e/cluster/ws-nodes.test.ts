@@ -14,7 +14,14 @@ import {
 } from '../../adapters/postgres/postgres-harness.js';
 import { signNativeWsLogin } from '../../../src/client/ws-login.js';
 import { cliRevokeKey, type CliKey } from '../../helpers/cli-keys.js';
-import { mustOpen, textOf, wsUrlOf, type CloseInfo, type TestSocket } from '../ws/helpers.js';
+import {
+  mustOpen,
+  nativeLogin,
+  textOf,
+  wsUrlOf,
+  type CloseInfo,
+  type TestSocket,
+} from '../ws/helpers.js';
 import { createKey, runPrefix, startCluster, type Cluster } from './helpers.js';
 
 const ORDER = { symbol: 'BTCUSDT', side: 'buy', type: 'limit', quantity: '0.001', price: '1' };
@@ -43,18 +50,8 @@ afterAll(async () => {
 });
 
 /** Opens a session on node `node` and logs in natively with the key's HMAC secret. */
-async function nativeSession(node: number, key: CliKey): Promise<TestSocket> {
-  const socket = await mustOpen(wsUrlOf(cluster.url(node)));
-  socket.send(
-    signNativeWsLogin({
-      key: { keyId: key.id, secret: key.secret as string },
-      environment: 'sandbox',
-      createdSeconds: Math.floor(Date.now() / 1000),
-    }),
-  );
-  expect(await socket.next()).toMatchObject({ id: 'login', status: 200 });
-  return socket;
-}
+const nativeSession = (node: number, key: CliKey): Promise<TestSocket> =>
+  nativeLogin(wsUrlOf(cluster.url(node)), key);
 
 interface Stream {
   /** Resolves once the first order event of the stream arrived. */

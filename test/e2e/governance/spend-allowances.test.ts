@@ -16,8 +16,7 @@ import {
 import { cliCreateAccount, cliCreateKey, cliJson, type CliKey } from '../../helpers/cli-keys.js';
 import { startServer, type ServerHandle } from '../../helpers/server-process.js';
 import { createTempDir } from '../../helpers/temp-dir.js';
-import { signNativeWsLogin } from '../../../src/client/ws-login.js';
-import { mustOpen, wsUrlOf } from '../ws/helpers.js';
+import { nativeLogin, wsUrlOf } from '../ws/helpers.js';
 import {
   codeOf,
   NO_LIMITS,
@@ -120,15 +119,7 @@ describe.each(['sqlite', 'postgres'] as const)('spend allowances on %s', (kind) 
 
   it('orders over a WebSocket session are held, and settled with the exchange’s answer', async () => {
     const key = await keyWithAllowance('notional');
-    const socket = await mustOpen(wsUrlOf(sandboxUrl));
-    socket.send(
-      signNativeWsLogin({
-        key: { keyId: key.id, secret: key.secret as string },
-        environment: 'sandbox',
-        createdSeconds: Math.floor(Date.now() / 1000),
-      }),
-    );
-    expect(await socket.next()).toMatchObject({ id: 'login', status: 200 });
+    const socket = await nativeLogin(wsUrlOf(sandboxUrl), key);
     const order = (id: unknown, side: string, quantity: string) => ({
       id,
       method: 'order.place',

@@ -3,7 +3,9 @@
  * and the login messages of every dialect signed as their exchanges define them.
  */
 import { createHmac, sign, type KeyObject } from 'node:crypto';
+import { expect } from 'vitest';
 import { WebSocket, type RawData } from 'ws';
+import { signNativeWsLogin } from '../../../src/client/ws-login.js';
 
 export interface CloseInfo {
   readonly code: number;
@@ -109,6 +111,24 @@ export function okxLogin(
 }
 
 export const wsUrlOf = (httpUrl: string): string => `${httpUrl.replace(/^http/, 'ws')}/ws`;
+
+/** Opens a session at `wsUrl` and logs in natively (sandbox) with an HMAC key's secret. */
+export async function nativeLogin(
+  wsUrl: string,
+  key: { readonly id: string; readonly secret?: string | undefined },
+  nowMs = Date.now(),
+): Promise<TestSocket> {
+  const socket = await mustOpen(wsUrl);
+  socket.send(
+    signNativeWsLogin({
+      key: { keyId: key.id, secret: key.secret ?? '' },
+      environment: 'sandbox',
+      createdSeconds: Math.floor(nowMs / 1000),
+    }),
+  );
+  expect(await socket.next()).toMatchObject({ id: 'login', status: 200 });
+  return socket;
+}
 
 /** The UTF-8 text of a ws message, whichever buffer form ws delivered it in. */
 export function textOf(data: RawData): string {

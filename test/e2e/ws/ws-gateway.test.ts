@@ -25,6 +25,7 @@ import {
   binanceLogon,
   bybitAuth,
   mustOpen,
+  nativeLogin,
   okxLogin,
   openWs,
   textOf,
@@ -80,19 +81,7 @@ function ed25519Key(): { privateKey: KeyObject; file: string } {
 }
 
 /** Opens a session and logs in natively with the key's HMAC secret. */
-async function nativeSession(key: CliKey): Promise<TestSocket> {
-  const socket = await mustOpen(wsUrl);
-  socket.send(
-    signNativeWsLogin({
-      key: { keyId: key.id, secret: key.secret as string },
-      environment: 'sandbox',
-      createdSeconds: nowSeconds(),
-    }),
-  );
-  const answer = await socket.next();
-  expect(answer).toMatchObject({ id: 'login', status: 200 });
-  return socket;
-}
+const nativeSession = (key: CliKey): Promise<TestSocket> => nativeLogin(wsUrl, key);
 
 describe('login dialects', () => {
   it('native HMAC login, then an order through the sandbox with its order and balance events', async () => {

@@ -4,19 +4,15 @@
  * change event that ends a revoked key's session. The clock is injected and does not move unless
  * a test moves it, so the rate windows are deterministic.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { createMemoryReplayGuard } from '../../../src/adapters/memory/replay-guard.js';
 import { createLocalEvents } from '../../../src/app/local-events.js';
 import { signNativeWsLogin } from '../../../src/client/ws-login.js';
 import type { ApiKey } from '../../../src/core/keys/model.js';
 import type { CachedKey, KeyLookup } from '../../../src/core/pipeline.js';
-import { compileRouteTable } from '../../../src/core/routes/route-table.js';
-import { SANDBOX_ROUTES } from '../../../src/sandbox/routes.js';
 import {
   createWsGateway,
   type WsGateway,
@@ -25,6 +21,7 @@ import {
 import { createManualClock } from '../../helpers/manual-clock.js';
 import { apiKey, hmacKey, SECRET } from '../../core/pipeline-fixtures.js';
 import { mustOpen, type TestSocket } from '../../e2e/ws/helpers.js';
+import { sandboxAuthorize } from './authorize-deps.js';
 
 const OPTIONS: WsGatewayOptions = {
   path: '/ws',
@@ -82,17 +79,7 @@ async function harness(options: Partial<WsGatewayOptions> = {}, key: ApiKey = ap
   const closes = new EventEmitter();
   const gateway = createWsGateway(
     {
-      authorize: {
-        environment: 'sandbox',
-        keys: lookup,
-        routes: compileRouteTable(SANDBOX_ROUTES),
-        window: { pastMs: 5000, futureMs: 1000 },
-        replay: createMemoryReplayGuard({ clock }),
-        dummyKeys: {
-          hmac: { scheme: 'hmac', secrets: [Buffer.from('dummy')] },
-          ed25519: { scheme: 'ed25519', publicKey: generateKeyPairSync('ed25519').publicKey },
-        },
-      },
+      authorize: sandboxAuthorize(lookup, clock),
       clock,
       clientIp: (peer) => peer,
       upstream: { url: upstream.url, headers: {} },

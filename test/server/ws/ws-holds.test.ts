@@ -5,16 +5,12 @@
  * committed on a 2xx, released otherwise, kept when the session ends first; an order that
  * cannot be matched to its answer, or that the allowance refuses, is never forwarded.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { createMemoryReplayGuard } from '../../../src/adapters/memory/replay-guard.js';
 import { signNativeWsLogin } from '../../../src/client/ws-login.js';
 import type { ApiKey } from '../../../src/core/keys/model.js';
-import { compileRouteTable } from '../../../src/core/routes/route-table.js';
-import { SANDBOX_ROUTES } from '../../../src/sandbox/routes.js';
 import type { ReserveOutcome } from '../../../src/server/data-plane/data-plane-governance.js';
 import type { WsGatewayContext } from '../../../src/server/ws/ws-context.js';
 import { createWsGateway, type WsGateway } from '../../../src/server/ws/ws-gateway.js';
@@ -22,6 +18,7 @@ import { MAX_PENDING_HOLDS } from '../../../src/server/ws/ws-session.js';
 import { createManualClock } from '../../helpers/manual-clock.js';
 import { apiKey, hmacKey, SECRET } from '../../core/pipeline-fixtures.js';
 import { mustOpen, type TestSocket } from '../../e2e/ws/helpers.js';
+import { sandboxAuthorize } from './authorize-deps.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -95,17 +92,10 @@ async function session(
   const upstream = await startUpstream(received, opening);
   const gateway: WsGateway = createWsGateway(
     {
-      authorize: {
-        environment: 'sandbox',
-        keys: { get: (id) => (id === key.id ? hmacKey(key) : undefined) },
-        routes: compileRouteTable(SANDBOX_ROUTES),
-        window: { pastMs: 5000, futureMs: 1000 },
-        replay: createMemoryReplayGuard({ clock }),
-        dummyKeys: {
-          hmac: { scheme: 'hmac', secrets: [Buffer.from('dummy')] },
-          ed25519: { scheme: 'ed25519', publicKey: generateKeyPairSync('ed25519').publicKey },
-        },
-      },
+      authorize: sandboxAuthorize(
+        { get: (id) => (id === key.id ? hmacKey(key) : undefined) },
+        clock,
+      ),
       clock,
       clientIp: (peer) => peer,
       upstream: { url: upstream.url, headers: {} },
