@@ -6,7 +6,7 @@
  * gateway throughput with the traffic log and detection on against both off (which pays the
  * deferred work too). Runs alternate so that machine drift affects both alike.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -18,7 +18,8 @@ import { DEFAULT_RESPONSE_POLICY, resolveRiskConfig } from '../src/core/risk/ind
 import { SANDBOX_ROUTES } from '../src/sandbox/routes.js';
 import { DEFAULT_TRAFFIC_LOG_OPTIONS } from '../src/services/traffic-log.js';
 import { pipelineNsPerOp } from './micro.js';
-import { runLoad, startGateway, type LoadResult } from './processes.js';
+import { startGateway } from './processes.js';
+import { loadInRounds, meanLoad, roundRatios } from './rounds.js';
 
 /** ns per request: pipeline + recording (on path), bare pipeline, deferred work (off path). */
 export async function observedPipelineNsPerOp(
@@ -115,32 +116,35 @@ function configFile(dir: string, observe: boolean): string {
   return file;
 }
 
-/** Gateway req/s with the traffic log and detection on, and with both off (same data dir). */
+/**
+ * Gateway req/s with the traffic log and detection on and with both off: two gateways side by
+ * side (the second on a copy of the data directory) taking the load in turn, round by round
+ * (bench/rounds.ts); `rounds` holds each round's on/off ratio.
+ */
 export async function observedThroughput(
   dataDir: string,
   env: Record<string, string>,
   keysFile: string,
-): Promise<{ on: number; off: number; failed: number }> {
+): Promise<{ on: number; off: number; failed: number; rounds: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-obs-cfg-'));
-  const load = { path: '/api/v1/balances', connections: 32, durationMs: 4_000, warmupMs: 1_000 };
-  const results = { on: [] as LoadResult[], off: [] as LoadResult[] };
   try {
-    for (let i = 0; i < 2; i++) {
-      for (const observe of [false, true]) {
-        const gateway = await startGateway(dataDir, env, ['--config', configFile(dir, observe)]);
-        try {
-          results[observe ? 'on' : 'off'].push(
-            await runLoad({ ...load, url: gateway.sandboxUrl, keysFile }),
-          );
-        } finally {
-          await gateway.stop();
-        }
-      }
+    cpSync(dataDir, join(dir, 'data-on'), { recursive: true });
+    const off = await startGateway(dataDir, env, ['--config', configFile(dir, false)]);
+    const on = await startGateway(join(dir, 'data-on'), env, ['--config', configFile(dir, true)]);
+    let results;
+    try {
+      results = await loadInRounds({ off: off.sandboxUrl, on: on.sandboxUrl }, keysFile);
+    } finally {
+      await Promise.all([off.stop(), on.stop()]);
     }
+    const failed = [...results.on, ...results.off].reduce((s, r) => s + r.failed, 0);
+    return {
+      on: meanLoad(results.on).rps,
+      off: meanLoad(results.off).rps,
+      failed,
+      rounds: roundRatios(results.on, results.off),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const mean = (list: LoadResult[]) => list.reduce((s, r) => s + r.rps, 0) / list.length;
-  const failed = [...results.on, ...results.off].reduce((s, r) => s + r.failed, 0);
-  return { on: mean(results.on), off: mean(results.off), failed };
 }

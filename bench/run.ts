@@ -24,6 +24,7 @@ import {
   warm,
 } from './micro.js';
 import { observedPipelineNsPerOp, observedThroughput } from './observability.js';
+import { loadInRounds, meanLoad, median, range, roundRatios } from './rounds.js';
 import { policiesFigures } from './policies.js';
 import {
   limitsConfig,
@@ -131,26 +132,6 @@ async function micro(count: number, inUse: number) {
   };
 }
 
-/** Rounds of the three-way throughput rotation, and each load's length. */
-const THROUGHPUT_ROUNDS = 4;
-const THROUGHPUT_LOAD = {
-  path: '/api/v1/balances',
-  connections: 32,
-  durationMs: 2_000,
-  warmupMs: 500,
-};
-
-/** The median of a non-empty list (the mean of the middle two for an even count). */
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
-/** `min–max` of a list of ratios, for the table. */
-const range = (values: readonly number[]): string =>
-  `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}`;
-
 /**
  * The bare proxy, the gateway on in-memory limits and the gateway on Redis limits run side by
  * side and take the same load in turn, in rounds whose order alternates (bare, memory, Redis, then
@@ -165,7 +146,7 @@ async function macroThroughput(): Promise<{
   redis: LoadResult;
   gatewayToBare: number[];
   redisToMemory: number[];
-  observed: { on: number; off: number; failed: number };
+  observed: { on: number; off: number; failed: number; rounds: number[] };
 }> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
   try {
@@ -186,47 +167,27 @@ async function macroThroughput(): Promise<{
         limitsConfig(dir, 'redis', true),
       ]),
     };
-    const urlOf = (name: keyof typeof servers) => {
-      const server = servers[name];
-      return 'sandboxUrl' in server ? server.sandboxUrl : server.url;
-    };
-    const names = ['bare', 'gateway', 'redis'] as const;
-    const results = {
-      gateway: [] as LoadResult[],
-      bare: [] as LoadResult[],
-      redis: [] as LoadResult[],
-    };
-    const gatewayToBare: number[] = [];
-    const redisToMemory: number[] = [];
+    let results;
     try {
-      for (const name of names) {
-        await runLoad({ ...THROUGHPUT_LOAD, durationMs: 1_000, url: urlOf(name), keysFile });
-      }
-      for (let i = 0; i < THROUGHPUT_ROUNDS; i++) {
-        const round: Partial<Record<(typeof names)[number], LoadResult>> = {};
-        for (const name of i % 2 === 0 ? names : [...names].reverse()) {
-          round[name] = await runLoad({ ...THROUGHPUT_LOAD, url: urlOf(name), keysFile });
-          results[name].push(round[name]);
-        }
-        gatewayToBare.push(round.gateway!.rps / round.bare!.rps);
-        redisToMemory.push(round.redis!.rps / round.gateway!.rps);
-      }
+      results = await loadInRounds(
+        {
+          bare: servers.bare.url,
+          gateway: servers.gateway.sandboxUrl,
+          redis: servers.redis.sandboxUrl,
+        },
+        keysFile,
+      );
     } finally {
       await Promise.all([servers.gateway.stop(), servers.redis.stop(), servers.bare.stop()]);
     }
-    // Traffic log and detection on against off, same data directory and load.
+    // Traffic log and detection on against off, same data and load.
     const observed = await observedThroughput(join(dir, 'data'), env, keysFile);
-    const mean = (list: LoadResult[]): LoadResult => ({
-      ...list[list.length - 1]!,
-      rps: list.reduce((sum, r) => sum + r.rps, 0) / list.length,
-      failed: list.reduce((sum, r) => sum + r.failed, 0),
-    });
     return {
-      gateway: mean(results.gateway),
-      bare: mean(results.bare),
-      redis: mean(results.redis),
-      gatewayToBare,
-      redisToMemory,
+      gateway: meanLoad(results.gateway),
+      bare: meanLoad(results.bare),
+      redis: meanLoad(results.redis),
+      gatewayToBare: roundRatios(results.gateway, results.bare),
+      redisToMemory: roundRatios(results.redis, results.gateway),
       observed,
     };
   } finally {
@@ -370,12 +331,12 @@ log(
   `  gateway with Redis limits                     ${throughput.redis.rps.toFixed(0)} req/s   (${median(throughput.redisToMemory).toFixed(2)} × in-memory limits, median of rounds ${range(throughput.redisToMemory)}; failed ${throughput.redis.failed})`,
 );
 const observedPipeline = small.observed.observed / small.observed.base - 1;
-const observedGateway = 1 - throughput.observed.on / throughput.observed.off;
+const observedGateway = 1 - median(throughput.observed.rounds);
 log(
   `  pipeline + detection + traffic log (on path)  ${small.observed.observed.toFixed(0)} ns/op   (+${(observedPipeline * 100).toFixed(1)} % of ${small.observed.base.toFixed(0)} ns/op; ${small.observed.deferred.toFixed(0)} ns/request deferred)`,
 );
 log(
-  `  gateway, traffic log + detection on           ${throughput.observed.on.toFixed(0)} req/s   (${(-observedGateway * 100).toFixed(1)} % vs ${throughput.observed.off.toFixed(0)} req/s off; failed ${throughput.observed.failed})`,
+  `  gateway, traffic log + detection on           ${throughput.observed.on.toFixed(0)} req/s   (${(-observedGateway * 100).toFixed(1)} % vs ${throughput.observed.off.toFixed(0)} req/s off, median of rounds ${range(throughput.observed.rounds)}; failed ${throughput.observed.failed})`,
 );
 const memory = await macroMemory(largeDir, largeSeed);
 log(
@@ -412,6 +373,7 @@ if (json) {
       observability_overhead: round(Math.max(observedPipeline, observedGateway)),
       observability_pipeline_overhead: round(observedPipeline),
       observability_throughput_overhead: round(observedGateway),
+      observability_throughput_rounds: throughput.observed.rounds.map((r) => round(r)),
       observability_deferred_ns_per_request: round(small.observed.deferred, 0),
     }),
   );
