@@ -22,6 +22,7 @@ export const WEBSOCKET_SCHEMA = {
     idleTimeout: duration,
     heartbeatInterval: duration,
     recheckInterval: duration,
+    holdAnswerTimeout: duration,
   },
 } as const;
 
@@ -38,6 +39,8 @@ export interface WebsocketConfig {
   readonly heartbeatIntervalMs: number;
   /** Never above 1 s: a change must reach live sessions within a second even without events. */
   readonly recheckIntervalMs: number;
+  /** How long a held order waits for the upstream's answer before its hold is kept. */
+  readonly holdAnswerTimeoutMs: number;
 }
 
 type Raw = Record<string, unknown>;
@@ -65,5 +68,6 @@ export function websocketConfigOf(dataPlane: unknown): WebsocketConfig {
     idleTimeoutMs: msOf(raw.idleTimeout, '120s', 1000, 86_400_000),
     heartbeatIntervalMs: msOf(raw.heartbeatInterval, '20s', 100, 3_600_000),
     recheckIntervalMs: msOf(raw.recheckInterval, '250ms', 50, 1000),
+    holdAnswerTimeoutMs: msOf(raw.holdAnswerTimeout, '30s', 100, 600_000),
   });
 }

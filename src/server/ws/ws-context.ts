@@ -19,6 +19,8 @@ export interface WsGatewayOptions {
   readonly maxBufferedBytes: number;
   /** How often every live session's key is re-checked from the key cache. */
   readonly recheckIntervalMs: number;
+  /** How long a held order waits for its answer before the hold is kept (default 30 s). */
+  readonly holdAnswerTimeoutMs?: number;
 }
 
 /** What a session needs from its gateway. */

@@ -30,7 +30,8 @@ const MAX_QUEUED = 64;
 export const MAX_PENDING_HOLDS = 256;
 /**
  * An order the upstream has not answered in this time keeps its hold (it may have been placed:
- * the safe side), as a REST order whose answer timed out does.
+ * the safe side), as a REST order whose answer timed out does. The default of
+ * `dataPlane.websocket.holdAnswerTimeout`.
  */
 export const HOLD_ANSWER_TIMEOUT_MS = 30_000;
 
@@ -343,7 +344,10 @@ export class WsSession {
       await releaseAll();
       return;
     }
-    const timer = setTimeout(() => this.settleHold(holdId, 'keep'), HOLD_ANSWER_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => this.settleHold(holdId, 'keep'),
+      this.ctx.options.holdAnswerTimeoutMs ?? HOLD_ANSWER_TIMEOUT_MS,
+    );
     timer.unref();
     this.holds.set(holdId, {
       settle: async (o) => {

@@ -86,6 +86,7 @@ async function session(
   received: unknown[] = [],
   maxRate = 100,
   opening?: Promise<void>,
+  holdAnswerTimeoutMs?: number,
 ) {
   const clock = createManualClock(Date.now());
   const key: ApiKey = apiKey({ allowanceKinds: ['notional'] });
@@ -112,6 +113,7 @@ async function session(
       heartbeatIntervalMs: 60_000,
       maxBufferedBytes: 256 * 1024,
       recheckIntervalMs: 60_000,
+      ...(holdAnswerTimeoutMs !== undefined ? { holdAnswerTimeoutMs } : {}),
     },
   );
   const server = createServer();
@@ -183,6 +185,27 @@ describe('WebSocket orders held against a notional allowance', () => {
       ['s:after', 'commit'],
       ['s:silent', 'keep'],
     ]);
+  });
+
+  it('keeps the hold of an order the upstream does not answer in holdAnswerTimeout', async () => {
+    const { reserve, settled } = recordingReserve();
+    const socket = await session(reserve, [], 100, undefined, 100);
+    socket.send(order('silent', '9'));
+    socket.send(order('answered'));
+    await socket.nextMatching((m) => m.id === 'answered');
+    // The timeout, not the session's end: the session is still open.
+    for (let i = 0; i < 400 && settled.length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(settled).toEqual([
+      ['s:answered', 'commit'],
+      ['s:silent', 'keep'],
+    ]);
+    // A late answer to it changes nothing; the id may be used again.
+    socket.send(order('silent'));
+    expect(await socket.nextMatching((m) => m.id === 'silent')).toMatchObject({ status: 200 });
+    await settledCount(settled, 3);
+    expect(settled.at(-1)).toEqual(['s:silent', 'commit']);
   });
 
   it('gives back the hold of an order that never left the queue (upstream still opening)', async () => {
