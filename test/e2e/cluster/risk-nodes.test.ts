@@ -156,10 +156,16 @@ describe('a response decided on node A holds on node B', () => {
     );
     expect(first.status).toBe(200);
 
-    const view = await levelIs(1, key.id, 'high');
-    expect(view.responses.map((r) => [r.step, r.reason])).toContainEqual([
-      'step_down',
-      'first_sensitive_action',
+    // Two step-downs: the key's first withdrawal and its (new) account's. A stores them one
+    // after the other; lifting before the second is stored would leave the key stepped down.
+    const view = await until(
+      () => riskOf(1, key.id),
+      (v) => v.level === 'high' && v.responses.length === 2,
+      'node B to show both step-downs',
+    );
+    expect(view.responses.map((r) => [r.step, r.reason])).toEqual([
+      ['step_down', 'first_sensitive_action'],
+      ['step_down', 'first_sensitive_action'],
     ]);
     const order = await placeOrder(1, key);
     expect([order.status, codeOf(order)]).toEqual([403, 'KEY_STEPPED_DOWN']);

@@ -201,7 +201,7 @@ describe('WebSocket orders held against a notional allowance', () => {
       ['s:answered', 'commit'],
       ['s:silent', 'keep'],
     ]);
-    // A late answer to it changes nothing; the id may be used again.
+    // Its id is free again: a new order may use it.
     socket.send(order('silent'));
     expect(await socket.nextMatching((m) => m.id === 'silent')).toMatchObject({ status: 200 });
     await settledCount(settled, 3);
