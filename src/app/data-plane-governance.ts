@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { requestDigest } from '../core/approvals/index.js';
 import type { JsonValue } from '../core/audit/canonical-json.js';
 import type { Clock } from '../core/clock.js';
-import { rejectedInBody } from '../core/dialects/answer-outcome.js';
+import { answerPlaced } from '../core/dialects/answer-outcome.js';
 import type { ApiKey, Environment } from '../core/keys/model.js';
 import type { RiskLookup } from '../core/pipeline.js';
 import type { PolicyStep, PolicyStepResult } from '../core/policy/policy-step.js';
@@ -262,8 +262,7 @@ export function createDataPlaneGovernance(deps: {
     const answer = await readCapped(result.body);
     // A 2xx whose body is the dialect's rejection (Bybit, OKX) placed nothing (the proxy path
     // decides the same way); a body cut at the cap does not parse and stays counted.
-    const success =
-      result.status >= 200 && result.status < 300 && !rejectedInBody(route.route.dialect, answer);
+    const success = answerPlaced(route.route.dialect, result.status, answer);
     if (reservation.kind === 'reserved') await reservation.settle(success ? 'commit' : 'release');
     const contentType = result.headers['content-type'];
     return {

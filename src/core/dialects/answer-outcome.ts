@@ -40,6 +40,14 @@ export function rejectedInBody(dialect: Dialect, body: Buffer): boolean {
   );
 }
 
+/**
+ * Whether an upstream answer placed what was held for it: a 2xx status whose body (when it was
+ * read) is not the dialect's rejection. The one rule every path that settles a hold applies.
+ */
+export function answerPlaced(dialect: Dialect, status: number, body: Buffer | undefined): boolean {
+  return status >= 200 && status < 300 && !(body !== undefined && rejectedInBody(dialect, body));
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -8,7 +8,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Clock } from '../../core/clock.js';
-import { rejectedInBody } from '../../core/dialects/answer-outcome.js';
+import { answerPlaced } from '../../core/dialects/answer-outcome.js';
 import { renderApprovalHold } from '../../core/dialects/render-approval-hold.js';
 import { renderDenial, type DenialReason } from '../../core/dialects/render-denial.js';
 import type { ClientIpResolver } from '../../core/net/client-ip.js';
@@ -344,10 +344,8 @@ export function buildDataPlaneApp(deps: DataPlaneDeps, options: DataPlaneOptions
     if (reservation.kind === 'reserved') {
       // Any answer but a 2xx releases the amount; so does a 2xx whose body is the dialect's
       // rejection (Bybit and OKX answer a rejected order with 200 and their own code).
-      const placed =
-        result.status >= 200 &&
-        result.status < 300 &&
-        !(Buffer.isBuffer(answer) && rejectedInBody(dialect, answer));
+      const read = Buffer.isBuffer(answer) ? answer : undefined;
+      const placed = answerPlaced(dialect, result.status, read);
       await reservation.settle(placed ? 'commit' : 'release');
     }
     if (cutShort) {

@@ -4,7 +4,11 @@
  * counted.
  */
 import { describe, expect, it } from 'vitest';
-import { rejectedInBody, rejectsInBody } from '../../../src/core/dialects/answer-outcome.js';
+import {
+  answerPlaced,
+  rejectedInBody,
+  rejectsInBody,
+} from '../../../src/core/dialects/answer-outcome.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
@@ -49,5 +53,17 @@ describe('rejectedInBody', () => {
       expect(rejectedInBody('bybit', Buffer.from(body))).toBe(false);
       expect(rejectedInBody('okx', Buffer.from(body))).toBe(false);
     }
+  });
+
+  it('an answer placed what was held: a 2xx whose body, when read, is no rejection', () => {
+    const rejected = json({ retCode: 10001, retMsg: 'params error' });
+    expect(answerPlaced('bybit', 200, json({ retCode: 0 }))).toBe(true);
+    expect(answerPlaced('bybit', 200, rejected)).toBe(false);
+    // A body that was not read (too large, streamed) cannot tell: a 2xx counts as placed.
+    expect(answerPlaced('bybit', 200, undefined)).toBe(true);
+    expect(answerPlaced('native', 201, rejected)).toBe(true);
+    expect(answerPlaced('native', 199, undefined)).toBe(false);
+    expect(answerPlaced('native', 300, undefined)).toBe(false);
+    expect(answerPlaced('okx', 503, undefined)).toBe(false);
   });
 });
