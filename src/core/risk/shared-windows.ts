@@ -8,6 +8,7 @@
  * node won the cooldown) into signals. The rules are the engine's own (risk-engine.ts): the same
  * events count, the windows have the same slots, a failing key stays counted as long.
  */
+import { hash } from 'node:crypto';
 import type { Environment } from '../keys/model.js';
 import type { RiskEngineConfig, RiskThresholds, SignalKind } from './risk-config.js';
 import { isIgnoredFailure, toSignal } from './risk-engine.js';
@@ -15,7 +16,7 @@ import type { RiskEvent, Signal, SignalSubject } from './signal.js';
 
 /** Buckets of a failure window, as the engine's WindowCounter (createWindowCounter's default). */
 export const FAILURE_WINDOW_SLOTS = 12;
-/** Longest key id a spray window stores; longer guesses are stored by their hash's prefix. */
+/** Longest key id a spray window stores; longer guesses are stored by their SHA-256. */
 export const MAX_SPRAY_MEMBER_CHARS = 128;
 
 /** The two signals a cluster decides on shared windows. */
@@ -139,18 +140,12 @@ function contribution(
 
 /**
  * Key ids are what clients sent, unknown ones included; a guess longer than any issued id is
- * stored by a short digest of it, so a window never holds attacker-sized strings.
+ * stored by its SHA-256: a window never holds attacker-sized strings, and distinct guesses stay
+ * distinct (a weak hash would let crafted guesses collide and count as one).
  */
 function sprayMember(keyId: string): string {
   if (keyId.length <= MAX_SPRAY_MEMBER_CHARS) return keyId;
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < keyId.length; i++) {
-    const c = keyId.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
-  }
-  return `#${keyId.length}:${h1.toString(16)}${h2.toString(16)}`;
+  return `#${keyId.length}:${hash('sha256', keyId, 'base64url')}`;
 }
 
 /** The signals of a batch whose store answered: one per subject that this node may raise. */
