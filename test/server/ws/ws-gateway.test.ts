@@ -21,20 +21,9 @@ import {
 import { createManualClock } from '../../helpers/manual-clock.js';
 import { apiKey, hmacKey, SECRET } from '../../core/pipeline-fixtures.js';
 import { mustOpen, type TestSocket } from '../../e2e/ws/helpers.js';
-import { sandboxAuthorize } from './authorize-deps.js';
+import { sandboxAuthorize, TEST_WS_OPTIONS } from './authorize-deps.js';
 
-const OPTIONS: WsGatewayOptions = {
-  path: '/ws',
-  maxPayloadBytes: 16_384,
-  maxMessagesPerSecond: 5,
-  maxConnectionsPerKey: 5,
-  maxConnectionsPerIp: 20,
-  loginTimeoutMs: 5_000,
-  idleTimeoutMs: 60_000,
-  heartbeatIntervalMs: 60_000,
-  maxBufferedBytes: 256 * 1024,
-  recheckIntervalMs: 1000,
-};
+const OPTIONS = TEST_WS_OPTIONS;
 
 interface Harness {
   readonly url: string;

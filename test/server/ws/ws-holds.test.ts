@@ -18,7 +18,7 @@ import { MAX_PENDING_HOLDS } from '../../../src/server/ws/ws-session.js';
 import { createManualClock } from '../../helpers/manual-clock.js';
 import { apiKey, hmacKey, SECRET } from '../../core/pipeline-fixtures.js';
 import { mustOpen, type TestSocket } from '../../e2e/ws/helpers.js';
-import { sandboxAuthorize } from './authorize-deps.js';
+import { sandboxAuthorize, TEST_WS_OPTIONS } from './authorize-deps.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -103,15 +103,8 @@ async function session(
       ...(reserve !== undefined ? { reserve } : {}),
     },
     {
-      path: '/ws',
-      maxPayloadBytes: 16_384,
+      ...TEST_WS_OPTIONS,
       maxMessagesPerSecond: maxRate,
-      maxConnectionsPerKey: 5,
-      maxConnectionsPerIp: 20,
-      loginTimeoutMs: 5_000,
-      idleTimeoutMs: 60_000,
-      heartbeatIntervalMs: 60_000,
-      maxBufferedBytes: 256 * 1024,
       recheckIntervalMs: 60_000,
       ...(holdAnswerTimeoutMs !== undefined ? { holdAnswerTimeoutMs } : {}),
     },
