@@ -3,6 +3,8 @@
  * (src/adapters/redis/shared-risk-windows.ts), for one process. The contract suite runs against
  * both; a test can give several monitors one instance, as several nodes share one Redis.
  * Bounded: at most `maxWindows` windows and as many cooldowns (least recently added dropped).
+ * One difference: a cooldown here runs on the events' time (as the engine's), on Redis on Redis's
+ * clock (`SET PX`); in a running gateway the two agree.
  */
 import { createBoundedLru } from '../../core/risk/bounded-lru.js';
 import {
