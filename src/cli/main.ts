@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminApiError, resolveAdminTarget } from './admin-client.js';
 import { ADMIN_COMMANDS, type CommandContext } from './commands/admin-commands.js';
-import { runSign } from './commands/sign.js';
+import { runSign, SIGN_USAGE } from './commands/sign.js';
 import { runStart } from './commands/start.js';
 
 const GLOBAL_OPTIONS = {
@@ -12,38 +12,81 @@ const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-const USAGE = `Usage: portcullis <command> [options]
+/** Command groups in the order the overview lists them; a group not named here comes last. */
+const GROUP_ORDER = [
+  'accounts',
+  'keys',
+  'bans',
+  'audit',
+  'admin-tokens',
+  'master-key',
+  'traffic',
+  'alerts',
+  'risk',
+  'policy',
+  'approvals',
+  'withdrawals',
+];
+const WIDTH = 100;
 
-  start [--config FILE] [--data-dir DIR]     run the gateway
-  accounts create --name NAME | accounts list
-  keys create --account ID --env sandbox|production --scopes read,trade
-       [--ip CIDR,CIDR] [--scheme hmac|ed25519] [--public-key FILE]
-       [--passphrase P] [--label L] [--expires-in 90d]
-  keys list [--account ID] [--env E] | keys show ID
-  keys update ID [--scopes S] [--ip CIDR,…|none] [--label L] [--expires-in D|never]
-  keys rotate ID [--grace 1h] | keys revoke ID
-  audit list [--after SEQ] [--limit N] | audit verify
-  admin-tokens create --role owner|operator|auditor|approver [--label L] [--expires-in D]
-  master-key rotate
-  traffic [--key ID] [--account ID] [--env E] [--since 1h] [--reason CODE] [--limit N]
-  alerts list [--env E] [--state S] [--key ID] | alerts ack ID | alerts resolve ID
-  keys report | keys risk ID | keys risk-reset ID
-  policy list | policy create --file F | policy update ID --file F | policy delete ID
-  policy test --file request.json            decide a described request (simulate)
-  approvals list [--state S] | approvals show ID | approvals approve|reject ID [--digest HEX]
-  withdrawals rules ACC | withdrawals set-rules ACC [--file F] [--address-book required|off]
-       [--cool-down 24h] [--account-per-tx|-hour|-day N] [--key-per-tx|-hour|-day N]
-       [--address-approval-quorum N]           replace the account's withdrawal rules
-  withdrawals addresses ACC | withdrawals add-address ACC --asset A --address X [--network N] [--memo M]
-  keys allowance set KEY --kind notional|withdrawal --asset A --amount N --period 24h|lifetime
-       (--expires-in 30d | --expires-at ISO)  a bounded, expiring spend allowance
-  keys allowance list KEY | keys allowance remove KEY ALLOWANCE_ID
-  risk prefixes | risk lift-prefix PREFIX    prefix-wide anomaly responses (bans, throttles)
-  sign --key-id ID (--secret-file F | --private-key FILE) --url URL [--method M]
-       [--body TEXT | --body-file F] [--json | --curl]   sign one request locally
+/**
+ * The overview `portcullis --help` prints, made from every command's own usage so that it lists
+ * every command and option there is (a hand-kept copy had drifted: `bans` was missing).
+ */
+export function usageOverview(): string {
+  const rank = (name: string) => {
+    const i = GROUP_ORDER.indexOf(name.split(' ')[0] ?? '');
+    return i < 0 ? GROUP_ORDER.length : i;
+  };
+  const names = Object.keys(ADMIN_COMMANDS).sort((a, b) => rank(a) - rank(b));
+  const lines = ['start [--config FILE] [--data-dir DIR]'];
+  const seen = new Set<string>();
+  for (const name of names) {
+    const usage = ADMIN_COMMANDS[name]?.usage ?? '';
+    if (seen.has(usage)) continue; // `keys allowance …` shares one usage among its verbs
+    seen.add(usage);
+    for (const line of usage.split('\n')) lines.push(line.trim().replace(/^portcullis /, ''));
+  }
+  lines.push(
+    SIGN_USAGE.slice(0, SIGN_USAGE.indexOf('\n\n'))
+      .replace(/^Usage: portcullis /, '')
+      .replace(/\s+/g, ' '),
+  );
+  return [
+    'Usage: portcullis <command> [options]',
+    '',
+    ...lines.flatMap((line) => wrap(line, '  ', '      ')),
+    '',
+    'Run "portcullis <command> --help" for one command. Global options:',
+    '  --json (one JSON document on stdout), --data-dir DIR (default ./data), --admin-url URL,',
+    '  --token TOKEN (or PORTCULLIS_ADMIN_URL / PORTCULLIS_ADMIN_TOKEN)',
+  ].join('\n');
+}
 
-Global: --json (one JSON document on stdout), --data-dir DIR (default ./data),
-        --admin-url URL, --token TOKEN (or PORTCULLIS_ADMIN_URL / PORTCULLIS_ADMIN_TOKEN)`;
+/** Word-wraps a usage line at WIDTH without splitting `[--opt VALUE]` or `--opt VALUE`. */
+function wrap(line: string, first: string, rest: string): string[] {
+  const units: string[] = [];
+  let depth = 0;
+  for (const word of line.split(' ')) {
+    const last = units[units.length - 1];
+    // Inside brackets, or the value of a bare `--option`: one unit with what came before.
+    if (depth > 0 || (last?.startsWith('--') === true && !/^[-[(]/.test(word)))
+      units[units.length - 1] += ` ${word}`;
+    else units.push(word);
+    for (const c of word) depth += c === '[' || c === '(' ? 1 : c === ']' || c === ')' ? -1 : 0;
+  }
+  const out: string[] = [];
+  let current = first;
+  for (const unit of units) {
+    const indent = out.length === 0 ? first : rest;
+    if (current.length > indent.length && current.length + 1 + unit.length > WIDTH) {
+      out.push(current);
+      current = rest + unit;
+    } else current += (current.length > indent.length ? ' ' : '') + unit;
+  }
+  out.push(current);
+  return out;
+}
 
 /** Usage mistakes exit with 2; API and verification failures with 1. */
 class UsageError extends Error {}
@@ -55,7 +98,7 @@ export async function main(
 ): Promise<number> {
   const [command, sub] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${usageOverview()}\n`);
     return command === undefined ? 2 : 0;
   }
   if (command === 'start') return runStart(argv.slice(1), env);

@@ -208,11 +208,8 @@ const GOVERNANCE_COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ),
 };
 
+/** Every admin command; `portcullis --help` lists them in this order within each group. */
 export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
-  ...GOVERNANCE_COMMANDS,
-  ...OBSERVABILITY_COMMANDS,
-  ...WITHDRAWAL_COMMANDS,
-  ...ALLOWANCE_COMMANDS,
   'accounts create': {
     usage: 'portcullis accounts create --name NAME',
     options: { name: { type: 'string' } },
@@ -506,4 +503,8 @@ export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
       };
     },
   },
+  ...ALLOWANCE_COMMANDS,
+  ...OBSERVABILITY_COMMANDS,
+  ...WITHDRAWAL_COMMANDS,
+  ...GOVERNANCE_COMMANDS,
 };
