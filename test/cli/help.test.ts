@@ -2,6 +2,7 @@
  * `portcullis --help` is made from the commands' own usages: it lists every command and every
  * option there is, so that an operator never has to find a command in the source.
  */
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ADMIN_COMMANDS } from '../../src/cli/commands/admin-commands.js';
 import { main, usageOverview } from '../../src/cli/main.js';
@@ -61,5 +62,13 @@ describe('portcullis --help', () => {
     const shown = await help('bans', 'lift', '--help');
     expect(shown.code).toBe(0);
     expect(shown.stdout).toBe('portcullis bans lift PREFIX [--forgive]\n');
+  });
+
+  it('docs/cli.md documents every admin command', () => {
+    const doc = readFileSync(new URL('../../docs/cli.md', import.meta.url), 'utf8');
+    const undocumented = Object.keys(ADMIN_COMMANDS).filter(
+      (name) => !doc.includes(`portcullis ${name}`),
+    );
+    expect(undocumented).toEqual([]);
   });
 });
