@@ -162,7 +162,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   );
   const riskWindowsFallbacks = counter(
     'portcullis_risk_windows_fallback_total',
-    "Cluster mode: batches of denials whose failure signals were decided on this node's own windows because the shared windows (Redis) failed.",
+    "Cluster mode: batches whose failure and rate signals were decided on this node's own windows and rates because the shared state (Redis) failed.",
     [],
   );
   const webhooks = counter(

@@ -9,9 +9,10 @@
  * make an old prefix or action new again. A bounded cache skips the store for what this process
  * recorded lately.
  *
- * With shared windows (cluster mode), `failure_burst` and `key_spray` are decided once per batch
- * on windows every node adds its denials to (src/core/risk/shared-windows.ts), so a burst a load
- * balancer spreads over the nodes is seen whole; when they fail, on the node's own windows.
+ * With shared windows (cluster mode), `failure_burst`, `key_spray` and `rate_spike` are decided
+ * once per batch on state every node adds its decisions to (src/core/risk/shared-windows.ts), so
+ * a burst or a spike a load balancer spreads over the nodes is seen whole; when that state
+ * cannot answer, on the node's own windows and rates.
  */
 import { createBoundedLru, type BoundedLru } from '../core/risk/bounded-lru.js';
 import type { Environment } from '../core/keys/model.js';
@@ -25,6 +26,7 @@ import {
 } from '../core/risk/index.js';
 import { cooledDown, signalRule, toSignal } from '../core/risk/risk-engine.js';
 import {
+  addRateToBatch,
   addToBatch,
   createContributionBatch,
   mapThresholds,
@@ -60,8 +62,9 @@ export interface RiskMonitorDeps {
   /** Durable, shared first sightings; without it the engine's process memory decides them. */
   readonly sightings?: Pick<RiskStore, 'sight'>;
   /**
-   * Cluster mode: failure windows every node adds to, so that `failure_burst` and `key_spray`
-   * are decided on the cluster's denials, not this node's share of them.
+   * Cluster mode: failure windows and request rates every node adds to, so that
+   * `failure_burst`, `key_spray` and `rate_spike` are decided on the cluster's traffic, not this
+   * node's share of it.
    */
   readonly sharedWindows?: SharedRiskWindows;
 }
@@ -206,10 +209,10 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
   }
 
   /**
-   * The failure signals of a batch: decided on the shared windows after adding the batch to
-   * them, or on the node's own windows (`own`) when the shared store fails or is paused.
+   * The shared signals of a batch: decided on the shared state after adding the batch to it, or
+   * on the node's own windows and rates (`own`) when the shared store fails or is paused.
    */
-  async function sharedFailures(
+  async function sharedDecisions(
     batch: ContributionBatch,
     own: Signal[],
     nowMs: number,
@@ -246,21 +249,26 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
   }
 
   async function processBatch(batch: readonly RiskEvent[]): Promise<void> {
-    const failures = createContributionBatch();
+    const contributions = createContributionBatch();
     const own: Signal[] = [];
     let latestMs = -Infinity;
     for (const event of batch) {
-      const raised = engine.observe(event);
-      if (!nothingToSight(event)) raised.push(...(await sighted(event)));
-      if (ownWindows !== undefined && event.outcome === 'deny') {
-        addToBatch(failures, event, options.engine);
-        own.push(...ownWindows.observe(event));
+      let raised = engine.observe(event);
+      if (ownWindows !== undefined) {
+        addRateToBatch(contributions, event, options.engine);
+        // The node's own rate spikes are its fallback; the cluster's rates decide.
+        if (raised.length > 0) raised = divertRateSpikes(raised, own);
+        if (event.outcome === 'deny') {
+          addToBatch(contributions, event, options.engine);
+          own.push(...ownWindows.observe(event));
+        }
         latestMs = Math.max(latestMs, event.nowMs);
       }
+      if (!nothingToSight(event)) raised.push(...(await sighted(event)));
       // Most events raise nothing: no promise for them (this runs for every request).
       if (raised.length > 0) await act(raised);
     }
-    if (ownWindows !== undefined) await act(await sharedFailures(failures, own, latestMs));
+    if (ownWindows !== undefined) await act(await sharedDecisions(contributions, own, latestMs));
   }
 
   function drain(): Promise<void> {
@@ -290,6 +298,13 @@ export function createRiskMonitor(deps: RiskMonitorDeps, options: RiskMonitorOpt
     stats: () => ({ queued: queue.length, dropped, signals }),
     close: () => drain(),
   };
+}
+
+/** Moves the rate_spike signals of `raised` to `own`; the others are returned. */
+function divertRateSpikes(raised: Signal[], own: Signal[]): Signal[] {
+  const kept: Signal[] = [];
+  for (const signal of raised) (signal.kind === 'rate_spike' ? own : kept).push(signal);
+  return kept;
 }
 
 /** The engine's configuration with the two first-sighting signals left to the store. */

@@ -16,3 +16,9 @@ export const denial = (patch: Partial<RiskEvent> = {}): RiskEvent => ({
   reason: 'SIGNATURE_INVALID',
   ...patch,
 });
+
+/** An allowed order by pk_live_a (account acc_a) from 203.0.113.0/24, with `patch` applied. */
+export const allowedEvent = (patch: Partial<RiskEvent> = {}): RiskEvent => {
+  const { reason: _denied, ...event } = denial({ outcome: 'allow', ...patch });
+  return event;
+};

@@ -1,8 +1,9 @@
 /**
- * Failure bursts and key sprays across a cluster (docs/observability.md): with shared windows,
- * nodes that each see part of a burst raise it once between them, where nodes counting alone
- * raise nothing; one node on shared windows raises exactly what the engine raises on its own;
- * and when the shared store fails, the node decides on its own windows and says so.
+ * Failure bursts, key sprays and rate spikes across a cluster (docs/observability.md): with
+ * shared windows and rates, nodes that each see part of a burst or a spike raise it once between
+ * them, where nodes counting alone raise nothing; one node on shared state raises exactly what
+ * the engine raises on its own; and when the shared store fails, the node decides on its own
+ * windows and rates and says so.
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
@@ -23,7 +24,7 @@ import {
   type RiskMonitor,
 } from '../../src/services/risk-monitor.js';
 import { unreachableRedis } from '../helpers/redis.js';
-import { denial, RISK_T0 } from '../helpers/risk-events.js';
+import { allowedEvent, denial, RISK_T0 } from '../helpers/risk-events.js';
 
 const T0 = RISK_T0;
 const redis = new Redis({ host: '127.0.0.1', port: 6379 });
@@ -69,6 +70,14 @@ const failures = (signals: readonly Signal[]) =>
   signals
     .filter((s) => s.kind === 'failure_burst' || s.kind === 'key_spray')
     .map((s) => `${s.kind}:${s.subject.type}:${s.subject.id}`);
+const spikes = (signals: readonly Signal[]) =>
+  signals
+    .filter((s) => s.kind === 'rate_spike')
+    .map((s) => `${s.kind}:${s.subject.type}:${s.subject.id}`);
+
+/** `n` allowed requests of pk_live_a (account acc_a) spread over the second starting at `atMs`. */
+const allowed = (n: number, atMs: number): RiskEvent[] =>
+  Array.from({ length: n }, (_, i) => allowedEvent({ nowMs: atMs + Math.floor((i * 1000) / n) }));
 
 /** Feeds `events` round robin to `nodes`, draining after each, as a load balancer spreads them. */
 async function spray(nodes: readonly { monitor: RiskMonitor }[], events: readonly RiskEvent[]) {
@@ -111,6 +120,42 @@ describe('failure signals across nodes', () => {
     expect(alone.flatMap((n) => failures(n.signals))).toEqual([]);
   });
 
+  it('a rate spike spread over three nodes is raised once, on Redis', async () => {
+    const config = resolveRiskConfig({
+      environments: {
+        production: {
+          rateSpike: {
+            intervalMs: 1_000,
+            warmupIntervals: 5,
+            zThreshold: 6,
+            minRequestsPerInterval: 30,
+            cooldownMs: 300_000,
+          },
+        },
+      },
+    });
+    const windows = redisWindows();
+    const nodes = [0, 1, 2].map(() => node(windows, undefined, config));
+    const alone = [0, 1, 2].map(() => node(undefined, undefined, config));
+    // Five quiet seconds of 6 requests (2 per node), then 45 in one second (15 per node):
+    // (45 − 6) / √6 ≈ 15.9 for the cluster; each node alone stays under the floor of 30.
+    const traffic = [0, 1, 2, 3, 4].flatMap((s) => allowed(6, T0 + s * 1000));
+    traffic.push(...allowed(45, T0 + 5000));
+    await spray(nodes, traffic);
+    const raised = nodes.flatMap((n) => n.signals.filter((s) => s.kind === 'rate_spike'));
+    expect(raised.map((s) => `${s.subject.type}:${s.subject.id}`).sort()).toEqual([
+      'account:acc_a',
+      'key:pk_live_a',
+    ]);
+    // Raised at the first request that took the cluster's second over the floor of 30.
+    expect(raised.map((s) => [s.observed, s.threshold])).toEqual([
+      [(30 - 6) / Math.sqrt(6), 6],
+      [(30 - 6) / Math.sqrt(6), 6],
+    ]);
+    await spray(alone, traffic);
+    expect(alone.flatMap((n) => spikes(n.signals))).toEqual([]);
+  });
+
   // Cooldowns: the engine's and the memory windows' run on the events' time, Redis's `SET PX`
   // on Redis's clock, which barely moves during a run. Against Redis the sandbox cooldown is
   // longer than any run's events span (80 × 6 s at most), so it ends on neither clock.
@@ -118,7 +163,7 @@ describe('failure signals across nodes', () => {
     ['memory', () => createMemorySharedRiskWindows(), 400, 8_000],
     ['redis', redisWindows, 40, 600_000],
   ] as const)(
-    'one node on %s windows raises what its engine would raise alone',
+    'one node on %s windows and rates raises what its engine would raise alone',
     async (_name, make, runs, sandboxCooldownMs) => {
       const event = fc.record({
         // Round steps too, so that events land exactly on window and bucket edges.
@@ -127,6 +172,7 @@ describe('failure signals across nodes', () => {
           fc.constantFrom(0, 1_000, 3_000, 6_000),
         ),
         keyId: fc.constantFrom('pk_live_a', 'pk_live_b', 'pk_live_c', 'pk_live_d', undefined),
+        accountId: fc.constantFrom('acc_a', 'acc_b', undefined),
         prefix: fc.constantFrom('203.0.113.0/24', '198.51.100.0/24'),
         environment: fc.constantFrom('production' as const, 'sandbox' as const),
         reason: fc.constantFrom(
@@ -142,6 +188,15 @@ describe('failure signals across nodes', () => {
           production: {
             failureBurst: { perKey: 4, perPrefix: 7, windowMs: 12_000, cooldownMs: 0 },
             keySpray: { distinctKeys: 3, windowMs: 12_000, cooldownMs: 0 },
+            // Short intervals and a low bar, so that random streams spike often.
+            rateSpike: {
+              intervalMs: 2_000,
+              lambda: 0.3,
+              warmupIntervals: 2,
+              zThreshold: 0.5,
+              minRequestsPerInterval: 2,
+              cooldownMs: 0,
+            },
           },
           // Production raises at every denial over a threshold, so every count is compared; the
           // sandbox keeps a cooldown (and shadow mode, and no spray).
@@ -153,6 +208,14 @@ describe('failure signals across nodes', () => {
               cooldownMs: sandboxCooldownMs,
             },
             keySpray: { mode: 'off' },
+            rateSpike: {
+              mode: 'shadow',
+              intervalMs: 3_000,
+              warmupIntervals: 1,
+              zThreshold: 0.2,
+              minRequestsPerInterval: 2,
+              cooldownMs: sandboxCooldownMs,
+            },
           },
         },
       });
@@ -172,17 +235,19 @@ describe('failure signals across nodes', () => {
                 action: 'order.place',
                 outcome: e.reason === undefined ? 'allow' : 'deny',
                 ...(e.keyId !== undefined ? { keyId: e.keyId } : {}),
+                ...(e.accountId !== undefined ? { accountId: e.accountId } : {}),
                 ...(e.reason !== undefined ? { reason: e.reason } : {}),
               };
               return base;
             });
             await spray([shared], stream);
             await spray([alone], stream);
-            const shape = (signals: readonly Signal[]) =>
-              signals
-                .filter((s) => s.kind === 'failure_burst' || s.kind === 'key_spray')
-                .map((s) => ({ ...s }));
-            expect(shape(shared.signals)).toEqual(shape(alone.signals));
+            // Per kind: within one event the engine and the monitor raise in different orders.
+            const shape = (signals: readonly Signal[], kinds: readonly Signal['kind'][]) =>
+              signals.filter((s) => kinds.includes(s.kind)).map((s) => ({ ...s }));
+            for (const kinds of [['failure_burst', 'key_spray'], ['rate_spike']] as const) {
+              expect(shape(shared.signals, kinds)).toEqual(shape(alone.signals, kinds));
+            }
           },
         ),
         { numRuns: runs },
@@ -217,6 +282,36 @@ describe('when the shared windows fail', () => {
     await spray([n], [denial({ keyId: 'pk_live_b', nowMs: T0 + SHARED_WINDOWS_PAUSE_MS + 10 })]);
     expect(asked).toBe(2);
     expect(n.fallbacks()).toBe(10);
+  });
+
+  it("the node's own rate spikes are raised only when the shared store fails", async () => {
+    const config = resolveRiskConfig({
+      environments: {
+        production: {
+          rateSpike: { intervalMs: 1_000, warmupIntervals: 3, minRequestsPerInterval: 20 },
+        },
+      },
+    });
+    const traffic = [0, 1, 2].flatMap((s) => allowed(4, T0 + s * 1000));
+    traffic.push(...allowed(40, T0 + 3000));
+    // Healthy store: one raise per subject, from the shared state, not twice.
+    const healthy = node(createMemorySharedRiskWindows(), undefined, config);
+    await spray([healthy], traffic);
+    expect(spikes(healthy.signals)).toEqual([
+      'rate_spike:key:pk_live_a',
+      'rate_spike:account:acc_a',
+    ]);
+    // Failing store: the node's own engine decides, and says so.
+    const errors: unknown[] = [];
+    const failing: SharedRiskWindows = { add: () => Promise.reject(new Error('redis down')) };
+    const fallback = node(failing, (error) => errors.push(error), config);
+    await spray([fallback], traffic);
+    expect(spikes(fallback.signals)).toEqual([
+      'rate_spike:key:pk_live_a',
+      'rate_spike:account:acc_a',
+    ]);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(fallback.fallbacks()).toBe(traffic.length);
   });
 
   it('a Redis that cannot be reached does not stop the node from raising', async () => {

@@ -1,5 +1,5 @@
 /**
- * The shared failure windows in process memory: what the cluster's Redis does
+ * The shared failure windows and rate states in process memory: what the cluster's Redis does
  * (src/adapters/redis/shared-risk-windows.ts), for one process. The contract suite runs against
  * both; a test can give several monitors one instance, as several nodes share one Redis.
  * Bounded: at most `maxWindows` windows and as many cooldowns (least recently added dropped).
@@ -7,7 +7,9 @@
  * clock (`SET PX`); in a running gateway the two agree.
  */
 import { createBoundedLru } from '../../core/risk/bounded-lru.js';
+import { createRateState, type RateState } from '../../core/risk/detectors.js';
 import {
+  addRateCounts,
   FAILURE_WINDOW_SLOTS,
   type SharedRiskWindows,
   type WindowAnswer,
@@ -18,6 +20,7 @@ export function createMemorySharedRiskWindows(maxWindows = 20_000): SharedRiskWi
   const counts = createBoundedLru<Map<number, number>>(maxWindows);
   const members = createBoundedLru<Map<string, number>>(maxWindows);
   const cooldowns = createBoundedLru<{ untilMs: number }>(maxWindows);
+  const rates = createBoundedLru<{ state: RateState; lastMs: number }>(maxWindows);
 
   function observe(c: WindowContribution, nowMs: number): number {
     if (c.kind === 'failure_burst') {
@@ -56,6 +59,16 @@ export function createMemorySharedRiskWindows(maxWindows = 20_000): SharedRiskWi
     add(contributions) {
       const answers: WindowAnswer[] = contributions.map((c) => {
         const nowMs = c.last.nowMs;
+        if (c.kind === 'rate_spike' && c.rate !== undefined) {
+          const entry = rates.getOrCreate(c.id, () => ({
+            state: createRateState(),
+            lastMs: nowMs,
+          }));
+          // As Redis's TTL: a baseline idle for longer than the window is learnt again.
+          if (nowMs - entry.lastMs > c.windowMs) entry.state = createRateState();
+          entry.lastMs = nowMs;
+          return addRateCounts(entry.state, c.counts, c.rate, c.threshold, () => claim(c, nowMs));
+        }
         const observed = observe(c, nowMs);
         return { observed, raise: observed >= c.threshold && claim(c, nowMs) };
       });

@@ -38,19 +38,36 @@ export function observeRate(
   nowMs: number,
   t: RiskThresholds['rateSpike'],
 ): Measurement | undefined {
-  const interval = Math.floor(nowMs / t.intervalMs);
-  if (interval > state.interval) {
-    if (state.count > 0) closeInterval(state, t.lambda);
-    state.interval = interval;
-    state.count = 0;
-  }
+  rollInterval(state, Math.floor(nowMs / t.intervalMs), t.lambda);
   state.count += 1;
+  const z = rateScore(state, t);
+  return z !== undefined && z > t.zThreshold ? { observed: z, threshold: t.zThreshold } : undefined;
+}
+
+/**
+ * Moves the state to `interval` when it is newer: the interval counted so far, if it held any
+ * request, is folded into the baseline. (Shared with the cluster's rate state, shared-windows.ts.)
+ */
+export function rollInterval(state: RateState, interval: number, lambda: number): void {
+  if (interval <= state.interval) return;
+  if (state.count > 0) closeInterval(state, lambda);
+  state.interval = interval;
+  state.count = 0;
+}
+
+/**
+ * The current interval's z-score against the baseline, or undefined before the warm-up or
+ * under the request floor.
+ */
+export function rateScore(
+  state: RateState,
+  t: Pick<RiskThresholds['rateSpike'], 'warmupIntervals' | 'minRequestsPerInterval'>,
+): number | undefined {
   if (state.intervals < t.warmupIntervals || state.count < t.minRequestsPerInterval) return;
   // Floor the deviation: a perfectly regular bot has zero variance, and counts are at least
   // Poisson-noisy (sd ≈ √mean).
   const sd = Math.max(Math.sqrt(state.variance), Math.sqrt(state.mean), 1);
-  const z = (state.count - state.mean) / sd;
-  return z > t.zThreshold ? { observed: z, threshold: t.zThreshold } : undefined;
+  return (state.count - state.mean) / sd;
 }
 
 function closeInterval(state: RateState, lambda: number): void {

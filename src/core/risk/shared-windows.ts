@@ -1,17 +1,21 @@
 /**
- * Cluster-wide failure windows. A node's engine counts only what that node sees, so a burst of
- * failed signatures, or a spray of key ids, that a load balancer spreads over N nodes needs N
- * times the evidence before any node raises it. In cluster mode the monitor therefore decides
- * `failure_burst` and `key_spray` on windows every node adds to (the cluster's Redis; see
- * docs/observability.md): this module turns a batch of decisions into each subject's
- * contribution, and the store's answers (the cluster-wide measure after adding, and whether this
- * node won the cooldown) into signals. The rules are the engine's own (risk-engine.ts): the same
- * events count, the windows have the same slots, a failing key stays counted as long.
+ * Cluster-wide failure windows and request rates. A node's engine counts only what that node
+ * sees, so a burst of failed signatures, or a spray of key ids, that a load balancer spreads over
+ * N nodes needs N times the evidence before any node raises it, and a rate spike spread over N
+ * nodes scores √N times lower on each (its z-score is floored by the Poisson noise of the
+ * node's share) and must reach N times the request floor. In cluster mode the monitor therefore
+ * decides `failure_burst`, `key_spray` and `rate_spike` on state every node adds to (the
+ * cluster's Redis; see docs/observability.md): this module turns a batch of decisions into each
+ * subject's contribution, and the store's answers (the cluster-wide measure after adding, and
+ * whether this node won the cooldown) into signals. The rules are the engine's own
+ * (risk-engine.ts, detectors.ts): the same events count, the windows have the same slots, a
+ * failing key stays counted as long, the rate baseline is the same EWMA.
  */
 import { hash } from 'node:crypto';
 import type { Environment } from '../keys/model.js';
+import { rateScore, rollInterval, type RateState } from './detectors.js';
 import type { RiskEngineConfig, RiskThresholds, SignalKind } from './risk-config.js';
-import { isIgnoredFailure, toSignal } from './risk-engine.js';
+import { isIgnoredFailure, signalRule, toSignal } from './risk-engine.js';
 import type { RiskEvent, Signal, SignalSubject } from './signal.js';
 
 /** Buckets of a failure window, as the engine's WindowCounter (createWindowCounter's default). */
@@ -19,8 +23,22 @@ export const FAILURE_WINDOW_SLOTS = 12;
 /** Longest key id a spray window stores; longer guesses are stored by their SHA-256. */
 export const MAX_SPRAY_MEMBER_CHARS = 128;
 
-/** The two signals a cluster decides on shared windows. */
-export type SharedSignalKind = Extract<SignalKind, 'failure_burst' | 'key_spray'>;
+/** The signals a cluster decides on shared state. */
+export type SharedSignalKind = Extract<SignalKind, 'failure_burst' | 'key_spray' | 'rate_spike'>;
+
+/**
+ * How long a subject's shared rate baseline outlives its last request: a key idle for longer
+ * learns its baseline again (its warm-up), as a node's engine does after a restart.
+ */
+export const RATE_STATE_TTL_MS = 7 * 24 * 3_600_000;
+
+/** The rate_spike rule a contribution is decided by (the engine's observeRate). */
+export interface RateRule {
+  readonly intervalMs: number;
+  readonly lambda: number;
+  readonly warmupIntervals: number;
+  readonly minRequestsPerInterval: number;
+}
 
 /** One subject's part of a batch, as the shared store adds it. */
 export interface WindowContribution {
@@ -29,15 +47,22 @@ export interface WindowContribution {
   readonly subject: SignalSubject;
   /** `kind`, environment and subject: the store's name for this window and its cooldown. */
   readonly id: string;
+  /** The window; for rate_spike, how long the baseline outlives the subject's last request. */
   readonly windowMs: number;
-  /** failure_burst: width of one bucket (`slots` cover the window). */
+  /** failure_burst: width of one bucket (`slots` cover the window); rate_spike: the interval. */
   readonly slotMs: number;
+  /** Denials or distinct keys (reached: raise), or rate_spike's z-score (exceeded: raise). */
   readonly threshold: number;
   readonly cooldownMs: number;
   /** key_spray: distinct failing key ids remembered at most (oldest dropped first). */
   readonly maxTracked: number;
-  /** failure_burst: denials per bucket number (floor(t / slotMs)). */
+  /**
+   * failure_burst: denials per bucket number (floor(t / slotMs)); rate_spike: requests per
+   * interval number (floor(t / intervalMs)).
+   */
   readonly counts: Map<number, number>;
+  /** rate_spike: the baseline's rule. */
+  readonly rate?: RateRule;
   /** key_spray: failing key id → its latest failure time. */
   readonly members: Map<string, number>;
   /** The subject's latest event in the batch: the store measures at its time, a signal names it. */
@@ -46,7 +71,10 @@ export interface WindowContribution {
 
 /** What the store answers for one contribution. */
 export interface WindowAnswer {
-  /** The cluster-wide measure after adding: denials in the window, or distinct failing keys. */
+  /**
+   * The cluster-wide measure after adding: denials in the window, distinct failing keys, or
+   * (rate_spike) the z-score at which it raised (0 when it did not).
+   */
   readonly observed: number;
   /** The measure reached the threshold and this node claimed the cooldown: raise it here. */
   readonly raise: boolean;
@@ -94,6 +122,37 @@ export function addToBatch(
   }
 }
 
+/**
+ * Adds one decision to the batch's request rates where the engine counts it (observeRate): every
+ * request of a known key towards the key, every request with an account towards the account,
+ * whatever its outcome. Nothing when rate_spike is off.
+ */
+export function addRateToBatch(
+  batch: ContributionBatch,
+  event: RiskEvent,
+  config: RiskEngineConfig,
+): void {
+  const t = config.environments[event.environment];
+  if (t.rateSpike.mode === 'off') return;
+  if (event.keyId !== undefined && event.reason !== 'KEY_UNKNOWN') {
+    countRate(batch, event, t, { type: 'key', id: event.keyId });
+  }
+  if (event.accountId !== undefined) {
+    countRate(batch, event, t, { type: 'account', id: event.accountId });
+  }
+}
+
+function countRate(
+  batch: ContributionBatch,
+  event: RiskEvent,
+  t: RiskThresholds,
+  subject: SignalSubject,
+): void {
+  const c = contribution(batch, 'rate_spike', event, t, subject, t.rateSpike.zThreshold);
+  const interval = Math.floor(event.nowMs / c.slotMs);
+  c.counts.set(interval, (c.counts.get(interval) ?? 0) + 1);
+}
+
 function count(
   batch: ContributionBatch,
   event: RiskEvent,
@@ -117,21 +176,40 @@ function contribution(
   const id = `${kind}:${event.environment}:${subject.type}:${subject.id}`;
   let c = batch.byId.get(id);
   if (c === undefined) {
-    const rule = kind === 'failure_burst' ? t.failureBurst : t.keySpray;
-    c = {
+    const common = {
       kind,
       environment: event.environment,
       subject,
       id,
-      windowMs: rule.windowMs,
-      slotMs: Math.max(1, Math.ceil(rule.windowMs / FAILURE_WINDOW_SLOTS)),
       threshold,
-      cooldownMs: rule.cooldownMs,
       maxTracked: Math.max(64, t.keySpray.distinctKeys * 4),
-      counts: new Map(),
-      members: new Map(),
+      counts: new Map<number, number>(),
+      members: new Map<string, number>(),
       last: event,
     };
+    if (kind === 'rate_spike') {
+      const r = t.rateSpike;
+      c = {
+        ...common,
+        windowMs: RATE_STATE_TTL_MS,
+        slotMs: r.intervalMs,
+        cooldownMs: r.cooldownMs,
+        rate: {
+          intervalMs: r.intervalMs,
+          lambda: r.lambda,
+          warmupIntervals: r.warmupIntervals,
+          minRequestsPerInterval: r.minRequestsPerInterval,
+        },
+      };
+    } else {
+      const rule = kind === 'failure_burst' ? t.failureBurst : t.keySpray;
+      c = {
+        ...common,
+        windowMs: rule.windowMs,
+        slotMs: Math.max(1, Math.ceil(rule.windowMs / FAILURE_WINDOW_SLOTS)),
+        cooldownMs: rule.cooldownMs,
+      };
+    }
     batch.byId.set(id, c);
   }
   if (event.nowMs >= c.last.nowMs) c.last = event;
@@ -148,6 +226,34 @@ function sprayMember(keyId: string): string {
   return `#${keyId.length}:${hash('sha256', keyId, 'base64url')}`;
 }
 
+/**
+ * Adds a rate_spike contribution's counts to a subject's rate state, interval by interval in
+ * ascending order, as the engine's observeRate would one request at a time (an interval older
+ * than the state's current one counts towards the current one, as a late event does in the
+ * engine). At each interval whose score exceeds `zThreshold`, `claim` is asked for the cooldown
+ * until one claim succeeds. The store adapters run exactly this (the Redis one in Lua).
+ */
+export function addRateCounts(
+  state: RateState,
+  counts: ReadonlyMap<number, number>,
+  rule: RateRule,
+  zThreshold: number,
+  claim: () => boolean,
+): WindowAnswer {
+  let observed = 0;
+  let raise = false;
+  for (const interval of [...counts.keys()].sort((a, b) => a - b)) {
+    rollInterval(state, interval, rule.lambda);
+    state.count += counts.get(interval) ?? 0;
+    const z = rateScore(state, rule);
+    if (!raise && z !== undefined && z > zThreshold && claim()) {
+      observed = z;
+      raise = true;
+    }
+  }
+  return { observed, raise };
+}
+
 /** The signals of a batch whose store answered: one per subject that this node may raise. */
 export function sharedSignals(
   contributions: readonly WindowContribution[],
@@ -159,8 +265,7 @@ export function sharedSignals(
     const c = contributions[i];
     const answer = answers[i];
     if (c === undefined || answer === undefined || !answer.raise) continue;
-    const t = config.environments[c.environment];
-    const rule = c.kind === 'failure_burst' ? t.failureBurst : t.keySpray;
+    const rule = signalRule(config.environments[c.environment], c.kind);
     signals.push(
       toSignal(
         c.last,
@@ -174,7 +279,10 @@ export function sharedSignals(
   return signals;
 }
 
-/** The engine's configuration without the two shared signals (the cluster decides them). */
+/**
+ * The engine's configuration without the two shared failure signals (the cluster decides them).
+ * rate_spike stays on: the node's own rate signals are what the monitor falls back on.
+ */
 export function withoutSharedSignals(config: RiskEngineConfig): RiskEngineConfig {
   return mapThresholds(config, (t) => ({
     ...t,

@@ -1,14 +1,16 @@
-/** The contributions a batch makes to the cluster's shared failure windows (pure). */
+/** The contributions a batch makes to the cluster's shared failure windows and rates (pure). */
 import { describe, expect, it } from 'vitest';
 import { resolveRiskConfig, type RiskEvent } from '../../../src/core/risk/index.js';
 import {
+  addRateToBatch,
   addToBatch,
   createContributionBatch,
   MAX_SPRAY_MEMBER_CHARS,
+  RATE_STATE_TTL_MS,
   onlySharedSignals,
   withoutSharedSignals,
 } from '../../../src/core/risk/shared-windows.js';
-import { denial, RISK_T0 } from '../../helpers/risk-events.js';
+import { allowedEvent, denial, RISK_T0 } from '../../helpers/risk-events.js';
 
 const T0 = RISK_T0;
 
@@ -82,5 +84,47 @@ describe('shared failure windows: what a batch contributes', () => {
       'off',
       'off',
     ]);
+  });
+});
+
+describe('shared rates: what a batch contributes', () => {
+  const rates = (events: readonly RiskEvent[], config = resolveRiskConfig()) => {
+    const batch = createContributionBatch();
+    for (const event of events) addRateToBatch(batch, event, config);
+    return batch.byId;
+  };
+
+  it('counts every request of a known key and of an account per interval, any outcome', () => {
+    const byId = rates([
+      allowedEvent(),
+      denial({ nowMs: T0 + 59_999 }),
+      denial({ nowMs: T0 + 60_000, reason: 'RATE_LIMITED' }),
+    ]);
+    const key = byId.get('rate_spike:production:key:pk_live_a');
+    const interval = Math.floor(T0 / 60_000);
+    expect([...(key?.counts ?? [])]).toEqual([
+      [interval, 2],
+      [interval + 1, 1],
+    ]);
+    expect(key?.threshold).toBe(6);
+    expect(key?.slotMs).toBe(60_000);
+    expect(key?.windowMs).toBe(RATE_STATE_TTL_MS);
+    expect(key?.rate).toEqual({
+      intervalMs: 60_000,
+      lambda: 0.1,
+      warmupIntervals: 30,
+      minRequestsPerInterval: 120,
+    });
+    expect([...(byId.get('rate_spike:production:account:acc_a')?.counts ?? [])]).toEqual([
+      [interval, 2],
+      [interval + 1, 1],
+    ]);
+  });
+
+  it('does not count a guessed key id as a key, nor anything when rate_spike is off', () => {
+    const guessed = rates([denial({ keyId: 'pk_guess', reason: 'KEY_UNKNOWN' })]);
+    expect([...guessed.keys()]).toEqual(['rate_spike:production:account:acc_a']);
+    const off = resolveRiskConfig({ environments: { production: { rateSpike: { mode: 'off' } } } });
+    expect(rates([denial()], off).size).toBe(0);
   });
 });
