@@ -147,7 +147,22 @@ export type ChangeEvent =
   /** An anomaly response was decided or lifted, or an alert changed state: re-read them. */
   | { readonly type: 'risk.changed'; readonly target: string }
   /** An access token was revoked (RFC 7009): WebSocket sessions opened with it end at once. */
-  | { readonly type: 'token.revoked'; readonly jti: string };
+  | { readonly type: 'token.revoked'; readonly jti: string }
+  /** A node banned an IP prefix (escalating 418 ban): every node applies it. */
+  | {
+      readonly type: 'ban.imposed';
+      readonly environment: Environment;
+      readonly prefix: string;
+      readonly untilMs: number;
+      readonly offences: number;
+    }
+  /** A ban was lifted through the admin API: every node lifts it. */
+  | {
+      readonly type: 'ban.lifted';
+      readonly environment: Environment;
+      readonly prefix: string;
+      readonly forgive: boolean;
+    };
 
 export interface ChangeEvents {
   publish(event: ChangeEvent): void;

@@ -1,7 +1,9 @@
 /**
  * Composition of the rate-limit pieces: one limiter, ban store and failure-block list per
  * environment (memory, or Redis shared by every node), the audit queue for bans decided on the
- * hot path, and the admin operations on bans.
+ * hot path, and the admin operations on bans. Bans are held in each node's memory (checked
+ * before any verification work, without a round trip) and announced on the change events, so
+ * that in a cluster a ban decided on one node, or lifted through any node, holds on all.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -19,7 +21,7 @@ import { createFailureBlocks } from '../core/limits/failure-blocks.js';
 import type { BanEvent, PipelineLimits } from '../core/limits/limit-step.js';
 import { createRequestLimits } from '../core/limits/request-limits.js';
 import type { RateLimiter } from '../core/limits/types.js';
-import type { ControlStore } from '../ports.js';
+import type { ChangeEvent, ChangeEvents, ControlStore } from '../ports.js';
 import { replayKeyPrefixOf } from './cluster.js';
 
 /** One active ban as the admin API shows it. */
@@ -54,10 +56,20 @@ export function createRateLimitRuntime(
     store: ControlStore;
     /** Told of every ban decided on the hot path (the `portcullis_bans_total` counter). */
     onBan?: (environment: Environment) => void;
+    /** Where bans and lifts are announced to the other nodes (and heard from them). */
+    events?: ChangeEvents;
   },
 ): RateLimitRuntime {
-  const { clock, logger, store } = deps;
+  const { clock, logger, store, events } = deps;
   const banStores = new Map<Environment, MemoryBanStore>();
+  /** Bans and lifts decided elsewhere in the cluster (own announcements are idempotent here). */
+  const unsubscribe = events?.subscribe((event: ChangeEvent) => {
+    if (event.type !== 'ban.imposed' && event.type !== 'ban.lifted') return;
+    const bans = banStores.get(event.environment);
+    if (bans === undefined) return;
+    if (event.type === 'ban.imposed') bans.impose(event.prefix, event, clock.now());
+    else bans.lift(event.prefix, clock.now(), event.forgive);
+  });
   let redis: Redis | undefined;
   const settings = config.rateLimits;
   if (settings.backend === 'redis' && config.redis !== null) {
@@ -93,6 +105,13 @@ export function createRateLimitRuntime(
   function queueBan(environment: Environment, event: BanEvent): void {
     deps.onBan?.(environment);
     logger.warn({ environment, prefix: event.prefix, untilMs: event.untilMs }, 'ip prefix banned');
+    events?.publish({
+      type: 'ban.imposed',
+      environment,
+      prefix: event.prefix,
+      untilMs: event.untilMs,
+      offences: event.offence,
+    });
     if (pending.length >= 10_000) return; // a flood of bans: the log line above still says it
     pending.push(event);
     flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(flush);
@@ -146,6 +165,8 @@ export function createRateLimitRuntime(
       const lifted: Environment[] = [];
       for (const [environment, bans] of banStores) {
         if (bans.lift(prefix, nowMs, forgive)) lifted.push(environment);
+        // Announced even when this node held no ban: another node may (one started later).
+        events?.publish({ type: 'ban.lifted', environment, prefix, forgive });
       }
       if (lifted.length > 0) {
         await store.appendAudit({
@@ -173,6 +194,7 @@ export function createRateLimitRuntime(
       });
     },
     async close() {
+      unsubscribe?.();
       await flushing;
       redis?.disconnect();
     },

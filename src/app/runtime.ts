@@ -174,6 +174,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     logger,
     store,
     onBan: (environment) => observability.metrics.recordBan(environment),
+    events,
   });
   let rotation: Promise<unknown> | undefined;
   const admin: FastifyInstance = buildAdminApp(

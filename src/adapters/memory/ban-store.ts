@@ -7,6 +7,7 @@
 import {
   banStatus,
   DEFAULT_BAN_POLICY,
+  imposeBan,
   isBanRecordIdle,
   liftBan,
   recordRefusal,
@@ -31,6 +32,8 @@ export interface MemoryBanStore {
   list(nowMs: number): ActiveBan[];
   /** Lifts the ban on `prefix`; false if it was not banned. See liftBan for `forgive`. */
   lift(prefix: string, nowMs: number, forgive?: boolean): boolean;
+  /** Applies a ban another node decided (see imposeBan); kept even beyond the bound. */
+  impose(prefix: string, ban: { untilMs: number; offences: number }, nowMs: number): void;
   size(): number;
 }
 
@@ -80,6 +83,12 @@ export function createMemoryBanStore(options: MemoryBanStoreOptions = {}): Memor
       if (record === undefined || !banStatus(record, nowMs).banned) return false;
       records.set(prefix, liftBan(record, forgive));
       return true;
+    },
+    impose(prefix, ban, nowMs) {
+      const existing = records.get(prefix);
+      if (existing === undefined && records.size >= maxRecords) makeRoom(nowMs);
+      const record = imposeBan(existing, ban, nowMs, policy);
+      if (record !== undefined) records.set(prefix, record);
     },
     size: () => records.size,
   };

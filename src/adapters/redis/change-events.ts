@@ -1,6 +1,7 @@
 /**
  * Change events for a cluster over Redis pub/sub: every node publishes its control-plane changes
- * (revocation, rotation, scope changes, policies, admin tokens) on one channel and applies everyone's.
+ * (revocation, rotation, scope changes, policies, admin tokens, risk responses, bans) on one
+ * channel and applies everyone's.
  *
  * Pub/sub is at-most-once: a node that is disconnected misses what was published meanwhile.
  * So the adapter says when it is (dis)connected — `connected()` and `onStatus` — and the key
@@ -57,6 +58,8 @@ export interface RedisChangeEvents extends ChangeEvents {
 }
 
 const DEFAULT_CHANNEL = 'portcullis:changes';
+/** Longest IP prefix a ban event may name (an IPv6 /64 with its length is under 30). */
+const MAX_BAN_PREFIX_CHARS = 64;
 
 /** Reconnect quickly and forever: a node without events is degraded until it is back. */
 const retryStrategy = (attempt: number): number => Math.min(attempt * 100, 1000);
@@ -257,6 +260,36 @@ function parseEnvelope(
       ...stamp,
       event: { type: 'token.revoked', jti: event['jti'] },
     };
+  }
+  const environment = event['environment'];
+  const prefix = event['prefix'];
+  if (
+    (environment === 'sandbox' || environment === 'production') &&
+    typeof prefix === 'string' &&
+    prefix.length > 0 &&
+    prefix.length <= MAX_BAN_PREFIX_CHARS
+  ) {
+    const { untilMs, offences, forgive } = event;
+    if (
+      event['type'] === 'ban.imposed' &&
+      typeof untilMs === 'number' &&
+      Number.isFinite(untilMs) &&
+      Number.isSafeInteger(offences) &&
+      (offences as number) >= 1
+    ) {
+      return {
+        origin: value['origin'],
+        ...stamp,
+        event: { type: 'ban.imposed', environment, prefix, untilMs, offences: offences as number },
+      };
+    }
+    if (event['type'] === 'ban.lifted' && typeof forgive === 'boolean') {
+      return {
+        origin: value['origin'],
+        ...stamp,
+        event: { type: 'ban.lifted', environment, prefix, forgive },
+      };
+    }
   }
   return undefined;
 }

@@ -111,6 +111,28 @@ export function recordRefusal(
 }
 
 /**
+ * Applies a ban another node decided (a cluster shares its bans): the prefix is banned until the
+ * later of both ends, and remembers at least that node's offence count, so that its next offence
+ * here escalates from there. A ban already over at `nowMs` changes nothing.
+ */
+export function imposeBan(
+  record: BanRecord | undefined,
+  ban: { readonly untilMs: number; readonly offences: number },
+  nowMs: number,
+  policy: BanPolicy = DEFAULT_BAN_POLICY,
+): BanRecord | undefined {
+  if (ban.untilMs <= nowMs) return record;
+  const current = record ?? EMPTY;
+  return {
+    refusals: 0,
+    refusalWindowStartMs: nowMs,
+    offences: Math.max(rememberedOffences(current, nowMs, policy), ban.offences),
+    lastOffenceMs: nowMs,
+    bannedUntilMs: Math.max(current.bannedUntilMs, ban.untilMs),
+  };
+}
+
+/**
  * Lifts a ban (admin action). `forgive` also clears the offence history, so the next offence
  * starts again at `firstBanMs`; without it the prefix keeps its escalation level.
  */

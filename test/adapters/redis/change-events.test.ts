@@ -145,6 +145,46 @@ describe('Redis change events', () => {
     expect(b.seen).toEqual([{ type: 'token.revoked', jti: 'tok_1' }]);
   });
 
+  it('carries bans and their lifts to the other nodes, and drops malformed ones', async () => {
+    const name = channel();
+    const errors: Error[] = [];
+    const a = await open({ channel: name });
+    const b = collect(await open({ channel: name, onError: (error) => errors.push(error) }));
+    const imposed = {
+      type: 'ban.imposed',
+      environment: 'sandbox',
+      prefix: '2001:db8:1:2::/64',
+      untilMs: 1_800_000_000_000,
+      offences: 2,
+    } as const;
+    const redis = admin();
+    // Each broken in one way: environment, prefix (empty, too long), untilMs, offences, forgive.
+    for (const bad of [
+      { ...imposed, environment: 'staging' },
+      { ...imposed, prefix: '' },
+      { ...imposed, prefix: 'x'.repeat(65) },
+      { ...imposed, untilMs: 'soon' },
+      { ...imposed, offences: 0 },
+      { ...imposed, offences: 1.5 },
+      { type: 'ban.lifted', environment: 'sandbox', prefix: '198.51.100.7', forgive: 'yes' },
+    ]) {
+      await redis.publish(name, JSON.stringify({ origin: 'x', event: bad }));
+    }
+    a.publish(imposed);
+    a.publish({
+      type: 'ban.lifted',
+      environment: 'sandbox',
+      prefix: '198.51.100.7',
+      forgive: true,
+    });
+    await b.until(2);
+    expect(b.seen).toEqual([
+      imposed,
+      { type: 'ban.lifted', environment: 'sandbox', prefix: '198.51.100.7', forgive: true },
+    ]);
+    expect(errors).toHaveLength(7);
+  });
+
   it('reports how long after publication a remote event arrived, and only for stamped ones', async () => {
     const name = channel();
     const lags: { type: string; lagMs: number }[] = [];

@@ -3,6 +3,7 @@ import { createMemoryBanStore } from '../../../src/adapters/memory/ban-store.js'
 import {
   banDurationMs,
   banStatus,
+  imposeBan,
   recordRefusal,
   type BanPolicy,
   type BanRecord,
@@ -105,5 +106,41 @@ describe('memory ban store', () => {
     for (let i = 0; i < 100; i++) store.recordRefusal(`p${i}`, T0 + 10);
     expect(store.size()).toBeLessThanOrEqual(10);
     expect(store.status('banned', T0 + 20).banned).toBe(true);
+  });
+});
+
+describe('a ban decided on another node', () => {
+  it('bans until the later end and escalates from the other node’s offence count', () => {
+    const imposed = imposeBan(undefined, { untilMs: T0 + 240_000, offences: 2 }, T0, policy);
+    expect(banStatus(imposed, T0 + 1)).toEqual({
+      banned: true,
+      untilMs: T0 + 240_000,
+      retryAfterMs: 239_999,
+    });
+    // Its next offence here is the third: 2 min × 2² = 8 min.
+    const after = refuse(imposed, T0 + 300_000, 3);
+    expect(after.ban).toEqual({ durationMs: 480_000, untilMs: T0 + 300_002 + 480_000, offence: 3 });
+  });
+
+  it('never shortens a longer ban here, nor lowers its escalation', () => {
+    const local = refuse(refuse(undefined, T0, 3).record, T0 + 200_000, 3).record; // offence 2
+    const imposed = imposeBan(local, { untilMs: T0 + 200_100, offences: 1 }, T0 + 200_050, policy);
+    expect(imposed?.bannedUntilMs).toBe(local.bannedUntilMs);
+    expect(imposed?.offences).toBe(2);
+  });
+
+  it('changes nothing when the ban is already over', () => {
+    const local = refuse(undefined, T0, 1).record;
+    expect(imposeBan(local, { untilMs: T0, offences: 5 }, T0, policy)).toBe(local);
+    expect(imposeBan(undefined, { untilMs: T0 - 1, offences: 5 }, T0, policy)).toBeUndefined();
+  });
+
+  it('is held by the memory store and listed, and a lift ends it', () => {
+    const store = createMemoryBanStore({ policy });
+    store.impose('198.51.100.7', { untilMs: T0 + 60_000, offences: 1 }, T0);
+    expect(store.status('198.51.100.7', T0).banned).toBe(true);
+    expect(store.list(T0)).toEqual([{ prefix: '198.51.100.7', untilMs: T0 + 60_000, offences: 1 }]);
+    expect(store.lift('198.51.100.7', T0 + 1)).toBe(true);
+    expect(store.status('198.51.100.7', T0 + 1).banned).toBe(false);
   });
 });

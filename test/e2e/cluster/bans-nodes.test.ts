@@ -1,0 +1,135 @@
+/**
+ * Escalating bans across a cluster (issue 5: no one gets around a limit by hitting several
+ * gateway nodes). Two real gateway processes on one SQLite store and one Redis (rate limits on
+ * Redis, a key prefix of their own), in front of the built-in sandbox exchange. A client that
+ * keeps going after 429s on node A is banned there (418); the ban reaches node B through the
+ * change events, so B refuses it before any verification work and lists it; an operator lifts it
+ * on B, and A stops refusing it. Without the announcements B knows nothing of A's ban.
+ *
+ * The waits poll a node's admin API, every 20 ms and at most 10 s.
+ */
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliKey } from '../../helpers/cli-keys.js';
+import { adminRequest, type ServerHandle } from '../../helpers/server-process.js';
+import { codeOf, send, signed, type Answer } from '../data-plane/helpers.js';
+import { createKey, runPrefix, startCluster, type Cluster } from './helpers.js';
+
+/** A client behind the loopback "proxy" (trusted), so both nodes see the same address. */
+const CLIENT = '198.51.100.7';
+let cluster: Cluster;
+let nodeA: ServerHandle;
+let nodeB: ServerHandle;
+let trader: CliKey;
+
+beforeAll(async () => {
+  const prefix = runPrefix('bans');
+  cluster = await startCluster({
+    size: 2,
+    redis: 'redis://127.0.0.1:6379',
+    config: {
+      cluster: { keyPrefix: `${prefix}c:` },
+      rateLimits: { backend: 'redis', keyPrefix: `${prefix}rl:` },
+      dataPlane: { trustedProxies: ['127.0.0.1/32'] },
+      environments: {
+        production: { enabled: false },
+        sandbox: {
+          limits: {
+            // One account read (weight 20) per minute per key: the second is a 429.
+            perKey: [{ window: '1m', limit: 20 }],
+            // Three 429s within a minute make an offence: banned for 10 minutes.
+            bans: { refusalThreshold: 3, refusalWindow: '1m', firstBan: '10m' },
+          },
+        },
+      },
+    },
+  });
+  [nodeA, nodeB] = cluster.nodes as [ServerHandle, ServerHandle];
+  trader = await createKey(nodeA);
+}, 180_000);
+
+afterAll(async () => {
+  await cluster?.cleanup();
+});
+
+const read = (node: 0 | 1): Promise<Answer> =>
+  send(
+    signed(cluster.url(node), 'GET', '/api/v1/account', undefined, trader, {
+      headers: { 'x-forwarded-for': CLIENT },
+    }),
+  );
+
+interface BanView {
+  readonly environment: string;
+  readonly prefix: string;
+  readonly offences: number;
+}
+
+async function bansOn(node: ServerHandle): Promise<BanView[]> {
+  const answer = await adminRequest(node, 'GET', '/v1/bans');
+  expect(answer.status).toBe(200);
+  return answer.body['bans'] as BanView[];
+}
+
+async function until<T>(read: () => Promise<T>, holds: (value: T) => boolean, what: string) {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const value = await read();
+    if (holds(value)) return value;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe.sequential('bans across two nodes', () => {
+  it('a ban decided on A is listed on B and refused by B before verification', async () => {
+    const codes: string[] = [];
+    for (let i = 0; i < 10 && codes.at(-1) !== 'IP_BANNED'; i++) {
+      const answer = await read(0);
+      codes.push(answer.status === 200 ? '200' : (codeOf(answer) ?? String(answer.status)));
+    }
+    // Global limits: one read, then 429s; the third 429 is answered 418 already.
+    expect(codes).toEqual(['200', 'RATE_LIMITED', 'RATE_LIMITED', 'IP_BANNED']);
+    const listed = await until(
+      () => bansOn(nodeB),
+      (bans) => bans.length > 0,
+      'the ban on node B',
+    );
+    expect(listed).toEqual([
+      { environment: 'sandbox', prefix: CLIENT, offences: 1, until: expect.any(String) },
+    ]);
+    // B refuses at once (a 418, not one more 429 counting towards a ban of its own), and a
+    // request B cannot even verify is refused the same way: the ban is checked first.
+    const onB = await read(1);
+    expect({ status: onB.status, code: codeOf(onB) }).toEqual({ status: 418, code: 'IP_BANNED' });
+    const unsigned = await send({
+      url: `${cluster.url(1)}/api/v1/account`,
+      method: 'GET',
+      headers: { 'x-forwarded-for': CLIENT },
+      body: Buffer.alloc(0),
+    });
+    expect({ status: unsigned.status, code: codeOf(unsigned) }).toEqual({
+      status: 418,
+      code: 'IP_BANNED',
+    });
+  });
+
+  it('a lift through B ends the ban on A too', async () => {
+    const lifted = await adminRequest(nodeB, 'POST', '/v1/bans/lift', {
+      prefix: CLIENT,
+      forgive: false,
+    });
+    expect(lifted.body).toEqual({ prefix: CLIENT, lifted: ['sandbox'] });
+    await until(
+      () => bansOn(nodeA),
+      (bans) => bans.length === 0,
+      'the lift on node A',
+    );
+    // The key's minute is still spent: a 429 now, no longer the 418 of the ban.
+    const onA = await read(0);
+    expect({ status: onA.status, code: codeOf(onA) }).toEqual({
+      status: 429,
+      code: 'RATE_LIMITED',
+    });
+  });
+});
