@@ -3,12 +3,14 @@
  * environment (memory, or Redis shared by every node), the audit queue for bans decided on the
  * hot path, and the admin operations on bans. Bans are held in each node's memory (checked
  * before any verification work, without a round trip) and announced on the change events, so
- * that in a cluster a ban decided on one node, or lifted through any node, holds on all.
+ * that in a cluster a ban decided on one node, or lifted through any node, holds on all; with
+ * Redis limits they are also kept in Redis, where a node that starts later finds them.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createMemoryBanStore, type MemoryBanStore } from '../adapters/memory/ban-store.js';
 import { createMemoryRateLimiter } from '../adapters/memory/rate-limiter.js';
+import { createRedisBanRecords, type BanRecords } from '../adapters/redis/ban-records.js';
 import {
   createRedisRateLimiter,
   REDIS_LIMITER_CLIENT_OPTIONS,
@@ -79,14 +81,20 @@ export function createRateLimitRuntime(
   }
   // One script call per request: those of one event-loop turn leave in one socket write.
   const scripts = redis === undefined ? undefined : batchedScriptClient(redis);
+  const banRecords: BanRecords | undefined =
+    redis === undefined
+      ? undefined
+      : createRedisBanRecords(redis, { keyPrefix: settings.keyPrefix });
 
-  // Bans decided on the hot path are audited off it: queued, written on the next turn.
-  const pending: BanEvent[] = [];
+  // Bans decided on the hot path are audited (and kept in Redis) off it: queued, written on the
+  // next turn.
+  const pending: { environment: Environment; event: BanEvent }[] = [];
   let flushing: Promise<void> | undefined;
   async function flush(): Promise<void> {
     while (pending.length > 0) {
-      const event = pending.shift();
-      if (event === undefined) break;
+      const next = pending.shift();
+      if (next === undefined) break;
+      const { environment, event } = next;
       try {
         await store.appendAudit({
           ts: event.nowMs,
@@ -98,6 +106,15 @@ export function createRateLimitRuntime(
         });
       } catch (error) {
         logger.error({ err: error, prefix: event.prefix }, 'could not audit a ban');
+      }
+      try {
+        await banRecords?.save(
+          environment,
+          { prefix: event.prefix, untilMs: event.untilMs, offences: event.offence },
+          clock.now(),
+        );
+      } catch (error) {
+        logger.warn({ err: error, prefix: event.prefix }, 'could not keep a ban in Redis');
       }
     }
     flushing = undefined;
@@ -113,8 +130,22 @@ export function createRateLimitRuntime(
       offences: event.offence,
     });
     if (pending.length >= 10_000) return; // a flood of bans: the log line above still says it
-    pending.push(event);
+    pending.push({ environment, event });
     flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(flush);
+  }
+
+  /** Bans decided while this node was not running, from Redis (best effort). */
+  async function loadBans(): Promise<void> {
+    for (const [environment, bans] of banStores) {
+      try {
+        const nowMs = clock.now();
+        for (const ban of (await banRecords?.load(environment, nowMs)) ?? []) {
+          bans.impose(ban.prefix, ban, nowMs);
+        }
+      } catch (error) {
+        logger.warn({ err: error, environment }, 'could not load the bans kept in Redis');
+      }
+    }
   }
 
   function limiterFor(env: EnvironmentConfig): RateLimiter {
@@ -167,6 +198,11 @@ export function createRateLimitRuntime(
         if (bans.lift(prefix, nowMs, forgive)) lifted.push(environment);
         // Announced even when this node held no ban: another node may (one started later).
         events?.publish({ type: 'ban.lifted', environment, prefix, forgive });
+        try {
+          await banRecords?.remove(environment, prefix);
+        } catch (error) {
+          logger.warn({ err: error, prefix }, 'could not remove a lifted ban from Redis');
+        }
       }
       if (lifted.length > 0) {
         await store.appendAudit({
@@ -182,16 +218,19 @@ export function createRateLimitRuntime(
     },
     async ready(timeoutMs = 2_000) {
       const client = redis;
-      if (client === undefined || client.status === 'ready') return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        client.once('ready', done);
-        client.once('error', done); // down: onRedisDown applies from the first request on
-      });
+      if (client === undefined) return;
+      if (client.status !== 'ready') {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          const done = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          client.once('ready', done);
+          client.once('error', done); // down: onRedisDown applies from the first request on
+        });
+      }
+      if (client.status === 'ready') await loadBans();
     },
     async close() {
       unsubscribe?.();

@@ -3,8 +3,9 @@
  * gateway nodes). Two real gateway processes on one SQLite store and one Redis (rate limits on
  * Redis, a key prefix of their own), in front of the built-in sandbox exchange. A client that
  * keeps going after 429s on node A is banned there (418); the ban reaches node B through the
- * change events, so B refuses it before any verification work and lists it; an operator lifts it
- * on B, and A stops refusing it. Without the announcements B knows nothing of A's ban.
+ * change events, so B refuses it before any verification work and lists it; a node C started
+ * after the ban finds it in Redis; an operator lifts it on B, and A and C stop refusing it.
+ * Without the announcements B knows nothing of A's ban, without Redis C knows nothing of it.
  *
  * The waits poll a node's admin API, every 20 ms and at most 10 s.
  */
@@ -20,6 +21,7 @@ const CLIENT = '198.51.100.7';
 let cluster: Cluster;
 let nodeA: ServerHandle;
 let nodeB: ServerHandle;
+let nodeC: ServerHandle;
 let trader: CliKey;
 
 beforeAll(async () => {
@@ -52,7 +54,7 @@ afterAll(async () => {
   await cluster?.cleanup();
 });
 
-const read = (node: 0 | 1): Promise<Answer> =>
+const read = (node: 0 | 1 | 2): Promise<Answer> =>
   send(
     signed(cluster.url(node), 'GET', '/api/v1/account', undefined, trader, {
       headers: { 'x-forwarded-for': CLIENT },
@@ -114,7 +116,15 @@ describe.sequential('bans across two nodes', () => {
     });
   });
 
-  it('a lift through B ends the ban on A too', async () => {
+  it('a node started after the ban finds it in Redis and refuses the prefix', async () => {
+    nodeC = await cluster.addNode();
+    // Read at once: C loaded the bans before its listeners opened (no event reached it).
+    expect((await bansOn(nodeC)).map((b) => [b.prefix, b.offences])).toEqual([[CLIENT, 1]]);
+    const onC = await read(2);
+    expect({ status: onC.status, code: codeOf(onC) }).toEqual({ status: 418, code: 'IP_BANNED' });
+  }, 60_000);
+
+  it('a lift through B ends the ban on A and C too', async () => {
     const lifted = await adminRequest(nodeB, 'POST', '/v1/bans/lift', {
       prefix: CLIENT,
       forgive: false,
@@ -125,11 +135,21 @@ describe.sequential('bans across two nodes', () => {
       (bans) => bans.length === 0,
       'the lift on node A',
     );
+    await until(
+      () => bansOn(nodeC),
+      (bans) => bans.length === 0,
+      'the lift on node C',
+    );
     // The key's minute is still spent: a 429 now, no longer the 418 of the ban.
-    const onA = await read(0);
-    expect({ status: onA.status, code: codeOf(onA) }).toEqual({
-      status: 429,
-      code: 'RATE_LIMITED',
-    });
-  });
+    for (const node of [0, 2] as const) {
+      const answer = await read(node);
+      expect({ status: answer.status, code: codeOf(answer) }).toEqual({
+        status: 429,
+        code: 'RATE_LIMITED',
+      });
+    }
+    // A node started now finds no ban: the lift removed it from Redis too.
+    const late = await cluster.addNode();
+    expect(await bansOn(late)).toEqual([]);
+  }, 60_000);
 });

@@ -16,6 +16,8 @@ export interface Cluster {
   readonly dir: ReturnType<typeof createTempDir>;
   /** `sandbox` or `production` base URL of node `i`. */
   url(i: number, env?: 'sandbox' | 'production'): string;
+  /** Starts one more node on the same store, Redis and configuration (appended to `nodes`). */
+  addNode(): Promise<ServerHandle>;
   cleanup(): Promise<void>;
 }
 
@@ -42,16 +44,18 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ...options.config,
   });
   const env = { PORTCULLIS_MASTER_KEY: randomBytes(32).toString('base64') };
+  /** Node `n` (n ≥ 1): its own data dir with a copy of the first node's admin token. */
+  const startNode = (first: ServerHandle, n: number): Promise<ServerHandle> => {
+    const dataDir = join(dir.path, `node-${n}`);
+    mkdirSync(dataDir, { mode: 0o700 });
+    copyFileSync(join(first.dataDir, 'admin-token'), join(dataDir, 'admin-token'));
+    return startServer({ env, dataDir, args: ['--config', config], timeoutMs: 60_000 });
+  };
   try {
     const first = await startServer({ env, args: ['--config', config], timeoutMs: 60_000 });
     nodes.push(first);
     const rest = await Promise.all(
-      Array.from({ length: options.size - 1 }, (_, i) => {
-        const dataDir = join(dir.path, `node-${i + 1}`);
-        mkdirSync(dataDir, { mode: 0o700 });
-        copyFileSync(join(first.dataDir, 'admin-token'), join(dataDir, 'admin-token'));
-        return startServer({ env, dataDir, args: ['--config', config], timeoutMs: 60_000 });
-      }),
+      Array.from({ length: options.size - 1 }, (_, i) => startNode(first, i + 1)),
     );
     nodes.push(...rest);
   } catch (error) {
@@ -66,6 +70,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const plane = nodes[i]?.info.dataPlanes[envName];
       if (plane === undefined) throw new Error(`node ${i} has no ${envName} plane`);
       return plane.url;
+    },
+    async addNode() {
+      const node = await startNode(nodes[0] as ServerHandle, nodes.length);
+      nodes.push(node);
+      return node;
     },
     async cleanup() {
       await Promise.all(nodes.map((node) => node.cleanup()));
