@@ -7,14 +7,13 @@
  * after the ban finds it in Redis; an operator lifts it on B, and A and C stop refusing it.
  * Without the announcements B knows nothing of A's ban, without Redis C knows nothing of it.
  *
- * The waits poll a node's admin API, every 20 ms and at most 10 s.
+ * The waits poll a node's admin API (`until`: every 20 ms, at most 10 s).
  */
-import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliKey } from '../../helpers/cli-keys.js';
 import { adminRequest, type ServerHandle } from '../../helpers/server-process.js';
 import { codeOf, send, signed, type Answer } from '../data-plane/helpers.js';
-import { createKey, runPrefix, startCluster, type Cluster } from './helpers.js';
+import { createKey, runPrefix, startCluster, until, type Cluster } from './helpers.js';
 
 /** A client behind the loopback "proxy" (trusted), so both nodes see the same address. */
 const CLIENT = '198.51.100.7';
@@ -71,16 +70,6 @@ async function bansOn(node: ServerHandle): Promise<BanView[]> {
   const answer = await adminRequest(node, 'GET', '/v1/bans');
   expect(answer.status).toBe(200);
   return answer.body['bans'] as BanView[];
-}
-
-async function until<T>(read: () => Promise<T>, holds: (value: T) => boolean, what: string) {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    const value = await read();
-    if (holds(value)) return value;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe.sequential('bans across two nodes', () => {

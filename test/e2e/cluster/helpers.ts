@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { CliKey } from '../../helpers/cli-keys.js';
 import { adminRequest, startServer, type ServerHandle } from '../../helpers/server-process.js';
 import { createTempDir } from '../../helpers/temp-dir.js';
@@ -99,4 +100,22 @@ export async function createKey(
   if (created.status !== 201) throw new Error(`key: ${JSON.stringify(created)}`);
   const key = created.body['key'] as CliKey;
   return { ...key, secret: created.body['secret'] as string };
+}
+
+/**
+ * Polls `read` until `holds` (every 20 ms, at most 10 s): for state another process applies
+ * when an event reaches it. Returns the value that held.
+ */
+export async function until<T>(
+  read: () => Promise<T>,
+  holds: (value: T) => boolean,
+  what: string,
+): Promise<T> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const value = await read();
+    if (holds(value)) return value;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

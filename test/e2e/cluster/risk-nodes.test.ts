@@ -26,7 +26,7 @@ import {
   type Answer,
   type TestUpstream,
 } from '../data-plane/helpers.js';
-import { createKey, runPrefix, startCluster, type Cluster } from './helpers.js';
+import { createKey, runPrefix, startCluster, until, type Cluster } from './helpers.js';
 
 const schema = randomSchema();
 const SPRAYER = '198.51.100.7';
@@ -116,17 +116,6 @@ async function prefixResponses(node: Node): Promise<{ step: string; reason: stri
   const answer = await adminRequest(handle(node), 'GET', '/v1/risk/prefixes');
   expect(answer.status).toBe(200);
   return answer.body['responses'] as { step: string; reason: string }[];
-}
-
-/** Polls `read` until `holds` (every 20 ms, at most 10 s); returns the value that held. */
-async function until<T>(read: () => Promise<T>, holds: (value: T) => boolean, what: string) {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    const value = await read();
-    if (holds(value)) return value;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Waits for `seen` after a lift acknowledged at `ackAt` and records how long it took. */
