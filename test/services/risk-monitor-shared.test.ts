@@ -20,9 +20,11 @@ import {
 import type { SharedRiskWindows } from '../../src/core/risk/shared-windows.js';
 import {
   createRiskMonitor,
+  SHARED_RATE_FLUSH_MS,
   SHARED_WINDOWS_PAUSE_MS,
   type RiskMonitor,
 } from '../../src/services/risk-monitor.js';
+import { manualTimers } from '../helpers/manual-timers.js';
 import { unreachableRedis } from '../helpers/redis.js';
 import { allowedEvent, denial, RISK_T0 } from '../helpers/risk-events.js';
 
@@ -61,7 +63,8 @@ function node(
       ...(sharedWindows ? { sharedWindows } : {}),
       ...(onError ? { onSharedWindowsError: onError } : {}),
     },
-    { engine: config, responses: DEFAULT_RESPONSE_POLICY, maxQueued: 10_000 },
+    // Counts sent with every batch, so that each drain decides as the engine does per event.
+    { engine: config, responses: DEFAULT_RESPONSE_POLICY, maxQueued: 10_000, sharedRateFlushMs: 0 },
   );
   return { monitor, signals, fallbacks: () => fallbacks };
 }
@@ -254,6 +257,82 @@ describe('failure signals across nodes', () => {
       );
     },
   );
+});
+
+describe('request counts for the shared rates', () => {
+  /** A monitor with the default send interval and manual timers, over counted memory rates. */
+  function batchingNode() {
+    const t = manualTimers();
+    const memory = createMemorySharedRiskWindows();
+    const sent: string[][] = [];
+    const signals: Signal[] = [];
+    const monitor = createRiskMonitor(
+      {
+        risk: { apply: () => Promise.resolve(undefined as never) },
+        onSignal: (signal) => signals.push(signal),
+        timers: t.timers,
+        sharedWindows: {
+          add: (contributions) => {
+            sent.push(contributions.map((c) => `${c.id}=${[...c.counts.values()].join('+')}`));
+            return memory.add(contributions);
+          },
+        },
+      },
+      {
+        engine: resolveRiskConfig({
+          environments: {
+            production: {
+              rateSpike: { intervalMs: 1_000, warmupIntervals: 3, minRequestsPerInterval: 20 },
+            },
+          },
+        }),
+        responses: DEFAULT_RESPONSE_POLICY,
+        maxQueued: 10_000,
+      },
+    );
+    const feed = async (events: readonly RiskEvent[]) => {
+      for (const event of events) {
+        monitor.observe(event);
+        await monitor.drain();
+      }
+    };
+    return { t, monitor, sent, signals, feed };
+  }
+
+  it(`are sent every ${SHARED_RATE_FLUSH_MS} ms of traffic, not with every batch`, async () => {
+    const n = batchingNode();
+    // Ten batches within 90 ms: nothing sent yet.
+    await n.feed(Array.from({ length: 10 }, (_, i) => allowedEvent({ nowMs: T0 + i * 10 })));
+    expect(n.sent).toEqual([]);
+    // The batch 250 ms after the first waiting count sends all eleven, merged per subject.
+    await n.feed([allowedEvent({ nowMs: T0 + SHARED_RATE_FLUSH_MS })]);
+    expect(n.sent).toEqual([
+      ['rate_spike:production:key:pk_live_a=11', 'rate_spike:production:account:acc_a=11'],
+    ]);
+  });
+
+  it('are sent after a quiet spell, and when the monitor closes', async () => {
+    const n = batchingNode();
+    await n.feed([allowedEvent({ nowMs: T0 })]);
+    expect(n.sent).toEqual([]);
+    expect(n.t.pendingTimeouts()).toBe(1); // the quiet-spell timer
+    n.t.runTimeouts();
+    await n.monitor.drain();
+    expect(n.sent).toHaveLength(1);
+    await n.feed([allowedEvent({ nowMs: T0 + 5 })]);
+    await n.monitor.close();
+    expect(n.sent).toHaveLength(2);
+  });
+
+  it('still raise a spike, once, at the send after it', async () => {
+    const n = batchingNode();
+    const quiet = [0, 1, 2].flatMap((s) => allowed(4, T0 + s * 1000));
+    await n.feed([...quiet, ...allowed(40, T0 + 3000)]);
+    await n.monitor.close();
+    expect(spikes(n.signals)).toEqual(['rate_spike:key:pk_live_a', 'rate_spike:account:acc_a']);
+    // A handful of sends for 52 batches.
+    expect(n.sent.length).toBeLessThanOrEqual(16);
+  });
 });
 
 describe('when the shared windows fail', () => {

@@ -6,12 +6,12 @@ import {
 } from '../../src/adapters/sqlite/traffic-log-store.js';
 import {
   createTrafficLog,
-  type Timers,
   type TrafficLogOptions,
   type TrafficLogStore,
   type TrafficRecord,
 } from '../../src/services/traffic-log.js';
 import { createManualClock } from '../helpers/manual-clock.js';
+import { manualTimers } from '../helpers/manual-timers.js';
 
 const T0 = 1_767_225_600_000;
 
@@ -31,33 +31,6 @@ function record(i: number, overrides: Partial<TrafficRecord> = {}): TrafficRecor
     upstreamMs: 1.25,
     totalMs: 2,
     ...overrides,
-  };
-}
-
-/** Timers that fire only when the test says so. */
-function manualTimers() {
-  const intervals = new Map<number, { fn: () => void; ms: number }>();
-  const timeouts = new Map<number, () => void>();
-  let next = 1;
-  const timers: Timers = {
-    setInterval: (fn, ms) => (intervals.set(next, { fn, ms }), next++),
-    clearInterval: (h) => intervals.delete(h as number),
-    setTimeout: (fn) => (timeouts.set(next, fn), next++),
-    clearTimeout: (h) => timeouts.delete(h as number),
-  };
-  return {
-    timers,
-    /** Fires every interval timer of period `ms`. */
-    tick(ms: number) {
-      for (const t of intervals.values()) if (t.ms === ms) t.fn();
-    },
-    runTimeouts() {
-      const due = [...timeouts.values()];
-      timeouts.clear();
-      due.forEach((fn) => fn());
-    },
-    pendingTimeouts: () => timeouts.size,
-    activeIntervals: () => intervals.size,
   };
 }
 
