@@ -195,14 +195,16 @@ export function createRateLimitRuntime(
       const nowMs = clock.now();
       const lifted: Environment[] = [];
       for (const [environment, bans] of banStores) {
-        if (bans.lift(prefix, nowMs, forgive)) lifted.push(environment);
+        let held = bans.lift(prefix, nowMs, forgive);
         // Announced even when this node held no ban: another node may (one started later).
         events?.publish({ type: 'ban.lifted', environment, prefix, forgive });
         try {
-          await banRecords?.remove(environment, prefix);
+          // A ban kept in Redis is one the cluster held, even if this node did not know it.
+          if ((await banRecords?.remove(environment, prefix, nowMs)) === true) held = true;
         } catch (error) {
           logger.warn({ err: error, prefix }, 'could not remove a lifted ban from Redis');
         }
+        if (held) lifted.push(environment);
       }
       if (lifted.length > 0) {
         await store.appendAudit({

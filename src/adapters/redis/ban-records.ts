@@ -12,6 +12,7 @@ import type { Environment } from '../../core/keys/model.js';
 export interface BanRecordsClient {
   hset(key: string, field: string, value: string): Promise<unknown>;
   hdel(key: string, ...fields: string[]): Promise<unknown>;
+  hget(key: string, field: string): Promise<string | null>;
   hgetall(key: string): Promise<Record<string, string>>;
   pexpire(key: string, ms: number, mode: 'NX' | 'GT'): Promise<unknown>;
 }
@@ -24,7 +25,8 @@ export interface StoredBan {
 
 export interface BanRecords {
   save(environment: Environment, ban: StoredBan, nowMs: number): Promise<void>;
-  remove(environment: Environment, prefix: string): Promise<void>;
+  /** Forgets the ban on `prefix`; true if one in force at `nowMs` was kept. */
+  remove(environment: Environment, prefix: string, nowMs: number): Promise<boolean>;
   /** The bans still in force at `nowMs` (those over are deleted on the way). */
   load(environment: Environment, nowMs: number): Promise<StoredBan[]>;
 }
@@ -45,8 +47,13 @@ export function createRedisBanRecords(
       await redis.pexpire(key, ttlMs, 'NX');
       await redis.pexpire(key, ttlMs, 'GT');
     },
-    async remove(environment, prefix) {
-      await redis.hdel(keyOf(environment), prefix);
+    async remove(environment, prefix, nowMs) {
+      const key = keyOf(environment);
+      const value = await redis.hget(key, prefix);
+      if (value === null) return false;
+      await redis.hdel(key, prefix);
+      const ban = parseBan(prefix, value);
+      return ban !== undefined && ban.untilMs > nowMs;
     },
     async load(environment, nowMs) {
       const key = keyOf(environment);

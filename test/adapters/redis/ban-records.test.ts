@@ -52,8 +52,13 @@ describe('bans kept in Redis', () => {
   it('forgets a lifted ban, and a ban already over is not saved', async () => {
     const { keyPrefix, bans } = records();
     await bans.save('sandbox', { prefix: '198.51.100.7', untilMs: T0 + MINUTE, offences: 1 }, T0);
-    await bans.remove('sandbox', '198.51.100.7');
+    expect(await bans.remove('sandbox', '198.51.100.7', T0)).toBe(true);
     expect(await bans.load('sandbox', T0)).toEqual([]);
+    expect(await bans.remove('sandbox', '198.51.100.7', T0)).toBe(false);
+    // A kept ban that is over by now is removed, and not reported as lifted.
+    await bans.save('sandbox', { prefix: '198.51.100.9', untilMs: T0 + MINUTE, offences: 1 }, T0);
+    expect(await bans.remove('sandbox', '198.51.100.9', T0 + 2 * MINUTE)).toBe(false);
+    expect(await redis.hexists(`${keyPrefix}sandbox:bans`, '198.51.100.9')).toBe(0);
     await bans.save('sandbox', { prefix: '198.51.100.8', untilMs: T0, offences: 1 }, T0);
     expect(await redis.exists(`${keyPrefix}sandbox:bans`)).toBe(0);
   });
