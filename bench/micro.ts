@@ -109,7 +109,7 @@ export function pairedFigures(
   const added: PipelineCost[] = [];
   for (let i = 0; i < pairs; i++) {
     const order = i % 2 === 0 ? [deps, variant] : [variant, deps];
-    for (const d of order) (d === deps ? base : added).push(pipelineCost(d, batch));
+    for (const d of order) (d === deps ? base : added).push(pipelineCost(d, batch, PAIRED_ROUNDS));
   }
   const best = (costs: PipelineCost[], of: keyof PipelineCost) =>
     Math.min(...costs.map((cost) => cost[of]));
@@ -121,6 +121,13 @@ export function pairedFigures(
     wall: { ...wall, overhead: wall.variant / wall.base - 1 },
   };
 }
+
+/**
+ * Rounds per measurement of a pair: the best of each side comes from pairs × PAIRED_ROUNDS
+ * rounds (24–36), as many on both sides; 12 per measurement made the bench run past three
+ * minutes on a slow machine of this kind (signing the fresh batches is most of a round).
+ */
+export const PAIRED_ROUNDS = 6;
 
 interface PipelineCost {
   readonly cpuNs: number;

@@ -18,6 +18,7 @@ import {
 import { memoryLimits, redisLimits } from './limiter.js';
 import {
   hmacNsPerOp,
+  PAIRED_ROUNDS,
   pairedFigures,
   pipelineAsyncNsPerOp,
   pipelineNsPerOp,
@@ -72,18 +73,17 @@ async function microSetup(source: KeySource, inUse: number) {
 
 /** Pairs of baseline and limited runs for limiter_memory_overhead (ABBA order). */
 const LIMITER_PAIRS = 4;
-/** Runs behind the small store's pipeline figure: one alone, then one in each limiter pair. */
-const BASELINE_RUNS = 1 + LIMITER_PAIRS;
 
 /**
- * The pipeline alone over a large store (`inUse` keys warm), best of as many runs as the small
- * store's baseline takes (the best of more runs is lower), for keys_100k_to_1k.
+ * The pipeline alone over a large store (`inUse` keys warm), for keys_100k_to_1k: the best of as
+ * many rounds as the small store's figure takes (the best of more rounds is lower): one run
+ * alone, then one of PAIRED_ROUNDS for each limiter pair.
  */
 async function microPipelineOnly(source: KeySource, inUse: number): Promise<number> {
   const { seeded, deps, batch } = await microSetup(source, inUse);
-  const runs: number[] = [];
-  for (let i = 0; i < BASELINE_RUNS; i++) {
-    runs.push(pipelineNsPerOp(deps, batch(nativeOrderRequest)));
+  const runs = [pipelineNsPerOp(deps, batch(nativeOrderRequest))];
+  for (let i = 0; i < LIMITER_PAIRS; i++) {
+    runs.push(pipelineNsPerOp(deps, batch(nativeOrderRequest), PAIRED_ROUNDS));
   }
   await seeded.store.close();
   return Math.min(...runs);
