@@ -48,7 +48,8 @@ export interface SqliteStoreOptions {
   readonly clock: Clock;
   /**
    * `FULL` (the default) for every real use. `OFF` only for bulk seeding by tools such as the
-   * benchmark, where losing the file on a crash does not matter.
+   * benchmark, where losing the file on a crash does not matter: it also keeps the rollback
+   * journal in memory instead of the WAL (a quarter faster to seed; the next open is WAL again).
    */
   readonly synchronous?: 'FULL' | 'OFF';
 }
@@ -60,7 +61,7 @@ export type SqliteControlStore = ControlStore & GovernanceStore & RiskStoreProvi
 export function createSqliteControlStore(options: SqliteStoreOptions): SqliteControlStore {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const db: Database = new BetterSqlite3(options.path);
-  db.pragma('journal_mode = WAL');
+  db.pragma(options.synchronous === 'OFF' ? 'journal_mode = MEMORY' : 'journal_mode = WAL');
   // FULL: an acknowledged control-plane change survives a crash of the machine, not only of the process.
   db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   db.pragma('foreign_keys = ON');
