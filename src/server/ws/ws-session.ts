@@ -5,6 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
+import { answerPlaced } from '../../core/dialects/answer-outcome.js';
 import type { ApiKey, Scope } from '../../core/keys/model.js';
 import { REASON_CATALOG, type ReasonCode } from '../../core/reasons.js';
 import { parseStrictJson } from '../../core/strict-json.js';
@@ -370,7 +371,8 @@ export class WsSession {
     const { id, status } = answer as { id?: unknown; status?: unknown };
     const holdId = holdIdOf(id);
     if (holdId === undefined || !this.holds.has(holdId)) return;
-    const placed = typeof status === 'number' && status >= 200 && status < 300;
+    // The REST paths' rule (a session speaks the native protocol: no rejection in a 2xx body).
+    const placed = typeof status === 'number' && answerPlaced('native', status, undefined);
     this.settleHold(holdId, placed ? 'commit' : 'release');
   }
 
