@@ -7,6 +7,7 @@
  * Best effort: the callers log a failure and go on (the ban holds in memory either way).
  */
 import type { Environment } from '../../core/keys/model.js';
+import { sharedBanOf } from '../../core/limits/bans.js';
 
 /** The slice of an ioredis client this uses. */
 export interface BanRecordsClient {
@@ -80,10 +81,5 @@ function parseBan(prefix: string, value: string): StoredBan | undefined {
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const { untilMs, offences } = parsed as Record<string, unknown>;
-  if (typeof untilMs !== 'number' || !Number.isFinite(untilMs)) return undefined;
-  if (typeof offences !== 'number' || !Number.isSafeInteger(offences) || offences < 1) {
-    return undefined;
-  }
-  if (prefix.length === 0 || prefix.length > 64) return undefined;
-  return { prefix, untilMs, offences };
+  return sharedBanOf(prefix, untilMs, offences);
 }

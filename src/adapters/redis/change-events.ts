@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { isBanPrefix, sharedBanOf } from '../../core/limits/bans.js';
 import type { ChangeEvent, ChangeEvents } from '../../ports.js';
 
 /** The publishing command of an ioredis client. */
@@ -58,8 +59,6 @@ export interface RedisChangeEvents extends ChangeEvents {
 }
 
 const DEFAULT_CHANNEL = 'portcullis:changes';
-/** Longest IP prefix a ban event may name (an IPv6 /64 with its length is under 30). */
-const MAX_BAN_PREFIX_CHARS = 64;
 
 /** Reconnect quickly and forever: a node without events is degraded until it is back. */
 const retryStrategy = (attempt: number): number => Math.min(attempt * 100, 1000);
@@ -262,34 +261,24 @@ function parseEnvelope(
     };
   }
   const environment = event['environment'];
-  const prefix = event['prefix'];
-  if (
-    (environment === 'sandbox' || environment === 'production') &&
-    typeof prefix === 'string' &&
-    prefix.length > 0 &&
-    prefix.length <= MAX_BAN_PREFIX_CHARS
-  ) {
-    const { untilMs, offences, forgive } = event;
-    if (
-      event['type'] === 'ban.imposed' &&
-      typeof untilMs === 'number' &&
-      Number.isFinite(untilMs) &&
-      Number.isSafeInteger(offences) &&
-      (offences as number) >= 1
-    ) {
+  if (environment !== 'sandbox' && environment !== 'production') return undefined;
+  if (event['type'] === 'ban.imposed') {
+    const ban = sharedBanOf(event['prefix'], event['untilMs'], event['offences']);
+    if (ban !== undefined) {
       return {
         origin: value['origin'],
         ...stamp,
-        event: { type: 'ban.imposed', environment, prefix, untilMs, offences: offences as number },
+        event: { type: 'ban.imposed', environment, ...ban },
       };
     }
-    if (event['type'] === 'ban.lifted' && typeof forgive === 'boolean') {
-      return {
-        origin: value['origin'],
-        ...stamp,
-        event: { type: 'ban.lifted', environment, prefix, forgive },
-      };
-    }
+  }
+  const { prefix, forgive } = event;
+  if (event['type'] === 'ban.lifted' && isBanPrefix(prefix) && typeof forgive === 'boolean') {
+    return {
+      origin: value['origin'],
+      ...stamp,
+      event: { type: 'ban.lifted', environment, prefix, forgive },
+    };
   }
   return undefined;
 }

@@ -110,6 +110,28 @@ export function recordRefusal(
   };
 }
 
+/** Longest IP prefix a ban shared between nodes may name (an IPv6 /64 with its length is < 30). */
+export const MAX_BAN_PREFIX_CHARS = 64;
+
+/** Whether `prefix` can name a ban shared between nodes (change events, the kept bans). */
+export function isBanPrefix(prefix: unknown): prefix is string {
+  return typeof prefix === 'string' && prefix.length > 0 && prefix.length <= MAX_BAN_PREFIX_CHARS;
+}
+
+/**
+ * A ban read from outside the process (another node's announcement, Redis), or undefined when
+ * any field is not what a node writes: a prefix, a finite end, an offence count of at least 1.
+ */
+export function sharedBanOf(
+  prefix: unknown,
+  untilMs: unknown,
+  offences: unknown,
+): { prefix: string; untilMs: number; offences: number } | undefined {
+  if (!isBanPrefix(prefix) || typeof untilMs !== 'number' || !Number.isFinite(untilMs)) return;
+  if (typeof offences !== 'number' || !Number.isSafeInteger(offences) || offences < 1) return;
+  return { prefix, untilMs, offences };
+}
+
 /**
  * Applies a ban another node decided (a cluster shares its bans): the prefix is banned until the
  * later of both ends, and remembers at least that node's offence count, so that its next offence
