@@ -14,9 +14,14 @@ import { allowedEvent, denial, RISK_T0 } from '../../helpers/risk-events.js';
 
 const T0 = RISK_T0;
 
-function batchOf(events: readonly RiskEvent[], config = resolveRiskConfig()) {
+/** The contributions of `events` as one batch, added by `add` (failures, or rates). */
+function batchOf(
+  events: readonly RiskEvent[],
+  config = resolveRiskConfig(),
+  add: typeof addToBatch = addToBatch,
+) {
   const batch = createContributionBatch();
-  for (const event of events) addToBatch(batch, event, config);
+  for (const event of events) add(batch, event, config);
   return batch.byId;
 }
 
@@ -88,11 +93,8 @@ describe('shared failure windows: what a batch contributes', () => {
 });
 
 describe('shared rates: what a batch contributes', () => {
-  const rates = (events: readonly RiskEvent[], config = resolveRiskConfig()) => {
-    const batch = createContributionBatch();
-    for (const event of events) addRateToBatch(batch, event, config);
-    return batch.byId;
-  };
+  const rates = (events: readonly RiskEvent[], config = resolveRiskConfig()) =>
+    batchOf(events, config, addRateToBatch);
 
   it('counts every request of a known key and of an account per interval, any outcome', () => {
     const byId = rates([
