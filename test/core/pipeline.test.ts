@@ -504,3 +504,59 @@ describe('public routes', () => {
     );
   });
 });
+
+describe('replay memory follows the environment window', () => {
+  // The request is first seen at the earliest moment it is accepted (created 1 s ahead of the
+  // clock) and replayed at the latest (created 5 s behind it): the id must still be held.
+  it('a nonce replayed at the last moment of its window is refused', async () => {
+    const { deps, clock } = pipelineDeps(mapLookup(ALL_KEYS));
+    const createdMs = NOW_MS + 1000;
+    const request = (nowMs: number) =>
+      nativeRequest('GET', '/api/v1/balances', undefined, {
+        createdSeconds: createdMs / 1000,
+        nonce: 'nonce_window_edge_0001',
+        nowMs,
+      });
+    expect(reasonOf(await decide(request(NOW_MS), deps))).toBe('allow');
+    clock.set(createdMs + 5000);
+    expect(reasonOf(await decide(request(createdMs + 5000), deps))).toBe('NONCE_REPLAYED');
+    // One millisecond later the request is outside its window whatever the guard holds.
+    clock.set(createdMs + 5001);
+    expect(reasonOf(await decide(request(createdMs + 5001), deps))).toBe(
+      'TIMESTAMP_OUTSIDE_WINDOW',
+    );
+  });
+
+  it('a wider window keeps nonces for as long as it accepts them', async () => {
+    const { deps, clock } = pipelineDeps(mapLookup(ALL_KEYS), {
+      window: { pastMs: 600_000, futureMs: 1000 },
+    });
+    const request = (nowMs: number) =>
+      nativeRequest('GET', '/api/v1/balances', undefined, { nonce: 'nonce_wide_window_0001', nowMs });
+    expect(reasonOf(await decide(request(NOW_MS), deps))).toBe('allow');
+    clock.set(NOW_MS + 599_000);
+    expect(reasonOf(await decide(request(NOW_MS + 599_000), deps))).toBe('NONCE_REPLAYED');
+  });
+
+  it('a steady rate does not fill a bounded guard: ids leave once their window has passed', async () => {
+    // 1,000 requests a second for 30 s against a guard of 10,000 ids: with the default window
+    // (5 s + 1 s) about 7,000 are held at any time. Remembered for five minutes, as before,
+    // the 10,001st new nonce was refused REPLAY_CHECK_UNAVAILABLE.
+    const clock = createManualClock(NOW_MS);
+    const replay = createMemoryReplayGuard({ clock }, { maxEntries: 10_000 });
+    const { deps } = pipelineDeps(mapLookup(ALL_KEYS), { clock, replay });
+    const reasons = new Map<string, number>();
+    for (let i = 0; i < 30_000; i++) {
+      clock.advance(1);
+      const nowMs = clock.now();
+      const request = nativeRequest('GET', '/api/v1/balances', undefined, {
+        createdSeconds: Math.floor(nowMs / 1000),
+        nowMs,
+      });
+      const reason = reasonOf(await decide(request, deps));
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(reasons)).toEqual({ allow: 30_000 });
+    expect(replay.size).toBeLessThanOrEqual(8_000);
+  });
+});

@@ -40,11 +40,15 @@ export const KEY_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 /** Nonces: 16..128 base64url characters, i.e. at least 96 bits when random. */
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 /**
- * How long a nonce is remembered. The scheme does not know the environment's window when it
- * parses, so it answers the largest window the configuration allows; the pipeline must use
- * max(replayTtlMs, rule.pastMs + rule.futureMs) if it ever allows a larger one.
+ * How long a nonce is remembered, as far as the scheme knows: the margin alone. The native
+ * scheme has no window of its own (the environment's rule decides, `nativeInWindow`), and the
+ * pipeline remembers every replay id for at least the whole window plus a second
+ * (`pastMs + futureMs + 1000`), which is exactly as long as a request signed with that nonce
+ * can be accepted. Five minutes, whatever the window, made the in-memory guard's default bound
+ * (250,000 ids) the node's ceiling: a steady 1,000 native requests a second filled it after
+ * 250 s and every later new nonce was refused REPLAY_CHECK_UNAVAILABLE.
  */
-export const NATIVE_REPLAY_TTL_MS = 5 * 60_000;
+export const NATIVE_REPLAY_TTL_MS = 1000;
 /** Fields that carry the credential; stripped before forwarding. */
 export const NATIVE_CREDENTIAL_HEADERS: readonly string[] = ['signature', 'signature-input'];
 
