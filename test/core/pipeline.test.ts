@@ -532,7 +532,10 @@ describe('replay memory follows the environment window', () => {
       window: { pastMs: 600_000, futureMs: 1000 },
     });
     const request = (nowMs: number) =>
-      nativeRequest('GET', '/api/v1/balances', undefined, { nonce: 'nonce_wide_window_0001', nowMs });
+      nativeRequest('GET', '/api/v1/balances', undefined, {
+        nonce: 'nonce_wide_window_0001',
+        nowMs,
+      });
     expect(reasonOf(await decide(request(NOW_MS), deps))).toBe('allow');
     clock.set(NOW_MS + 599_000);
     expect(reasonOf(await decide(request(NOW_MS + 599_000), deps))).toBe('NONCE_REPLAYED');
