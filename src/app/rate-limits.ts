@@ -4,13 +4,15 @@
  * hot path, and the admin operations on bans. Bans are held in each node's memory (checked
  * before any verification work, without a round trip) and announced on the change events, so
  * that in a cluster a ban decided on one node, or lifted through any node, holds on all; with
- * Redis limits they are also kept in Redis, where a node that starts later finds them.
+ * Redis limits they are also kept in Redis, where a node that starts later finds them, and the
+ * 429s that lead to a ban are counted across the nodes too (services/refusal-reporter.ts).
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createMemoryBanStore, type MemoryBanStore } from '../adapters/memory/ban-store.js';
 import { createMemoryRateLimiter } from '../adapters/memory/rate-limiter.js';
 import { createRedisBanRecords, type BanRecords } from '../adapters/redis/ban-records.js';
+import { createRedisSharedRefusals } from '../adapters/redis/shared-refusals.js';
 import {
   createRedisRateLimiter,
   REDIS_LIMITER_CLIENT_OPTIONS,
@@ -20,10 +22,11 @@ import type { Config, EnvironmentConfig } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import type { Environment } from '../core/keys/model.js';
 import { createFailureBlocks } from '../core/limits/failure-blocks.js';
-import type { BanEvent, PipelineLimits } from '../core/limits/limit-step.js';
+import type { BanBook, BanEvent, PipelineLimits } from '../core/limits/limit-step.js';
 import { createRequestLimits } from '../core/limits/request-limits.js';
 import type { RateLimiter } from '../core/limits/types.js';
 import type { ChangeEvent, ChangeEvents, ControlStore } from '../ports.js';
+import { createRefusalReporter, type RefusalReporter } from '../services/refusal-reporter.js';
 import { replayKeyPrefixOf } from './cluster.js';
 
 /** One active ban as the admin API shows it. */
@@ -85,6 +88,24 @@ export function createRateLimitRuntime(
     redis === undefined
       ? undefined
       : createRedisBanRecords(redis, { keyPrefix: settings.keyPrefix });
+
+  // Refusals counted across the nodes: an offence the cluster decides is banned here.
+  const refusals: RefusalReporter | undefined =
+    redis === undefined
+      ? undefined
+      : createRefusalReporter({
+          shared: createRedisSharedRefusals(redis, { keyPrefix: settings.keyPrefix }),
+          clock,
+          onOffence(environment, prefix, nowMs) {
+            const ban = banStores.get(environment)?.offend(prefix, nowMs);
+            if (ban !== undefined) queueBan(environment, { prefix, nowMs, ...ban });
+          },
+          onError: (error) =>
+            logger.warn(
+              { err: error },
+              'could not count refusals across the cluster; this node counts its own for a while',
+            ),
+        });
 
   // Bans decided on the hot path are audited (and kept in Redis) off it: queued, written on the
   // next turn.
@@ -175,10 +196,23 @@ export function createRateLimitRuntime(
       if (!env.limits.enabled) return undefined;
       const bans = createMemoryBanStore({ policy: env.limits.bans });
       banStores.set(env.name, bans);
+      const policy = env.limits.bans;
+      // Every 429 is counted here (a flood on this node is banned at once) and, in a cluster,
+      // reported to the shared windows as well.
+      const book: BanBook =
+        refusals === undefined
+          ? bans
+          : {
+              status: (prefix, nowMs) => bans.status(prefix, nowMs),
+              recordRefusal(prefix, nowMs) {
+                refusals.note(env.name, prefix, policy);
+                return bans.recordRefusal(prefix, nowMs);
+              },
+            };
       return {
         rules: createRequestLimits(env.limits),
         limiter: limiterFor(env),
-        bans,
+        bans: book,
         failureBlocks: createFailureBlocks(),
         onBan: (event) => queueBan(env.name, event),
       };
@@ -236,6 +270,7 @@ export function createRateLimitRuntime(
     },
     async close() {
       unsubscribe?.();
+      await refusals?.close();
       await flushing;
       redis?.disconnect();
     },

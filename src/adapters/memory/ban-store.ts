@@ -10,6 +10,7 @@ import {
   imposeBan,
   isBanRecordIdle,
   liftBan,
+  offence,
   recordRefusal,
   type BanPolicy,
   type BanRecord,
@@ -34,6 +35,13 @@ export interface MemoryBanStore {
   lift(prefix: string, nowMs: number, forgive?: boolean): boolean;
   /** Applies a ban another node decided (see imposeBan); kept even beyond the bound. */
   impose(prefix: string, ban: { untilMs: number; offences: number }, nowMs: number): void;
+  /**
+   * An offence the cluster's shared refusals decided: bans the prefix at its next escalation
+   * level and answers the ban (audit and announce it); undefined when the prefix is banned
+   * already: that ban was decided for the same refusals, on this node's own count or by another
+   * node, and counting the offence twice would double its length.
+   */
+  offend(prefix: string, nowMs: number): Required<RefusalOutcome>['ban'] | undefined;
   size(): number;
 }
 
@@ -89,6 +97,14 @@ export function createMemoryBanStore(options: MemoryBanStoreOptions = {}): Memor
       if (existing === undefined && records.size >= maxRecords) makeRoom(nowMs);
       const record = imposeBan(existing, ban, nowMs, policy);
       if (record !== undefined) records.set(prefix, record);
+    },
+    offend(prefix, nowMs) {
+      const existing = records.get(prefix);
+      if (banStatus(existing, nowMs).banned) return undefined;
+      if (existing === undefined && records.size >= maxRecords) makeRoom(nowMs);
+      const outcome = offence(existing, nowMs, policy);
+      records.set(prefix, outcome.record);
+      return outcome.ban;
     },
     size: () => records.size,
   };

@@ -7,6 +7,7 @@
  * - Offence n (1-based) bans for `firstBanMs · 2^(n−1)`, capped at `maxBanMs`.
  * - The offence count decays: each full `offenceMemoryMs` without a new offence forgets one.
  */
+import type { Environment } from '../keys/model.js';
 
 export interface BanPolicy {
   readonly refusalThreshold: number;
@@ -95,19 +96,76 @@ export function recordRefusal(
   if (refusals < policy.refusalThreshold) {
     return { record: { ...current, refusals, refusalWindowStartMs } };
   }
-  const offence = rememberedOffences(current, nowMs, policy) + 1;
-  const durationMs = banDurationMs(offence, policy);
+  return offence(current, nowMs, policy);
+}
+
+/**
+ * An offence at `nowMs`: the ban of the next escalation level after the offences still
+ * remembered, and a fresh refusal window. Reached by `refusalThreshold` refusals counted on this
+ * node (recordRefusal) or across the cluster (addRefusals).
+ */
+export function offence(
+  record: BanRecord | undefined,
+  nowMs: number,
+  policy: BanPolicy = DEFAULT_BAN_POLICY,
+): Required<RefusalOutcome> {
+  const current = record ?? EMPTY;
+  const offences = rememberedOffences(current, nowMs, policy) + 1;
+  const durationMs = banDurationMs(offences, policy);
   const untilMs = Math.max(current.bannedUntilMs, nowMs + durationMs);
   return {
     record: {
       refusals: 0,
       refusalWindowStartMs: nowMs,
-      offences: offence,
+      offences,
       lastOffenceMs: nowMs,
       bannedUntilMs: untilMs,
     },
-    ban: { durationMs, untilMs, offence },
+    ban: { durationMs, untilMs, offence: offences },
   };
+}
+
+/**
+ * A prefix's refusals counted across the nodes of a cluster: each node adds the refusals it
+ * answered since its last report. The same fixed window as on one node (opened by the first
+ * refusal, `refusalWindowMs` long), so that a client spreading its requests over N nodes is
+ * banned after as many refusals as on one, not up to N times as many.
+ */
+export interface SharedRefusalWindow {
+  readonly count: number;
+  readonly startMs: number;
+}
+
+/**
+ * Adds a node's `count` refusals at `nowMs` to the shared window. When the sum reaches the
+ * threshold the window is emptied (`window` undefined) and this addition is the offence: of the
+ * nodes adding to one window, exactly one is told. `count` is at least 1.
+ */
+export function addRefusals(
+  window: SharedRefusalWindow | undefined,
+  count: number,
+  nowMs: number,
+  policy: Pick<BanPolicy, 'refusalThreshold' | 'refusalWindowMs'>,
+): { readonly window: SharedRefusalWindow | undefined; readonly offence: boolean } {
+  const open =
+    window !== undefined && window.count > 0 && nowMs - window.startMs < policy.refusalWindowMs;
+  const total = (open ? window.count : 0) + count;
+  if (total >= policy.refusalThreshold) return { window: undefined, offence: true };
+  return { window: { count: total, startMs: open ? window.startMs : nowMs }, offence: false };
+}
+
+/** Where a cluster's nodes add their refusals (Redis; memory for one process and tests). */
+export interface SharedRefusals {
+  /**
+   * Adds each prefix's refusals (`counts`: prefix → refusals since the last report, each ≥ 1)
+   * at `nowMs`; resolves with the prefixes for which this addition made an offence.
+   */
+  add(
+    environment: Environment,
+    counts: ReadonlyMap<string, number>,
+    nowMs: number,
+    policy: Pick<BanPolicy, 'refusalThreshold' | 'refusalWindowMs'>,
+  ): Promise<string[]>;
 }
 
 /** Longest IP prefix a ban shared between nodes may name (an IPv6 /64 with its length is < 30). */

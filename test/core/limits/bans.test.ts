@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryBanStore } from '../../../src/adapters/memory/ban-store.js';
 import {
+  addRefusals,
   banDurationMs,
   banStatus,
   imposeBan,
@@ -142,5 +143,50 @@ describe('a ban decided on another node', () => {
     expect(store.list(T0)).toEqual([{ prefix: '198.51.100.7', untilMs: T0 + 60_000, offences: 1 }]);
     expect(store.lift('198.51.100.7', T0 + 1)).toBe(true);
     expect(store.status('198.51.100.7', T0 + 1).banned).toBe(false);
+  });
+});
+
+describe('an offence decided by the cluster’s shared refusals', () => {
+  it('bans at the next escalation level, like an offence counted here', () => {
+    const store = createMemoryBanStore({ policy });
+    // One refusal here (below the threshold): the cluster's count decided the offence.
+    store.recordRefusal('198.51.100.7', T0);
+    expect(store.offend('198.51.100.7', T0 + 1)).toEqual({
+      durationMs: 120_000,
+      untilMs: T0 + 1 + 120_000,
+      offence: 1,
+    });
+    expect(store.status('198.51.100.7', T0 + 2).banned).toBe(true);
+    store.lift('198.51.100.7', T0 + 3);
+    expect(store.offend('198.51.100.7', T0 + 4)?.offence).toBe(2);
+  });
+
+  it('is not a second offence for a prefix banned already (the same refusals banned it)', () => {
+    const store = createMemoryBanStore({ policy });
+    for (let i = 0; i < 3; i++) store.recordRefusal('198.51.100.7', T0 + i);
+    expect(store.status('198.51.100.7', T0 + 3).banned).toBe(true);
+    expect(store.offend('198.51.100.7', T0 + 3)).toBeUndefined();
+    // The ban heard from another node counts the same way.
+    store.impose('203.0.113.9', { untilMs: T0 + 120_000, offences: 1 }, T0);
+    expect(store.offend('203.0.113.9', T0 + 1)).toBeUndefined();
+    expect(store.list(T0 + 5).map((b) => [b.prefix, b.offences])).toEqual([
+      ['203.0.113.9', 1],
+      ['198.51.100.7', 1],
+    ]);
+  });
+
+  it('addRefusals: one fixed window from the first refusal, emptied by the offence', () => {
+    const p = { refusalThreshold: 3, refusalWindowMs: 10_000 };
+    const first = addRefusals(undefined, 2, T0, p);
+    expect(first).toEqual({ window: { count: 2, startMs: T0 }, offence: false });
+    expect(addRefusals(first.window, 1, T0 + 9_999, p)).toEqual({
+      window: undefined,
+      offence: true,
+    });
+    expect(addRefusals(first.window, 1, T0 + 10_000, p)).toEqual({
+      window: { count: 1, startMs: T0 + 10_000 },
+      offence: false,
+    });
+    expect(addRefusals(undefined, 7, T0, p)).toEqual({ window: undefined, offence: true });
   });
 });

@@ -6,6 +6,8 @@
  * change events, so B refuses it before any verification work and lists it; a node C started
  * after the ban finds it in Redis; an operator lifts it on B, and A and C stop refusing it.
  * Without the announcements B knows nothing of A's ban, without Redis C knows nothing of it.
+ * A client that spreads its 429s over A and B, below the threshold on each, is banned on both:
+ * the nodes count refusals together in Redis (without that, neither node ever bans it).
  *
  * The waits poll a node's admin API (`until`: every 20 ms, at most 10 s).
  */
@@ -53,10 +55,10 @@ afterAll(async () => {
   await cluster?.cleanup();
 });
 
-const read = (node: 0 | 1 | 2): Promise<Answer> =>
+const read = (node: 0 | 1 | 2, key = trader, client = CLIENT): Promise<Answer> =>
   send(
-    signed(cluster.url(node), 'GET', '/api/v1/account', undefined, trader, {
-      headers: { 'x-forwarded-for': CLIENT },
+    signed(cluster.url(node), 'GET', '/api/v1/account', undefined, key, {
+      headers: { 'x-forwarded-for': client },
     }),
   );
 
@@ -140,5 +142,33 @@ describe.sequential('bans across two nodes', () => {
     // A node started now finds no ban: the lift removed it from Redis too.
     const late = await cluster.addNode();
     expect(await bansOn(late)).toEqual([]);
+  }, 60_000);
+
+  it('429s spread over A and B, below the threshold on each, ban the client on both', async () => {
+    const spreader = '198.51.100.8';
+    const key = await createKey(nodeA);
+    // The key's one read of the minute, then 429s alternately on A and B: two on each node, where
+    // three make an offence. The third refusal of the cluster is still a 429 (the count is
+    // reported within 100 ms); the fourth may already meet the ban.
+    expect((await read(0, key, spreader)).status).toBe(200);
+    const codes: string[] = [];
+    for (const node of [0, 1, 0, 1] as const)
+      codes.push(codeOf(await read(node, key, spreader)) ?? '');
+    expect(codes.slice(0, 3)).toEqual(['RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
+    for (const node of [nodeA, nodeB]) {
+      const bans = await until(
+        () => bansOn(node),
+        (list) => list.some((b) => b.prefix === spreader),
+        'the spread client banned',
+      );
+      expect(bans.find((b) => b.prefix === spreader)?.offences).toBe(1);
+    }
+    for (const node of [0, 1] as const) {
+      const answer = await read(node, key, spreader);
+      expect({ status: answer.status, code: codeOf(answer) }).toEqual({
+        status: 418,
+        code: 'IP_BANNED',
+      });
+    }
   }, 60_000);
 });
