@@ -17,6 +17,11 @@
  * Anomaly responses (step-downs, disables, bans) follow the policies: the shared risk tables
  * are re-read on a `risk.changed` event, on every `risk.*` or `alert.*` entry of the feed, on
  * every pass while events are down, and when events come back after a loss.
+ *
+ * Rate-limit bans (`ban.create`, `ban.lift` entries) are applied from the feed as they come, so
+ * that a ban or a lift announced while this node's subscription was down holds here within one
+ * interval too; after a backlog too long to read, and when events come back after a loss, the
+ * bans kept in Redis are re-read instead.
  */
 import type { Clock } from '../core/clock.js';
 import type { AuditEntry } from '../core/audit/audit-chain.js';
@@ -30,6 +35,11 @@ export interface ClusterSyncDeps {
   readonly policies?: { reload(): Promise<unknown> } | undefined;
   /** The node's responses in force (src/services/risk-service.ts); absent without a shared store. */
   readonly risk?: { reload(): Promise<unknown> } | undefined;
+  /**
+   * The node's rate-limit bans (src/app/rate-limits.ts): `apply` takes a `ban.*` audit entry,
+   * `reload` re-reads the bans kept in Redis. Absent when limits are off.
+   */
+  readonly bans?: { apply(entry: AuditEntry): void; reload(): Promise<unknown> } | undefined;
   readonly clock: Clock;
   /** A feed read or a policy reload that failed (the store is unreachable). */
   readonly onError?: (error: Error) => void;
@@ -133,6 +143,8 @@ export function createClusterSync(deps: ClusterSyncDeps, options: ClusterSyncOpt
           policiesChanged = true;
         } else if (entry.action.startsWith('risk.') || entry.action.startsWith('alert.')) {
           riskChanged = true;
+        } else if (entry.action.startsWith('ban.')) {
+          deps.bans?.apply(entry);
         }
         lastSeq = entry.seq;
       }
@@ -141,6 +153,7 @@ export function createClusterSync(deps: ClusterSyncDeps, options: ClusterSyncOpt
     // A backlog this long (a node cut off for a while): start over from the head.
     lastSeq = await auditHead(feed, lastSeq);
     dropAll();
+    deps.bans?.reload().catch(report);
     return EVERYTHING;
   }
 
@@ -181,6 +194,7 @@ export function createClusterSync(deps: ClusterSyncDeps, options: ClusterSyncOpt
         dropAll();
         deps.policies?.reload().catch(report);
         deps.risk?.reload().catch(report);
+        deps.bans?.reload().catch(report);
       }
       checkTrust();
     },

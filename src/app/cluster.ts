@@ -19,7 +19,12 @@ import type { ReplayGuard } from '../core/replay/replay-guard.js';
 import type { SharedRiskWindows } from '../core/risk/shared-windows.js';
 import type { ChangeEvents, ControlStore } from '../ports.js';
 import type { KeyCache } from '../services/key-cache.js';
-import { createClusterSync, type ClusterSync, type ClusterSyncStats } from './cluster-sync.js';
+import {
+  createClusterSync,
+  type ClusterSync,
+  type ClusterSyncDeps,
+  type ClusterSyncStats,
+} from './cluster-sync.js';
 import { createLocalEvents } from './local-events.js';
 
 export interface ClusterTargets {
@@ -28,6 +33,8 @@ export interface ClusterTargets {
   readonly policies?: { reload(): Promise<unknown> } | undefined;
   /** The node's anomaly responses in force, re-read when another node changes them. */
   readonly risk?: { reload(): Promise<unknown> } | undefined;
+  /** The node's rate-limit bans, kept up with the audit feed (cluster-sync.ts). */
+  readonly bans?: ClusterSyncDeps['bans'];
 }
 
 export interface ClusterRuntime {
@@ -167,6 +174,7 @@ export function createClusterRuntime(
           keyCache: targets.keyCache,
           policies: targets.policies,
           risk: targets.risk,
+          bans: targets.bans,
           clock,
           onError: (error) => logger.warn({ err: error }, 'cluster re-validation failed'),
           onTrust: (trusted) =>

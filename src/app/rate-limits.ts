@@ -19,8 +19,10 @@ import {
 } from '../adapters/redis/rate-limiter.js';
 import { batchedScriptClient } from '../adapters/redis/write-batching.js';
 import type { Config, EnvironmentConfig } from '../config/config.js';
+import type { AuditEntry } from '../core/audit/audit-chain.js';
 import type { Clock } from '../core/clock.js';
 import type { Environment } from '../core/keys/model.js';
+import { isBanPrefix, sharedBanOf } from '../core/limits/bans.js';
 import { createFailureBlocks } from '../core/limits/failure-blocks.js';
 import type { BanBook, BanEvent, PipelineLimits } from '../core/limits/limit-step.js';
 import { createRequestLimits } from '../core/limits/request-limits.js';
@@ -47,10 +49,22 @@ export interface RateLimitRuntime {
     forgive: boolean,
     ctx: { actor: string; requestId: string },
   ): Promise<Environment[]>;
+  /**
+   * Applies a ban or a lift read from the audit feed (`ban.create` with its environment,
+   * `ban.lift`): how a node whose change events were lost learns them (src/app/cluster-sync.ts).
+   * Idempotent; entries of other actions, and older `ban.create` entries without an
+   * environment, change nothing.
+   */
+  applyAudit(entry: AuditEntry): void;
+  /** Re-reads the bans kept in Redis (after lost change events); nothing without Redis limits. */
+  reloadBans(): Promise<void>;
   /** Waits (at most `timeoutMs`) for Redis to be connected, so the first requests find it. */
   ready(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Lifts remembered per node (applyAudit): far more than an operator lifts within a minute. */
+const MAX_REMEMBERED_LIFTS = 10_000;
 
 /** Builds the limiters for `config` (Redis only when `rateLimits.backend` is `redis`). */
 export function createRateLimitRuntime(
@@ -67,13 +81,30 @@ export function createRateLimitRuntime(
 ): RateLimitRuntime {
   const { clock, logger, store, events } = deps;
   const banStores = new Map<Environment, MemoryBanStore>();
+  /**
+   * When each prefix was last lifted here (environment, prefix → ms): a ban read from the audit
+   * feed that was decided before it is the one lifted, not a new one (applyAudit). Bounded.
+   */
+  const lifts = new Map<string, number>();
+  const liftKey = (environment: Environment, prefix: string) => `${environment}\u0000${prefix}`;
+  function noteLift(environment: Environment, prefix: string, atMs: number): void {
+    const key = liftKey(environment, prefix);
+    const latest = Math.max(atMs, lifts.get(key) ?? -Infinity);
+    lifts.delete(key);
+    lifts.set(key, latest);
+    if (lifts.size > MAX_REMEMBERED_LIFTS) lifts.delete(lifts.keys().next().value as string);
+  }
   /** Bans and lifts decided elsewhere in the cluster (own announcements are idempotent here). */
   const unsubscribe = events?.subscribe((event: ChangeEvent) => {
     if (event.type !== 'ban.imposed' && event.type !== 'ban.lifted') return;
     const bans = banStores.get(event.environment);
     if (bans === undefined) return;
-    if (event.type === 'ban.imposed') bans.impose(event.prefix, event, clock.now());
-    else bans.lift(event.prefix, clock.now(), event.forgive);
+    if (event.type === 'ban.imposed') {
+      bans.impose(event.prefix, event, clock.now());
+    } else {
+      noteLift(event.environment, event.prefix, clock.now());
+      bans.lift(event.prefix, clock.now(), event.forgive);
+    }
   });
   let redis: Redis | undefined;
   const settings = config.rateLimits;
@@ -123,7 +154,12 @@ export function createRateLimitRuntime(
           action: 'ban.create',
           target: event.prefix,
           requestId: 'rate-limit',
-          data: { untilMs: event.untilMs, durationMs: event.durationMs, offence: event.offence },
+          data: {
+            environment,
+            untilMs: event.untilMs,
+            durationMs: event.durationMs,
+            offence: event.offence,
+          },
         });
       } catch (error) {
         logger.error({ err: error, prefix: event.prefix }, 'could not audit a ban');
@@ -229,6 +265,7 @@ export function createRateLimitRuntime(
       const nowMs = clock.now();
       const lifted: Environment[] = [];
       for (const [environment, bans] of banStores) {
+        noteLift(environment, prefix, nowMs);
         let held = bans.lift(prefix, nowMs, forgive);
         // Announced even when this node held no ban: another node may (one started later).
         events?.publish({ type: 'ban.lifted', environment, prefix, forgive });
@@ -252,6 +289,31 @@ export function createRateLimitRuntime(
       }
       return lifted;
     },
+    applyAudit(entry) {
+      // Read as untrusted: an entry is whatever a node of any version appended.
+      const data = entry.data as Record<string, unknown> | null;
+      if (typeof data !== 'object' || data === null) return;
+      const nowMs = clock.now();
+      if (entry.action === 'ban.create') {
+        const environment = data['environment'] as Environment;
+        const bans = banStores.get(environment);
+        const ban = sharedBanOf(entry.target, data['untilMs'], data['offence']);
+        if (bans === undefined || ban === undefined) return;
+        // Read after its lift (a pass that reached the ban's entry only now): not a new ban.
+        if (entry.ts <= (lifts.get(liftKey(environment, ban.prefix)) ?? -Infinity)) return;
+        bans.impose(ban.prefix, ban, nowMs);
+      } else if (entry.action === 'ban.lift' && Array.isArray(data['environments'])) {
+        const prefix = entry.target;
+        if (!isBanPrefix(prefix)) return;
+        for (const environment of data['environments'] as Environment[]) {
+          const bans = banStores.get(environment);
+          if (bans === undefined) continue;
+          noteLift(environment, prefix, entry.ts);
+          bans.lift(prefix, nowMs, data['forgive'] === true);
+        }
+      }
+    },
+    reloadBans: loadBans,
     async ready(timeoutMs = 2_000) {
       const client = redis;
       if (client === undefined) return;

@@ -344,6 +344,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         keyCache,
         policies: governance.services?.policies,
         risk: observability.risk,
+        bans: {
+          apply: (entry) => rateLimits.applyAudit(entry),
+          reload: () => rateLimits.reloadBans(),
+        },
       });
       await observability.start();
       const adminUrl = await admin.listen({

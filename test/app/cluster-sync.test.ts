@@ -22,6 +22,9 @@ let cacheB: KeyCache;
 let feedDown: boolean;
 let reloads: number;
 let sync: ClusterSync;
+/** What the sync handed to B's bans: the ban entries it applied, and the Redis re-reads. */
+let banEntries: string[];
+let banReloads: number;
 
 /** B's view of a key: from its cache when trusted, else from the store. */
 async function statusOnB(keyId: string): Promise<string | undefined> {
@@ -44,6 +47,8 @@ beforeEach(async () => {
   cacheB = createKeyCache({ keys: plane.keys, events: createLocalEvents() }, { maxEntries: 100 });
   feedDown = false;
   reloads = 0;
+  banEntries = [];
+  banReloads = 0;
   const feed: Pick<ControlStore, 'listAudit'> = {
     listAudit: (query) =>
       feedDown ? Promise.reject(new Error('store unreachable')) : plane.store.listAudit(query),
@@ -55,6 +60,13 @@ beforeEach(async () => {
       policies: {
         reload: () => {
           reloads += 1;
+          return Promise.resolve();
+        },
+      },
+      bans: {
+        apply: (entry) => banEntries.push(`${entry.action} ${entry.target}`),
+        reload: () => {
+          banReloads += 1;
           return Promise.resolve();
         },
       },
@@ -114,6 +126,29 @@ describe('a lost event', () => {
     expect(reloads).toBe(before + 1);
   });
 
+  it('hands the bans and lifts it reads to the node’s bans, in the order of the log', async () => {
+    const ban = (action: string, target: string) =>
+      plane.store.appendAudit({
+        ts: plane.clock.now(),
+        actor: 'system',
+        action,
+        target,
+        requestId: 'rate-limit',
+        data: {},
+      });
+    await ban('ban.create', '198.51.100.7');
+    await ban('ban.lift', '198.51.100.7');
+    await ban('ban.create', '203.0.113.9');
+    await sync.revalidate();
+    expect(banEntries).toEqual([
+      'ban.create 198.51.100.7',
+      'ban.lift 198.51.100.7',
+      'ban.create 203.0.113.9',
+    ]);
+    await sync.revalidate();
+    expect(banEntries).toHaveLength(3);
+  });
+
   it('drops every cached key and jumps to the head after a backlog longer than its pages', async () => {
     const keyId = await newKey();
     await statusOnB(keyId);
@@ -123,6 +158,8 @@ describe('a lost event', () => {
     expect(cacheB.stats().size).toBe(0);
     const all = await plane.store.listAudit({ limit: 1_000 });
     expect(sync.stats().lastSeq).toBe(all.at(-1)?.seq);
+    // Bans in the skipped entries are re-read from where they are kept.
+    expect(banReloads).toBe(1);
   });
 });
 
@@ -144,9 +181,12 @@ describe('the event connection', () => {
     await sync.revalidate();
     // While events are down a policy change could only be seen in the feed: re-read every pass.
     expect(reloads).toBe(reloadsWhileDown + 1);
+    expect(banReloads).toBe(0);
     sync.eventsStatus(true);
     expect(sync.stats().trusted).toBe(true);
     expect(cacheB.stats().size).toBe(0);
+    // Bans announced while the subscription was down never arrive: re-read once.
+    expect(banReloads).toBe(1);
     await statusOnB(keyId);
     const hits = cacheB.stats().hits;
     await statusOnB(keyId);

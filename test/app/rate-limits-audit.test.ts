@@ -1,0 +1,157 @@
+/**
+ * Bans read from the audit feed (src/app/rate-limits.ts applyAudit), the way a cluster node whose
+ * change events were lost learns another node's bans and lifts (src/app/cluster-sync.ts): a
+ * `ban.create` entry bans its environment's prefix, a `ban.lift` entry lifts it, an entry for a
+ * ban that was lifted after it was decided bans nothing, and malformed entries change nothing.
+ * In memory, on a manual clock; what the node audits for its own bans carries the environment.
+ */
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRateLimitRuntime, type RateLimitRuntime } from '../../src/app/rate-limits.js';
+import { loadConfig } from '../../src/config/config.js';
+import type { AuditEntry } from '../../src/core/audit/audit-chain.js';
+import type { ControlStore } from '../../src/ports.js';
+import { createManualClock } from '../helpers/manual-clock.js';
+
+const T0 = 1_767_225_600_000;
+const P = '198.51.100.7';
+let runtime: RateLimitRuntime | undefined;
+
+afterEach(async () => {
+  await runtime?.close();
+  runtime = undefined;
+});
+
+function setUp() {
+  const clock = createManualClock(T0);
+  const audited: Parameters<ControlStore['appendAudit']>[0][] = [];
+  const store = {
+    appendAudit: (draft: Parameters<ControlStore['appendAudit']>[0]) => {
+      audited.push(draft);
+      return Promise.resolve();
+    },
+  } as unknown as ControlStore;
+  const config = loadConfig(
+    {
+      environments: {
+        production: { limits: { bans: { refusalThreshold: 2, firstBan: '10m' } } },
+        sandbox: { limits: { bans: { refusalThreshold: 2, firstBan: '10m' } } },
+      },
+    },
+    {},
+  );
+  runtime = createRateLimitRuntime(config, { clock, logger: pino({ level: 'silent' }), store });
+  const production = runtime.forEnvironment(config.environments.production);
+  const sandbox = runtime.forEnvironment(config.environments.sandbox);
+  if (production === undefined || sandbox === undefined) throw new Error('limits are on');
+  return { clock, audited, production, sandbox, runtime };
+}
+
+let seq = 0;
+const entry = (action: string, ts: number, data: unknown, target = P): AuditEntry => ({
+  seq: ++seq,
+  ts,
+  actor: 'system',
+  action,
+  target,
+  requestId: 'rate-limit',
+  data: data as AuditEntry['data'],
+  prevHash: '',
+  hash: '',
+  seal: '',
+});
+const banned = (
+  limits: { bans: { status(p: string, now: number): { banned: boolean } } },
+  now: number,
+) => limits.bans.status(P, now).banned;
+
+describe('bans from the audit feed', () => {
+  it('a ban.create entry bans the prefix in its environment only, with its offence count', () => {
+    const { production, sandbox, runtime, clock } = setUp();
+    runtime.applyAudit(
+      entry('ban.create', T0, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 2 }),
+    );
+    expect(banned(sandbox, T0 + 1)).toBe(true);
+    expect(banned(production, T0 + 1)).toBe(false);
+    expect(runtime.listBans()).toEqual([
+      { environment: 'sandbox', prefix: P, untilMs: T0 + 600_000, offences: 2 },
+    ]);
+    // Applying it again (the node's own ban, an event already heard) changes nothing.
+    clock.advance(10);
+    runtime.applyAudit(
+      entry('ban.create', T0, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 2 }),
+    );
+    expect(runtime.listBans()).toHaveLength(1);
+  });
+
+  it('a ban.lift entry lifts it in the environments it names', () => {
+    const { sandbox, runtime } = setUp();
+    runtime.applyAudit(
+      entry('ban.create', T0, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 1 }),
+    );
+    runtime.applyAudit(entry('ban.lift', T0 + 5, { environments: ['sandbox'], forgive: false }));
+    expect(banned(sandbox, T0 + 6)).toBe(false);
+  });
+
+  it('a ban decided before a lift this node applied is the lifted one: it bans nothing', () => {
+    const { sandbox, runtime, clock } = setUp();
+    // The lift arrived first (an event, or the admin API here); the pass reaches the ban's
+    // entry only afterwards.
+    clock.set(T0 + 1_000);
+    runtime.applyAudit(
+      entry('ban.lift', T0 + 1_000, { environments: ['sandbox'], forgive: false }),
+    );
+    runtime.applyAudit(
+      entry('ban.create', T0, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 1 }),
+    );
+    expect(banned(sandbox, T0 + 1_001)).toBe(false);
+    // A ban decided after the lift is a new one.
+    runtime.applyAudit(
+      entry('ban.create', T0 + 2_000, {
+        environment: 'sandbox',
+        untilMs: T0 + 600_000,
+        offence: 1,
+      }),
+    );
+    expect(banned(sandbox, T0 + 2_001)).toBe(true);
+  });
+
+  it('entries without an environment, of other actions, or malformed change nothing', () => {
+    const { runtime } = setUp();
+    for (const bad of [
+      entry('ban.create', T0, { untilMs: T0 + 600_000, offence: 1 }),
+      entry('ban.create', T0, { environment: 'sandbox', untilMs: 'soon', offence: 1 }),
+      entry('ban.create', T0, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 0 }),
+      entry('ban.create', T0, { environment: 'staging', untilMs: T0 + 600_000, offence: 1 }),
+      entry('ban.create', T0, null),
+      entry(
+        'ban.create',
+        T0,
+        { environment: 'sandbox', untilMs: T0 + 600_000, offence: 1 },
+        'x'.repeat(65),
+      ),
+      entry('key.revoke', T0, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 1 }),
+      entry('ban.lift', T0, { environments: 'sandbox' }),
+    ]) {
+      runtime.applyAudit(bad);
+    }
+    expect(runtime.listBans()).toEqual([]);
+  });
+
+  it('the node audits its own bans with their environment, as the feed needs them', async () => {
+    const { sandbox, audited, runtime } = setUp();
+    // Two 429s make an offence (refusalThreshold 2).
+    sandbox.bans.recordRefusal(P, T0);
+    const outcome = sandbox.bans.recordRefusal(P, T0 + 1);
+    expect(outcome.ban).toBeDefined();
+    sandbox.onBan?.({ prefix: P, nowMs: T0 + 1, ...outcome.ban! });
+    await runtime.close();
+    expect(audited.map((a) => [a.action, a.target, a.data])).toEqual([
+      [
+        'ban.create',
+        P,
+        { environment: 'sandbox', untilMs: T0 + 1 + 600_000, durationMs: 600_000, offence: 1 },
+      ],
+    ]);
+  });
+});
