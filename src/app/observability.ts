@@ -132,6 +132,7 @@ export function createObservability(
   const onError = (what: string) => (error: unknown) =>
     deps.logger.error({ err: error }, `${what} failed`);
 
+  let trimWarnedAt = -Infinity;
   const trafficStore =
     options.trafficLog.enabled && db !== undefined
       ? createSqliteTrafficLogStore(db, {
@@ -148,6 +149,17 @@ export function createObservability(
             timers,
             onDropped: (cause, count) => metrics.recordTrafficLogDropped(cause, count),
             onWritten: (count) => metrics.recordTrafficLogWritten(count),
+            onTrimmed: (count) => {
+              metrics.recordTrafficLogTrimmed(count);
+              // Said once an hour at most: the bound, not the retention, decides the history.
+              const nowMs = deps.clock.now();
+              if (nowMs - trimWarnedAt < 3_600_000) return;
+              trimWarnedAt = nowMs;
+              deps.logger.warn(
+                { deleted: count, maxRows: options.trafficLog.maxRows },
+                'traffic log at trafficLog.maxRows: the oldest records are deleted beyond it',
+              );
+            },
             onError: onError('traffic log write'),
           },
           options.trafficLog,

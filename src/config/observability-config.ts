@@ -37,6 +37,7 @@ export interface ObservabilityConfig {
     readonly flushIntervalMs: number;
     readonly batchSize: number;
     readonly maxBuffered: number;
+    readonly maxRows: number;
   };
   readonly alerts: { readonly webhooks: readonly { url: string; secret: string }[] };
   readonly keyGovernance: { readonly enabled: boolean; readonly intervalMs: number };
@@ -73,6 +74,7 @@ export function observabilityConfigOf(merged: Raw): ObservabilityConfig {
       flushIntervalMs: msOf(traffic.flushInterval) ?? 1000,
       batchSize: (traffic.batchSize as number | undefined) ?? 500,
       maxBuffered: (traffic.maxBuffered as number | undefined) ?? 50_000,
+      maxRows: (traffic.maxRows as number | undefined) ?? 10_000_000,
     }),
     alerts: Object.freeze({
       webhooks: Object.freeze(

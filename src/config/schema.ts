@@ -269,6 +269,7 @@ export const CONFIG_SCHEMA = {
         flushInterval: duration,
         batchSize: { type: 'integer', minimum: 1, maximum: 100000 },
         maxBuffered: { type: 'integer', minimum: 1, maximum: 10000000 },
+        maxRows: { type: 'integer', minimum: 1000, maximum: 10000000000 },
       },
     },
     alerts: {

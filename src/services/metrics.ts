@@ -76,6 +76,8 @@ export interface Metrics {
   addUpstreamTargets(environment: Environment, source: UpstreamTargetsSource): void;
   recordTrafficLogDropped(cause: TrafficDropCause, count: number): void;
   recordTrafficLogWritten(count: number): void;
+  /** Records deleted because the traffic log held more than `trafficLog.maxRows`. */
+  recordTrafficLogTrimmed(count: number): void;
   recordRiskSignal(kind: string, environment: Environment, shadow: boolean): void;
   recordRiskResponse(step: string, environment: Environment): void;
   /** A batch's failure signals decided on this node's own windows (the shared ones failed). */
@@ -150,6 +152,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     'Traffic-log records written to the store.',
     [],
   );
+  const trafficTrimmed = counter(
+    'portcullis_traffic_log_trimmed_total',
+    'Traffic-log records deleted, oldest first, because the log held more than trafficLog.maxRows.',
+    [],
+  );
   const riskSignals = counter(
     'portcullis_risk_signals_total',
     'Anomaly signals raised, by signal, environment and whether in shadow mode.',
@@ -191,6 +198,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     addUpstreamTargets: (environment, source) => upstreamSources.push({ environment, source }),
     recordTrafficLogDropped: (cause, count) => inc(trafficDropped, [cause], count),
     recordTrafficLogWritten: (count) => inc(trafficWritten, [], count),
+    recordTrafficLogTrimmed: (count) => inc(trafficTrimmed, [], count),
     recordRiskSignal: (kind, environment, shadow) =>
       inc(riskSignals, [kind, environment, String(shadow)]),
     recordRiskResponse: (step, environment) => inc(riskResponses, [step, environment]),

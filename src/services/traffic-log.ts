@@ -45,6 +45,8 @@ export interface TrafficLogStore {
   query(query: TrafficQuery): Promise<TrafficRecord[]>;
   /** Deletes records with `ts` < `ts`; resolves to how many were deleted. */
   deleteOlderThan(ts: number): Promise<number>;
+  /** Deletes the oldest records beyond the newest `maxRows`; resolves to how many. */
+  deleteBeyond(maxRows: number): Promise<number>;
 }
 
 /** The timer functions used, injectable for tests. */
@@ -80,6 +82,13 @@ export interface TrafficLogOptions {
   /** Records older than this are deleted. */
   readonly retentionMs: number;
   readonly retentionIntervalMs: number;
+  /**
+   * Records kept at most, whatever their age: the oldest beyond it are deleted every
+   * `trimIntervalMs`, so that a busy node's log cannot fill its disk within the retention
+   * (about 240 bytes a record on SQLite: 10,000,000 records are about 2.4 GB).
+   */
+  readonly maxRows: number;
+  readonly trimIntervalMs: number;
 }
 
 export const DEFAULT_TRAFFIC_LOG_OPTIONS: TrafficLogOptions = {
@@ -88,6 +97,8 @@ export const DEFAULT_TRAFFIC_LOG_OPTIONS: TrafficLogOptions = {
   flushIntervalMs: 1000,
   retentionMs: 7 * 86_400_000,
   retentionIntervalMs: 3_600_000,
+  maxRows: 10_000_000,
+  trimIntervalMs: 60_000,
 };
 
 export interface TrafficLogDeps {
@@ -97,6 +108,8 @@ export interface TrafficLogDeps {
   /** Called with the number of records dropped and why (wire to the metrics). */
   readonly onDropped?: (cause: 'buffer_full' | 'store_error', count: number) => void;
   readonly onWritten?: (count: number) => void;
+  /** Called with the number of records deleted because the log held more than `maxRows`. */
+  readonly onTrimmed?: (count: number) => void;
   /** A store failure; the error never contains record contents. */
   readonly onError?: (error: unknown) => void;
 }
@@ -108,6 +121,8 @@ export interface TrafficLog {
   flush(): Promise<void>;
   /** Applies retention now; resolves to the number of records deleted. */
   sweep(): Promise<number>;
+  /** Deletes the oldest records beyond `maxRows` now; resolves to how many. */
+  trim(): Promise<number>;
   query(query: TrafficQuery): Promise<TrafficRecord[]>;
   stats(): { buffered: number; dropped: number; written: number };
   /** Stops the timers and flushes what is left. */
@@ -158,8 +173,19 @@ export function createTrafficLog(
     options.retentionIntervalMs,
   );
 
+  const trimTimer = timers.setInterval(
+    () => void trim().catch((error: unknown) => deps.onError?.(error)),
+    options.trimIntervalMs,
+  );
+
   function sweep(): Promise<number> {
     return deps.store.deleteOlderThan(deps.clock.now() - options.retentionMs);
+  }
+
+  async function trim(): Promise<number> {
+    const deleted = await deps.store.deleteBeyond(options.maxRows);
+    if (deleted > 0) deps.onTrimmed?.(deleted);
+    return deleted;
   }
 
   return {
@@ -179,12 +205,14 @@ export function createTrafficLog(
     },
     flush,
     sweep,
+    trim,
     query: (query) => deps.store.query(query),
     stats: () => ({ buffered: buffer.size, dropped, written }),
     async close() {
       closed = true;
       timers.clearInterval(flushTimer);
       timers.clearInterval(sweepTimer);
+      timers.clearInterval(trimTimer);
       if (soon !== undefined) timers.clearTimeout(soon);
       await flush();
     },

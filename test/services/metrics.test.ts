@@ -23,6 +23,7 @@ describe('createMetrics', () => {
       'portcullis_event_lag_seconds',
       'portcullis_traffic_log_dropped_total',
       'portcullis_traffic_log_written_total',
+      'portcullis_traffic_log_trimmed_total',
       'portcullis_risk_signals_total',
       'portcullis_risk_responses_total',
       'portcullis_risk_windows_fallback_total',

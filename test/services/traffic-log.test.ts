@@ -38,6 +38,7 @@ function record(i: number, overrides: Partial<TrafficRecord> = {}): TrafficRecor
 function memoryStore(fail = false) {
   const batches: TrafficRecord[][] = [];
   let deletedBefore: number | undefined;
+  const trims: number[] = [];
   const store: TrafficLogStore = {
     insertBatch: (records) =>
       fail
@@ -45,8 +46,9 @@ function memoryStore(fail = false) {
         : (batches.push([...records]), Promise.resolve()),
     query: () => Promise.resolve(batches.flat()),
     deleteOlderThan: (ts) => ((deletedBefore = ts), Promise.resolve(0)),
+    deleteBeyond: (maxRows) => (trims.push(maxRows), Promise.resolve(maxRows === 7 ? 0 : 3)),
   };
-  return { store, batches, deletedBefore: () => deletedBefore };
+  return { store, batches, deletedBefore: () => deletedBefore, trims };
 }
 
 const options: TrafficLogOptions = {
@@ -55,6 +57,8 @@ const options: TrafficLogOptions = {
   flushIntervalMs: 1000,
   retentionMs: 86_400_000,
   retentionIntervalMs: 3_600_000,
+  maxRows: 1_000,
+  trimIntervalMs: 60_000,
 };
 
 /** Lets the promise chain of a flush settle. */
@@ -151,6 +155,41 @@ describe('traffic log buffer', () => {
     t.tick(3_600_000);
     await settle();
     expect(mem.deletedBefore()).toBe(T0 + 4 * 86_400_000);
+  });
+
+  it('keeps at most maxRows records: the trim timer deletes the oldest beyond them', async () => {
+    const mem = memoryStore();
+    const t = manualTimers();
+    const trimmed: number[] = [];
+    createTrafficLog(
+      {
+        store: mem.store,
+        clock: createManualClock(T0),
+        timers: t.timers,
+        onTrimmed: (n) => trimmed.push(n),
+      },
+      options,
+    );
+    expect(mem.trims).toEqual([]);
+    t.tick(60_000);
+    await settle();
+    // The store deleted 3 beyond the bound: reported; nothing to delete is not.
+    expect([mem.trims, trimmed]).toEqual([[1_000], [3]]);
+    const quiet = memoryStore();
+    const q = manualTimers();
+    const none: number[] = [];
+    createTrafficLog(
+      {
+        store: quiet.store,
+        clock: createManualClock(T0),
+        timers: q.timers,
+        onTrimmed: (n) => none.push(n),
+      },
+      { ...options, maxRows: 7 },
+    );
+    q.tick(60_000);
+    await settle();
+    expect([quiet.trims, none]).toEqual([[7], []]);
   });
 
   it('stops its timers and flushes on close', async () => {

@@ -105,6 +105,7 @@ export function createSqliteTrafficLogStore(
   return {
     insertBatch: (records) => writes.insertValues(toValues(records)),
     deleteOlderThan: (ts) => writes.deleteOlderThan(ts),
+    deleteBeyond: (maxRows) => writes.deleteBeyond(maxRows),
     query: (query) => {
       try {
         const { sql, params } = buildQuery(query);

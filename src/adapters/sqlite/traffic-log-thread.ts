@@ -21,6 +21,7 @@ export type TrafficLogWriteMode = 'worker' | 'in-thread';
 export interface TrafficLogWrites {
   insertValues(values: TrafficValue[]): Promise<void>;
   deleteOlderThan(ts: number): Promise<number>;
+  deleteBeyond(maxRows: number): Promise<number>;
   mode(): TrafficLogWriteMode;
   /** Waits for the writes in flight, then ends the writer thread (if any). Idempotent. */
   close(): Promise<void>;
@@ -28,7 +29,8 @@ export interface TrafficLogWrites {
 
 type Op =
   | { readonly op: 'insert'; readonly values: TrafficValue[] }
-  | { readonly op: 'delete'; readonly ts: number };
+  | { readonly op: 'delete'; readonly ts: number }
+  | { readonly op: 'trim'; readonly maxRows: number };
 
 interface Pending {
   readonly request: TrafficLogRequest & Op;
@@ -42,6 +44,7 @@ export function inThreadWrites(writer: () => TrafficLogWriter): TrafficLogWrites
   return {
     insertValues: (values) => run({ op: 'insert', values }).then(() => undefined),
     deleteOlderThan: (ts) => run({ op: 'delete', ts }),
+    deleteBeyond: (maxRows) => run({ op: 'trim', maxRows }),
     mode: () => 'in-thread',
     close: () => ((closed = true), Promise.resolve()),
   };
@@ -54,6 +57,7 @@ export function inThreadWrites(writer: () => TrafficLogWriter): TrafficLogWrites
 function runOn(writer: () => TrafficLogWriter, op: Op): Promise<number> {
   try {
     if (op.op === 'delete') return Promise.resolve(writer().deleteOlderThan(op.ts));
+    if (op.op === 'trim') return Promise.resolve(writer().deleteBeyond(op.maxRows));
     writer().insertValues(op.values);
     return Promise.resolve(op.values.length);
   } catch (error) {
@@ -138,6 +142,7 @@ export function startTrafficLogThread(
   return {
     insertValues: (values) => send({ op: 'insert', values }).then(() => undefined),
     deleteOlderThan: (ts) => send({ op: 'delete', ts }),
+    deleteBeyond: (maxRows) => send({ op: 'trim', maxRows }),
     mode: () => (state === 'failed' ? 'in-thread' : 'worker'),
     close() {
       closing ??= (async () => {

@@ -30,7 +30,9 @@ function handle(request: Exclude<TrafficLogRequest, { op: 'close' }>): TrafficLo
     const changes =
       request.op === 'insert'
         ? (writer.insertValues(request.values), request.values.length / FIELDS_PER_RECORD)
-        : writer.deleteOlderThan(request.ts);
+        : request.op === 'delete'
+          ? writer.deleteOlderThan(request.ts)
+          : writer.deleteBeyond(request.maxRows);
     return { id: request.id, ok: true, changes };
   } catch (error) {
     // SQLite's messages name tables and constraints, never the bound values.

@@ -41,6 +41,8 @@ export interface TrafficLogWriter {
   insertValues(values: readonly TrafficValue[]): void;
   /** Deletes records with `ts` < `ts`; returns how many. */
   deleteOlderThan(ts: number): number;
+  /** Deletes the oldest records beyond the newest `maxRows`; returns how many. */
+  deleteBeyond(maxRows: number): number;
 }
 
 /**
@@ -68,6 +70,14 @@ export function createTrafficLogWriter(
   const deleteOlder = db.prepare(
     'DELETE FROM traffic_log WHERE id IN (SELECT id FROM traffic_log WHERE ts < ? LIMIT ?)',
   );
+  // Ids are the rowid, given in insertion order (max + 1), and only the oldest are ever deleted:
+  // the newest `maxRows` records are exactly those with an id above max(id) - maxRows.
+  const idRange = db.prepare<[], { low: number | null; high: number | null }>(
+    'SELECT min(id) AS low, max(id) AS high FROM traffic_log',
+  );
+  const deleteIds = db.prepare<[number, number]>(
+    'DELETE FROM traffic_log WHERE id >= ? AND id < ?',
+  );
   return {
     insertValues: (values) => insertAll(values),
     deleteOlderThan: (ts) => {
@@ -79,6 +89,17 @@ export function createTrafficLogWriter(
         if (changes < chunk) return deleted;
       }
     },
+    deleteBeyond: (maxRows) => {
+      const { low, high } = idRange.get() ?? { low: null, high: null };
+      if (low === null || high === null) return 0;
+      const end = high - maxRows + 1;
+      let deleted = 0;
+      // One chunk of ids per statement (autocommit), as retention: the lock is released between.
+      for (let from = low; from < end; from += chunk) {
+        deleted += deleteIds.run(from, Math.min(end, from + chunk)).changes;
+      }
+      return deleted;
+    },
   };
 }
 
@@ -86,6 +107,7 @@ export function createTrafficLogWriter(
 export type TrafficLogRequest =
   | { readonly id: number; readonly op: 'insert'; readonly values: readonly TrafficValue[] }
   | { readonly id: number; readonly op: 'delete'; readonly ts: number }
+  | { readonly id: number; readonly op: 'trim'; readonly maxRows: number }
   | { readonly id: 0; readonly op: 'close' };
 
 /** What the writer thread answers: `ready` once its connection is open, then one reply per request. */

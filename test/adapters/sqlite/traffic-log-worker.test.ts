@@ -131,6 +131,15 @@ describe('SQLite traffic log writer thread', () => {
     expect((await store.query({ since: 0, limit: 100 })).length).toBe(6);
   });
 
+  it('keeps the newest maxRows records in the worker', async () => {
+    const { store } = fileStore();
+    await store.insertBatch(records(0, 10));
+    expect(await store.deleteBeyond(4)).toBe(6);
+    const kept = await store.query({ since: 0, limit: 100 });
+    expect(kept.map((r) => r.ts)).toEqual([T0 + 9, T0 + 8, T0 + 7, T0 + 6]);
+    expect(await store.deleteBeyond(4)).toBe(0);
+  });
+
   it('waits on close for the batches handed over before', async () => {
     const { store } = fileStore();
     const pending = [store.insertBatch(records(0, 500)), store.insertBatch(records(500, 500))];
@@ -162,6 +171,8 @@ describe('SQLite traffic log writer thread', () => {
         flushIntervalMs: 3_600_000,
         retentionMs: 1,
         retentionIntervalMs: 3_600_000,
+        maxRows: 1_000,
+        trimIntervalMs: 3_600_000,
       },
     );
     for (const r of records(0, 3)) log.record(r);
@@ -264,6 +275,36 @@ describe('A compiled runtime with the SQLite traffic log', () => {
       }
     },
   );
+});
+
+describe('the row bound', () => {
+  it('deletes the oldest beyond the newest maxRows, one chunk of ids per statement', () => {
+    const statements: string[] = [];
+    const db = new BetterSqlite3(':memory:', {
+      verbose: (sql) => statements.push(String(sql)),
+    });
+    cleanups.push(() => {
+      db.close();
+    });
+    sourceStore.migrateTrafficLog(db);
+    const writer = createTrafficLogWriter(db, { deleteChunk: 7 });
+    expect(writer.deleteBeyond(5)).toBe(0);
+    writer.insertValues(toValues(records(0, 30)));
+    // Retention took the oldest 3 already: ids now start at 4.
+    writer.deleteOlderThan(T0 + 3);
+    statements.length = 0;
+    expect(writer.deleteBeyond(5)).toBe(22);
+    // Ids 4 to 25 in chunks of 7: four statements, each its own transaction.
+    expect(statements.filter((sql) => sql.startsWith('DELETE'))).toHaveLength(4);
+    expect(statements.some((sql) => sql.startsWith('BEGIN'))).toBe(false);
+    const left = db.prepare('SELECT count(*) AS n, min(ts) AS first FROM traffic_log').get();
+    expect(left).toEqual({ n: 5, first: T0 + 25 });
+    // New records are kept; the bound holds again on the next trim.
+    writer.insertValues(toValues(records(30, 3)));
+    expect(writer.deleteBeyond(5)).toBe(3);
+    const newest = db.prepare('SELECT ts FROM traffic_log ORDER BY id').all();
+    expect(newest).toEqual([29, 30, 31, 32, 33].map((i) => ({ ts: T0 + i - 1 })));
+  });
 });
 
 describe('retention deletes in chunks', () => {
