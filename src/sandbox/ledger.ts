@@ -90,7 +90,19 @@ export interface LedgerOptions {
   readonly markets: Markets;
   /** Balances every account starts with, in 10^-16 units. */
   readonly seedBalances: ReadonlyMap<string, bigint>;
+  /**
+   * Closed orders (filled, canceled, expired) remembered at most, the newest kept: for a repeated
+   * clientOrderId and for a cancel answering ORDER_NOT_OPEN. Default MAX_CLOSED_ORDERS.
+   */
+  readonly maxClosedOrders?: number;
 }
+
+/**
+ * Closed orders a ledger remembers by default. Every order used to be kept for the life of the
+ * process, and the sandbox runs inside the gateway's process: a bot trading against it for hours
+ * grew the heap by hundreds of MB an hour until the process ran out of memory.
+ */
+export const MAX_CLOSED_ORDERS = 10_000;
 
 interface Wallet {
   free: bigint;
@@ -102,6 +114,8 @@ interface AccountState {
   readonly wallets: Map<string, Wallet>;
   /** clientOrderId → order seq, for idempotent placement. */
   readonly clientOrderIds: Map<string, number>;
+  /** The account's open orders by seq: listed without looking at anyone else's. */
+  readonly open: Map<number, Order>;
 }
 
 /** What placing an order would do to balances, before it is applied. */
@@ -121,14 +135,37 @@ export function createLedger(options: LedgerOptions): Ledger {
   const { clock, markets, seedBalances } = options;
   const accounts = new Map<string, AccountState>();
   const orders = new Map<number, Order>();
+  /** Seqs of closed orders, oldest closed first: the oldest are forgotten beyond the bound. */
+  const closed = new Set<number>();
+  const maxClosed = Math.max(0, options.maxClosedOrders ?? MAX_CLOSED_ORDERS);
   let nextSeq = 1;
+
+  /** Files `order` (new or changed) under its status, forgetting the oldest closed beyond the bound. */
+  function keep(state: AccountState, order: Order): void {
+    orders.set(order.seq, order);
+    if (order.status === 'open') {
+      state.open.set(order.seq, order);
+      return;
+    }
+    state.open.delete(order.seq);
+    closed.add(order.seq);
+    while (closed.size > maxClosed) {
+      const oldest = closed.values().next().value as number;
+      closed.delete(oldest);
+      const forgotten = orders.get(oldest);
+      orders.delete(oldest);
+      if (forgotten?.clientOrderId == null) continue;
+      const ids = accounts.get(forgotten.accountId)?.clientOrderIds;
+      if (ids?.get(forgotten.clientOrderId) === oldest) ids.delete(forgotten.clientOrderId);
+    }
+  }
 
   function account(accountId: string): AccountState {
     let state = accounts.get(accountId);
     if (!state) {
       const wallets = new Map<string, Wallet>();
       for (const [asset, amount] of seedBalances) wallets.set(asset, { free: amount, locked: 0n });
-      state = { createdAtMs: clock.now(), wallets, clientOrderIds: new Map() };
+      state = { createdAtMs: clock.now(), wallets, clientOrderIds: new Map(), open: new Map() };
       accounts.set(accountId, state);
     }
     return state;
@@ -183,8 +220,8 @@ export function createLedger(options: LedgerOptions): Ledger {
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
     });
-    orders.set(order.seq, order);
     if (request.clientOrderId !== null) state.clientOrderIds.set(request.clientOrderId, order.seq);
+    keep(state, order);
     return { ok: true, value: { order, replayed: false } };
   }
 
@@ -207,18 +244,13 @@ export function createLedger(options: LedgerOptions): Ledger {
       status: 'canceled',
       updatedAtMs: clock.now(),
     });
-    orders.set(order.seq, canceled);
+    keep(state, canceled);
     return { ok: true, value: canceled };
   }
 
   function openOrders(accountId: string, symbol?: string): readonly Order[] {
-    account(accountId);
-    return [...orders.values()].filter(
-      (order) =>
-        order.accountId === accountId &&
-        order.status === 'open' &&
-        (symbol === undefined || order.market.symbol === symbol),
-    );
+    const open = [...account(accountId).open.values()];
+    return symbol === undefined ? open : open.filter((order) => order.market.symbol === symbol);
   }
 
   function withdraw(
