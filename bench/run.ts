@@ -94,6 +94,7 @@ async function micro(count: number, inUse: number) {
   const pipeline = pipelineNsPerOp(deps, batch(nativeOrderRequest));
   const pipelineBinance = pipelineNsPerOp(deps, batch(binanceOrderRequest));
   const hmac = hmacNsPerOp(hot[0]!, nativeOrderRequest(hot[0]!, now, 0), 1000);
+  const hmacBuffer = hmacNsPerOp(hot[0]!, nativeOrderRequest(hot[0]!, now, 0), 500, true);
   // Same requests with the limiter: key, account, IP and order windows, one atomic take each.
   // Baseline and limited runs in ABBA pairs (drift and warm-up fall on both alike, as many
   // samples on each side); the figure is by wall time, as pipeline_ns_per_op, with CPU beside.
@@ -123,6 +124,7 @@ async function micro(count: number, inUse: number) {
   return {
     observed,
     hmac,
+    hmacBuffer,
     pipeline: Math.min(pipeline, limiter.wall.base),
     pipelineBinance,
     limiter,
@@ -287,6 +289,9 @@ if (process.argv.includes('--policies')) {
 const small = await micro(1_000, 1_000);
 log(`  hmac-sha256 over an order's signature base   ${small.hmac.toFixed(0)} ns/op`);
 log(
+  `  the same, digest as a Buffer (before 12-07)   ${small.hmacBuffer.toFixed(0)} ns/op   (the pipeline reads it as a string)`,
+);
+log(
   `  pipeline, native hmac order (1k keys)         ${small.pipeline.toFixed(0)} ns/op   (${(small.pipeline / small.hmac).toFixed(2)} × hmac)`,
 );
 log(
@@ -348,6 +353,7 @@ if (json) {
   log(
     JSON.stringify({
       hmac_ns_per_op: round(small.hmac, 0),
+      hmac_buffer_ns_per_op: round(small.hmacBuffer, 0),
       pipeline_ns_per_op: round(small.pipeline, 0),
       pipeline_to_hmac: round(small.pipeline / small.hmac),
       pipeline_binance_ns_per_op: round(small.pipelineBinance, 0),
