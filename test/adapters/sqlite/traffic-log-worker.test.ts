@@ -277,17 +277,22 @@ describe('A compiled runtime with the SQLite traffic log', () => {
   );
 });
 
+/** A writer deleting 7 rows per statement on an in-memory database that logs its statements. */
+function chunkedWriter() {
+  const statements: string[] = [];
+  const db = new BetterSqlite3(':memory:', {
+    verbose: (sql) => statements.push(String(sql)),
+  });
+  cleanups.push(() => {
+    db.close();
+  });
+  sourceStore.migrateTrafficLog(db);
+  return { statements, db, writer: createTrafficLogWriter(db, { deleteChunk: 7 }) };
+}
+
 describe('the row bound', () => {
   it('deletes the oldest beyond the newest maxRows, one chunk of ids per statement', () => {
-    const statements: string[] = [];
-    const db = new BetterSqlite3(':memory:', {
-      verbose: (sql) => statements.push(String(sql)),
-    });
-    cleanups.push(() => {
-      db.close();
-    });
-    sourceStore.migrateTrafficLog(db);
-    const writer = createTrafficLogWriter(db, { deleteChunk: 7 });
+    const { statements, db, writer } = chunkedWriter();
     expect(writer.deleteBeyond(5)).toBe(0);
     writer.insertValues(toValues(records(0, 30)));
     // Retention took the oldest 3 already: ids now start at 4.
@@ -309,15 +314,7 @@ describe('the row bound', () => {
 
 describe('retention deletes in chunks', () => {
   it('deletes every older record, one chunk per statement, and keeps the rest', () => {
-    const statements: string[] = [];
-    const db = new BetterSqlite3(':memory:', {
-      verbose: (sql) => statements.push(String(sql)),
-    });
-    cleanups.push(() => {
-      db.close();
-    });
-    sourceStore.migrateTrafficLog(db);
-    const writer = createTrafficLogWriter(db, { deleteChunk: 7 });
+    const { statements, db, writer } = chunkedWriter();
     writer.insertValues(toValues(records(0, 30)));
     statements.length = 0;
     expect(writer.deleteOlderThan(T0 + 23)).toBe(23);
