@@ -51,13 +51,16 @@ export interface TrafficLogWriter {
  * last-use, node-local risk rows) wait for it synchronously; chunks let them in between.
  */
 export const RETENTION_DELETE_CHUNK = 5_000;
+/** Chunks one row-bound trim deletes at most (5,000,000 rows at the default chunk). */
+export const MAX_TRIM_CHUNKS = 1_000;
 
 /** Prepares the writes on `db`, whose traffic_log table must exist. */
 export function createTrafficLogWriter(
   db: Database,
-  options: { readonly deleteChunk?: number } = {},
+  options: { readonly deleteChunk?: number; readonly maxTrimChunks?: number } = {},
 ): TrafficLogWriter {
   const chunk = options.deleteChunk ?? RETENTION_DELETE_CHUNK;
+  const maxTrimChunks = options.maxTrimChunks ?? MAX_TRIM_CHUNKS;
   const insert = db.prepare(`
     INSERT INTO traffic_log (ts, request_id, environment, key_id, account_id, ip, method, action,
       decision, reason, status, pipeline_us, upstream_ms, total_ms)
@@ -95,7 +98,9 @@ export function createTrafficLogWriter(
       const end = high - maxRows + 1;
       let deleted = 0;
       // One chunk of ids per statement (autocommit), as retention: the lock is released between.
-      for (let from = low; from < end; from += chunk) {
+      // At most maxTrimChunks per call, so that a large backlog (a bound lowered, an upgrade)
+      // does not hold the writer thread, and the batches queued behind it, for minutes.
+      for (let from = low, n = 0; from < end && n < maxTrimChunks; from += chunk, n++) {
         deleted += deleteIds.run(from, Math.min(end, from + chunk)).changes;
       }
       return deleted;

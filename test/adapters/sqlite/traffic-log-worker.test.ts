@@ -278,7 +278,7 @@ describe('A compiled runtime with the SQLite traffic log', () => {
 });
 
 /** A writer deleting 7 rows per statement on an in-memory database that logs its statements. */
-function chunkedWriter() {
+function chunkedWriter(maxTrimChunks?: number) {
   const statements: string[] = [];
   const db = new BetterSqlite3(':memory:', {
     verbose: (sql) => statements.push(String(sql)),
@@ -287,7 +287,11 @@ function chunkedWriter() {
     db.close();
   });
   sourceStore.migrateTrafficLog(db);
-  return { statements, db, writer: createTrafficLogWriter(db, { deleteChunk: 7 }) };
+  const writer = createTrafficLogWriter(db, {
+    deleteChunk: 7,
+    ...(maxTrimChunks === undefined ? {} : { maxTrimChunks }),
+  });
+  return { statements, db, writer };
 }
 
 describe('the row bound', () => {
@@ -309,6 +313,19 @@ describe('the row bound', () => {
     expect(writer.deleteBeyond(5)).toBe(3);
     const newest = db.prepare('SELECT ts FROM traffic_log ORDER BY id').all();
     expect(newest).toEqual([29, 30, 31, 32, 33].map((i) => ({ ts: T0 + i - 1 })));
+  });
+});
+
+describe('a trim of a large backlog', () => {
+  it('deletes at most maxTrimChunks chunks per call; the next calls go on', () => {
+    const { writer, db } = chunkedWriter(2);
+    writer.insertValues(toValues(records(0, 40)));
+    // 35 beyond the bound of 5, 7 per chunk, 2 chunks a call: 14, 14, then the last 7.
+    expect([writer.deleteBeyond(5), writer.deleteBeyond(5), writer.deleteBeyond(5)]).toEqual([
+      14, 14, 7,
+    ]);
+    expect(writer.deleteBeyond(5)).toBe(0);
+    expect(db.prepare('SELECT count(*) AS n FROM traffic_log').get()).toEqual({ n: 5 });
   });
 });
 
