@@ -158,38 +158,28 @@ describe('traffic log buffer', () => {
   });
 
   it('keeps at most maxRows records: the trim timer deletes the oldest beyond them', async () => {
-    const mem = memoryStore();
-    const t = manualTimers();
-    const trimmed: number[] = [];
-    createTrafficLog(
-      {
-        store: mem.store,
-        clock: createManualClock(T0),
-        timers: t.timers,
-        onTrimmed: (n) => trimmed.push(n),
-      },
-      options,
-    );
-    expect(mem.trims).toEqual([]);
-    t.tick(60_000);
-    await settle();
+    /** One trim timer tick under `maxRows`: the bounds asked of the store, the counts reported. */
+    async function trimOnce(maxRows: number) {
+      const mem = memoryStore();
+      const t = manualTimers();
+      const trimmed: number[] = [];
+      createTrafficLog(
+        {
+          store: mem.store,
+          clock: createManualClock(T0),
+          timers: t.timers,
+          onTrimmed: (n) => trimmed.push(n),
+        },
+        { ...options, maxRows },
+      );
+      expect(mem.trims).toEqual([]);
+      t.tick(60_000);
+      await settle();
+      return [mem.trims, trimmed];
+    }
     // The store deleted 3 beyond the bound: reported; nothing to delete is not.
-    expect([mem.trims, trimmed]).toEqual([[1_000], [3]]);
-    const quiet = memoryStore();
-    const q = manualTimers();
-    const none: number[] = [];
-    createTrafficLog(
-      {
-        store: quiet.store,
-        clock: createManualClock(T0),
-        timers: q.timers,
-        onTrimmed: (n) => none.push(n),
-      },
-      { ...options, maxRows: 7 },
-    );
-    q.tick(60_000);
-    await settle();
-    expect([quiet.trims, none]).toEqual([[7], []]);
+    expect(await trimOnce(1_000)).toEqual([[1_000], [3]]);
+    expect(await trimOnce(7)).toEqual([[7], []]);
   });
 
   it('stops its timers and flushes on close', async () => {

@@ -30,9 +30,10 @@ export function hmacSha256(secret: Buffer, data: string | Buffer): Buffer {
  * every candidate secret, always computing all of them so that timing does not tell which
  * secret (if any) matched. Returns the index of the first match or -1.
  *
- * The digest is read as a one-byte string (`binary`, i.e. latin1: one character per byte) and compared with
- * `equalsBytes`, not as a Buffer: node:crypto allocates a digest Buffer's memory outside the V8
- * heap, which cost ~1.2 µs per call here, a third of the whole HMAC (docs/performance.md).
+ * The digest is read as a one-byte string (`binary`, i.e. latin1: one character per byte) and
+ * compared with `equalsBytes`, not as a Buffer: node:crypto allocates a digest Buffer's memory
+ * outside the V8 heap, which cost ~1.2 µs per call here, a third of the whole HMAC
+ * (docs/performance.md).
  */
 export function matchHmac(
   secrets: readonly Buffer[],
