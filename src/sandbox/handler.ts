@@ -26,6 +26,7 @@ const LEDGER_MESSAGES: Readonly<Record<LedgerFailure, string>> = {
   ORDER_NOT_FOUND: 'no such order for this account',
   ORDER_NOT_OPEN: 'the order is no longer open',
   QUANTITY_TOO_SMALL: 'the quantity rounds to zero',
+  TOO_MANY_OPEN_ORDERS: 'the account has the most open orders allowed in this market',
 };
 
 /** The ledger's value, or a fault carrying its failure code (with ids for dialects that echo them). */

@@ -58,7 +58,11 @@ export interface Withdrawal {
 }
 
 export type LedgerFailure =
-  'INSUFFICIENT_BALANCE' | 'ORDER_NOT_FOUND' | 'ORDER_NOT_OPEN' | 'QUANTITY_TOO_SMALL';
+  | 'INSUFFICIENT_BALANCE'
+  | 'ORDER_NOT_FOUND'
+  | 'ORDER_NOT_OPEN'
+  | 'QUANTITY_TOO_SMALL'
+  | 'TOO_MANY_OPEN_ORDERS';
 
 export type LedgerOutcome<T> =
   | { readonly ok: true; readonly value: T }
@@ -95,6 +99,12 @@ export interface LedgerOptions {
    * clientOrderId and for a cancel answering ORDER_NOT_OPEN. Default MAX_CLOSED_ORDERS.
    */
   readonly maxClosedOrders?: number;
+  /**
+   * Open orders one account may have resting in one market; an order that would rest beyond it
+   * is refused TOO_MANY_OPEN_ORDERS (marketable and IOC/FOK orders never rest, so they pass).
+   * Default MAX_OPEN_ORDERS_PER_MARKET.
+   */
+  readonly maxOpenOrdersPerMarket?: number;
 }
 
 /**
@@ -103,6 +113,14 @@ export interface LedgerOptions {
  * grew the heap by hundreds of MB an hour until the process ran out of memory.
  */
 export const MAX_CLOSED_ORDERS = 10_000;
+
+/**
+ * Open orders an account may rest in one market by default: Binance's usual MAX_NUM_ORDERS
+ * filter. Open orders are never forgotten, so without a bound one account placing resting
+ * orders far from the price (within its order-rate limit, 160,000 a day by default) grew the
+ * gateway's heap without end.
+ */
+export const MAX_OPEN_ORDERS_PER_MARKET = 200;
 
 interface Wallet {
   free: bigint;
@@ -116,6 +134,8 @@ interface AccountState {
   readonly clientOrderIds: Map<string, number>;
   /** The account's open orders by seq: listed without looking at anyone else's. */
   readonly open: Map<number, Order>;
+  /** Open orders by market symbol, for the per-market bound. */
+  readonly openPerMarket: Map<string, number>;
 }
 
 /** What placing an order would do to balances, before it is applied. */
@@ -138,15 +158,25 @@ export function createLedger(options: LedgerOptions): Ledger {
   /** Seqs of closed orders, oldest closed first: the oldest are forgotten beyond the bound. */
   const closed = new Set<number>();
   const maxClosed = Math.max(0, options.maxClosedOrders ?? MAX_CLOSED_ORDERS);
+  const maxOpen = Math.max(0, options.maxOpenOrdersPerMarket ?? MAX_OPEN_ORDERS_PER_MARKET);
   let nextSeq = 1;
+
+  function countOpen(state: AccountState, symbol: string, change: 1 | -1): void {
+    const count = (state.openPerMarket.get(symbol) ?? 0) + change;
+    if (count > 0) state.openPerMarket.set(symbol, count);
+    else state.openPerMarket.delete(symbol);
+  }
 
   /** Files `order` (new or changed) under its status, forgetting the oldest closed beyond the bound. */
   function keep(state: AccountState, order: Order): void {
     orders.set(order.seq, order);
+    const wasOpen = state.open.has(order.seq);
     if (order.status === 'open') {
+      if (!wasOpen) countOpen(state, order.market.symbol, 1);
       state.open.set(order.seq, order);
       return;
     }
+    if (wasOpen) countOpen(state, order.market.symbol, -1);
     state.open.delete(order.seq);
     closed.add(order.seq);
     while (closed.size > maxClosed) {
@@ -165,7 +195,13 @@ export function createLedger(options: LedgerOptions): Ledger {
     if (!state) {
       const wallets = new Map<string, Wallet>();
       for (const [asset, amount] of seedBalances) wallets.set(asset, { free: amount, locked: 0n });
-      state = { createdAtMs: clock.now(), wallets, clientOrderIds: new Map(), open: new Map() };
+      state = {
+        createdAtMs: clock.now(),
+        wallets,
+        clientOrderIds: new Map(),
+        open: new Map(),
+        openPerMarket: new Map(),
+      };
       accounts.set(accountId, state);
     }
     return state;
@@ -192,6 +228,9 @@ export function createLedger(options: LedgerOptions): Ledger {
     }
     const plan = planOrder(request);
     if (plan.quantity <= 0n) return { ok: false, failure: 'QUANTITY_TOO_SMALL' };
+    const rests = !plan.fill && !plan.expire;
+    if (rests && (state.openPerMarket.get(request.market.symbol) ?? 0) >= maxOpen)
+      return { ok: false, failure: 'TOO_MANY_OPEN_ORDERS' };
     const debit = wallet(state, plan.debitAsset);
     if (debit.free < plan.debitAmount) return { ok: false, failure: 'INSUFFICIENT_BALANCE' };
     if (plan.fill) {

@@ -1,3 +1,4 @@
+import { MAX_OPEN_ORDERS_PER_MARKET } from './ledger.js';
 import type { SandboxDialect } from './routes.js';
 import type { SandboxFault } from './sandbox-fault.js';
 
@@ -63,6 +64,9 @@ function binanceCode(fault: SandboxFault): [number, string] {
       return [-2010, 'Account has insufficient balance for requested action.'];
     case 'QUANTITY_TOO_SMALL':
       return [-1013, 'Filter failure: LOT_SIZE'];
+    case 'TOO_MANY_OPEN_ORDERS':
+      // NEW_ORDER_REJECTED by the symbol's MAX_NUM_ORDERS filter (ccxt: InvalidOrder).
+      return [-2010, 'Filter failure: MAX_NUM_ORDERS'];
     case 'ORDER_NOT_FOUND':
     case 'ORDER_NOT_OPEN':
       return [-2011, 'Unknown order sent.'];
@@ -111,6 +115,9 @@ function bybitCode(fault: SandboxFault): [number, string] {
       return [110007, 'Insufficient available balance.'];
     case 'QUANTITY_TOO_SMALL':
       return [170136, 'Order quantity lower than the minimum.'];
+    case 'TOO_MANY_OPEN_ORDERS':
+      // ccxt: InvalidOrder ("number of active orders greater than" the bound).
+      return [110020, `Not allowed to have more than ${MAX_OPEN_ORDERS_PER_MARKET} active orders.`];
     case 'ORDER_NOT_FOUND':
     case 'ORDER_NOT_OPEN':
       return [110001, 'Order does not exist.'];
@@ -169,6 +176,12 @@ function okxCode(fault: SandboxFault): [string, string] {
       return ['51008', 'Order failed. Insufficient balance.'];
     case 'QUANTITY_TOO_SMALL':
       return ['51020', 'Order amount should be greater than the min available amount.'];
+    case 'TOO_MANY_OPEN_ORDERS':
+      // ccxt: InvalidOrder.
+      return [
+        '51174',
+        `The number of pending orders reached the upper limit of ${MAX_OPEN_ORDERS_PER_MARKET} (orders).`,
+      ];
     case 'ORDER_NOT_FOUND':
     case 'ORDER_NOT_OPEN':
       return [

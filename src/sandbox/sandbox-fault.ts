@@ -2,6 +2,8 @@
  * The sandbox's own error catalog (native dialect codes and HTTP statuses). Dialect routes render
  * the same faults in Binance, Bybit or OKX codes; see render-fault.ts and docs/sandbox.md.
  */
+import { MAX_OPEN_ORDERS_PER_MARKET } from './ledger.js';
+
 export const SANDBOX_ERROR_CATALOG = {
   IDENTITY_MISSING: {
     status: 401,
@@ -28,6 +30,10 @@ export const SANDBOX_ERROR_CATALOG = {
     description: 'The free balance does not cover the request.',
   },
   QUANTITY_TOO_SMALL: { status: 400, description: 'The quantity rounds to zero.' },
+  TOO_MANY_OPEN_ORDERS: {
+    status: 400,
+    description: `The order would rest, and the account already has ${MAX_OPEN_ORDERS_PER_MARKET} open in this market.`,
+  },
   ORDER_NOT_FOUND: { status: 404, description: 'No such order for this account.' },
   ORDER_NOT_OPEN: { status: 409, description: 'The order is already filled, canceled or expired.' },
   NOT_FOUND: { status: 404, description: 'No such endpoint.' },

@@ -1,5 +1,6 @@
 import ccxt from 'ccxt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_OPEN_ORDERS_PER_MARKET } from '../../src/sandbox/ledger.js';
 import {
   startSandboxExchange,
   type RunningSandbox,
@@ -128,5 +129,65 @@ describe('ccxt raw implicit methods against the sandbox', () => {
       sz: '100',
     });
     await expect(attempt).rejects.toBeInstanceOf(ccxt.InsufficientFunds);
+  });
+
+  // The open-order bound (docs/sandbox.md, Trading rules): the order past it surfaces as ccxt
+  // InvalidOrder, as Binance's MAX_NUM_ORDERS filter, Bybit 110020 and OKX 51174 do. Each
+  // exchange trades as an account of its own, so the bound is reached by its own orders only.
+  // ccxt's own throttle (one call per exchange `rateLimit` ms) is off: 600 orders, not the point.
+  const bounded = (account: string) => ({
+    ...CREDENTIALS,
+    headers: { ...IDENTITY, 'X-Portcullis-Account': account },
+    enableRateLimit: false,
+  });
+
+  it('binance, bybit, okx: the order past the open-order bound surfaces as InvalidOrder', async () => {
+    const url = sandbox.url;
+    const bn = new ccxt.binance({
+      ...bounded('acc_ccxt_bound_bn'),
+      urls: { api: { public: `${url}/api/v3`, private: `${url}/api/v3` } },
+    });
+    const by = new ccxt.bybit({
+      ...bounded('acc_ccxt_bound_by'),
+      urls: { api: { public: url, private: url, spot: url, futures: url, v2: url } },
+    });
+    const ok = new ccxt.okx({
+      ...bounded('acc_ccxt_bound_ok'),
+      password: 'passphrase',
+      urls: { api: { rest: url } },
+    });
+    const place = {
+      binance: () =>
+        bn.privatePostOrder({
+          symbol: 'BTCUSDT',
+          side: 'BUY',
+          type: 'LIMIT',
+          timeInForce: 'GTC',
+          quantity: '0.001',
+          price: '1000',
+        }),
+      bybit: () =>
+        by.privatePostV5OrderCreate({
+          category: 'spot',
+          symbol: 'BTCUSDT',
+          side: 'Buy',
+          orderType: 'Limit',
+          qty: '0.001',
+          price: '1000',
+        }),
+      okx: () =>
+        ok.privatePostTradeOrder({
+          instId: 'BTC-USDT',
+          tdMode: 'cash',
+          side: 'buy',
+          ordType: 'limit',
+          px: '1000',
+          sz: '0.001',
+        }),
+    };
+    for (const [name, order] of Object.entries(place)) {
+      for (let i = 0; i < MAX_OPEN_ORDERS_PER_MARKET; i++) await order();
+      await expect(order(), name).rejects.toBeInstanceOf(ccxt.InvalidOrder);
+    }
   });
 });

@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseDecimal } from '../../src/sandbox/decimal.js';
-import { createLedger, MAX_CLOSED_ORDERS, type OrderRequest } from '../../src/sandbox/ledger.js';
+import {
+  createLedger,
+  MAX_CLOSED_ORDERS,
+  MAX_OPEN_ORDERS_PER_MARKET,
+  type OrderRequest,
+} from '../../src/sandbox/ledger.js';
 import { createMarkets, DEFAULT_MARKETS } from '../../src/sandbox/markets.js';
 import { createManualClock } from '../helpers/manual-clock.js';
 
@@ -15,7 +20,7 @@ const units = (text: string): bigint => {
   return parsed.value;
 };
 
-function ledger(maxClosedOrders?: number) {
+function ledger(maxClosedOrders?: number, maxOpenOrdersPerMarket?: number) {
   const markets = createMarkets(DEFAULT_MARKETS);
   const created = createLedger({
     clock: createManualClock(),
@@ -25,20 +30,29 @@ function ledger(maxClosedOrders?: number) {
       ['BTC', units('10')],
     ]),
     ...(maxClosedOrders === undefined ? {} : { maxClosedOrders }),
+    ...(maxOpenOrdersPerMarket === undefined ? {} : { maxOpenOrdersPerMarket }),
   });
   const btc = markets.resolve('BTCUSDT');
-  if (btc === undefined) throw new Error('BTCUSDT');
-  /** A market buy (fills at once: closed) or a limit buy far below the market (rests: open). */
-  const order = (kind: 'filled' | 'open', clientOrderId: string | null = null): OrderRequest => ({
-    market: btc,
+  const eth = markets.resolve('ETHUSDT');
+  if (btc === undefined || eth === undefined) throw new Error('markets');
+  /**
+   * A market buy (fills at once: closed), a limit buy far below the market (rests: open) or the
+   * same with IOC (expires at once: closed); in BTCUSDT unless `market` says otherwise.
+   */
+  const order = (
+    kind: 'filled' | 'open' | 'expired',
+    clientOrderId: string | null = null,
+    market = btc,
+  ): OrderRequest => ({
+    market,
     side: 'buy',
     type: kind === 'filled' ? 'market' : 'limit',
     amount: { base: units('0.001') },
     price: kind === 'filled' ? null : units('1000'),
-    timeInForce: 'GTC',
+    timeInForce: kind === 'expired' ? 'IOC' : 'GTC',
     clientOrderId,
   });
-  return { ledger: created, order };
+  return { ledger: created, order, eth };
 }
 
 const placed = (outcome: ReturnType<ReturnType<typeof ledger>['ledger']['placeOrder']>) => {
@@ -106,5 +120,53 @@ describe('sandbox ledger memory', () => {
     // 100 closed orders of another account push all of acc_a's out.
     for (let i = 0; i < 100; i++) placed(l.placeOrder('acc_b', order('filled')));
     expect(placed(l.placeOrder('acc_a', order('filled', 'n99'))).replayed).toBe(false);
+  });
+
+  it(`rests at most ${MAX_OPEN_ORDERS_PER_MARKET} open orders per account and market by default`, () => {
+    expect(MAX_OPEN_ORDERS_PER_MARKET).toBe(200);
+    const { ledger: l, order } = ledger();
+    for (let i = 0; i < MAX_OPEN_ORDERS_PER_MARKET; i++)
+      placed(l.placeOrder('acc_a', order('open')));
+    expect(l.placeOrder('acc_a', order('open'))).toEqual({
+      ok: false,
+      failure: 'TOO_MANY_OPEN_ORDERS',
+    });
+    expect(l.openOrders('acc_a')).toHaveLength(MAX_OPEN_ORDERS_PER_MARKET);
+  });
+
+  it('refuses an order that would rest beyond the bound, and nothing changes', () => {
+    const { ledger: l, order } = ledger(undefined, 3);
+    for (let i = 0; i < 3; i++) placed(l.placeOrder('acc_a', order('open', `o${i}`)));
+    const before = l.balances('acc_a');
+    expect(l.placeOrder('acc_a', order('open', 'o3'))).toEqual({
+      ok: false,
+      failure: 'TOO_MANY_OPEN_ORDERS',
+    });
+    expect(l.balances('acc_a')).toEqual(before);
+    expect(l.openOrders('acc_a')).toHaveLength(3);
+    // The refused client order id was not taken: it places an order once there is room.
+    expect(l.cancelOrder('acc_a', { clientOrderId: 'o0' }).ok).toBe(true);
+    expect(placed(l.placeOrder('acc_a', order('open', 'o3'))).replayed).toBe(false);
+    expect(l.placeOrder('acc_a', order('open'))).toMatchObject({ failure: 'TOO_MANY_OPEN_ORDERS' });
+  });
+
+  it('counts only resting orders, per account and per market', () => {
+    const { ledger: l, order, eth } = ledger(undefined, 2);
+    placed(l.placeOrder('acc_a', order('open', 'a1')));
+    placed(l.placeOrder('acc_a', order('open')));
+    // At the bound: orders that never rest still go through.
+    expect(placed(l.placeOrder('acc_a', order('filled'))).order.status).toBe('filled');
+    expect(placed(l.placeOrder('acc_a', order('expired'))).order.status).toBe('expired');
+    // A repeated client order id answers the original, as always.
+    expect(placed(l.placeOrder('acc_a', order('open', 'a1'))).replayed).toBe(true);
+    // Another market, and another account, have bounds of their own.
+    expect(placed(l.placeOrder('acc_a', order('open', null, eth))).order.status).toBe('open');
+    expect(placed(l.placeOrder('acc_b', order('open'))).order.status).toBe('open');
+    expect(l.placeOrder('acc_a', order('open'))).toMatchObject({ failure: 'TOO_MANY_OPEN_ORDERS' });
+    // Canceling a closed order frees nothing; canceling an open one frees one place.
+    expect(l.cancelOrder('acc_a', { seq: 3 })).toMatchObject({ failure: 'ORDER_NOT_OPEN' });
+    expect(l.placeOrder('acc_a', order('open'))).toMatchObject({ failure: 'TOO_MANY_OPEN_ORDERS' });
+    expect(l.cancelOrder('acc_a', { clientOrderId: 'a1' }).ok).toBe(true);
+    expect(placed(l.placeOrder('acc_a', order('open'))).order.status).toBe('open');
   });
 });
