@@ -3,8 +3,8 @@
  * listener, Debian's chromium driven by playwright-core. Sign in (keyboard only); create a key
  * and read its secret once (a reload does not show it again); rotate; revoke and see the next
  * signed request refused; approve a held withdrawal with two approvers; see a tampered audit
- * entry flagged. Every page is checked for console errors, and the main pages are written to
- * docs/console/*.png.
+ * entry flagged. Every page is checked for console errors, and the main pages are captured
+ * (into docs/console/*.png with PORTCULLIS_UPDATE_SCREENSHOTS=1; see helpers.ts SCREENSHOTS).
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';

@@ -3,6 +3,7 @@
  * a fresh profile, console errors collected per page, sign-in, and screenshots for docs/console.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { REPO_ROOT } from '../../helpers/server-process.js';
@@ -11,7 +12,15 @@ import { createTempDir } from '../../helpers/temp-dir.js';
 export const CHROMIUM = process.env.PORTCULLIS_CHROMIUM ?? '/usr/bin/chromium';
 /** Generous: the machine is small and shared; nothing here waits on a timer for correctness. */
 export const UI_TIMEOUT_MS = 30_000;
-const SCREENSHOTS = join(REPO_ROOT, 'docs', 'console');
+/**
+ * Where screenshots go: docs/console (committed documentation) only when asked with
+ * PORTCULLIS_UPDATE_SCREENSHOTS=1; otherwise a scratch directory, so that `npm test` never
+ * rewrites tracked files (every run used to leave ten changed PNGs in the working tree).
+ */
+export const SCREENSHOTS =
+  process.env.PORTCULLIS_UPDATE_SCREENSHOTS === '1'
+    ? join(REPO_ROOT, 'docs', 'console')
+    : join(tmpdir(), 'portcullis-console-screenshots');
 
 /** Fails early with a clear message when the console or the browser is missing. */
 export function assertConsoleBuilt(): void {
@@ -97,8 +106,8 @@ export async function openPage(page: Page, title: string): Promise<void> {
 }
 
 /**
- * Writes docs/console/<name>.png (documentation, committed). A shown secret is masked: even a
- * throwaway test server's secret does not belong in the documentation.
+ * Writes <SCREENSHOTS>/<name>.png (docs/console when updating the documentation). A shown secret
+ * is masked: even a throwaway test server's secret does not belong in the documentation.
  */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
