@@ -1,6 +1,7 @@
 import ccxt from 'ccxt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_OPEN_ORDERS_PER_MARKET } from '../../src/sandbox/ledger.js';
+import { RESTING_BUY } from './sandbox-harness.js';
 import {
   startSandboxExchange,
   type RunningSandbox,
@@ -157,33 +158,9 @@ describe('ccxt raw implicit methods against the sandbox', () => {
       urls: { api: { rest: url } },
     });
     const place = {
-      binance: () =>
-        bn.privatePostOrder({
-          symbol: 'BTCUSDT',
-          side: 'BUY',
-          type: 'LIMIT',
-          timeInForce: 'GTC',
-          quantity: '0.001',
-          price: '1000',
-        }),
-      bybit: () =>
-        by.privatePostV5OrderCreate({
-          category: 'spot',
-          symbol: 'BTCUSDT',
-          side: 'Buy',
-          orderType: 'Limit',
-          qty: '0.001',
-          price: '1000',
-        }),
-      okx: () =>
-        ok.privatePostTradeOrder({
-          instId: 'BTC-USDT',
-          tdMode: 'cash',
-          side: 'buy',
-          ordType: 'limit',
-          px: '1000',
-          sz: '0.001',
-        }),
+      binance: () => bn.privatePostOrder({ ...RESTING_BUY.binance }),
+      bybit: () => by.privatePostV5OrderCreate({ ...RESTING_BUY.bybit }),
+      okx: () => ok.privatePostTradeOrder({ ...RESTING_BUY.okx }),
     };
     for (const [name, order] of Object.entries(place)) {
       for (let i = 0; i < MAX_OPEN_ORDERS_PER_MARKET; i++) await order();

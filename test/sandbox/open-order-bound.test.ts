@@ -8,7 +8,7 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { MAX_OPEN_ORDERS_PER_MARKET } from '../../src/sandbox/ledger.js';
-import { createHarness, json, type Harness } from './sandbox-harness.js';
+import { createHarness, json, MARKET_BUY, RESTING_BUY, type Harness } from './sandbox-harness.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const SIGNED = 'timestamp=1700000000000&recvWindow=10000&signature=abc123';
@@ -27,26 +27,18 @@ interface Dialect {
   readonly refusal: { readonly status: number; readonly body: unknown };
 }
 
+const form = (params: Record<string, string>) =>
+  `${new URLSearchParams(params).toString()}&${SIGNED}`;
+
 const DIALECTS: readonly Dialect[] = [
   {
     name: 'native',
     resting: (i) => ({
       method: 'POST',
       url: '/api/v1/orders',
-      payload: {
-        symbol: 'BTCUSDT',
-        side: 'buy',
-        type: 'limit',
-        quantity: '0.001',
-        price: '1000',
-        clientOrderId: `n${i}`,
-      },
+      payload: { ...RESTING_BUY.native, clientOrderId: `n${i}` },
     }),
-    marketable: () => ({
-      method: 'POST',
-      url: '/api/v1/orders',
-      payload: { symbol: 'BTCUSDT', side: 'buy', type: 'market', quantity: '0.001' },
-    }),
+    marketable: () => ({ method: 'POST', url: '/api/v1/orders', payload: MARKET_BUY.native }),
     cancel: (i) => ({ method: 'DELETE', url: `/api/v1/orders/ord_${i + 1}` }),
     accepted: (response) => response.statusCode === 201 || response.statusCode === 200,
     refusal: {
@@ -66,17 +58,17 @@ const DIALECTS: readonly Dialect[] = [
       method: 'POST',
       url: '/api/v3/order',
       headers: FORM,
-      payload: `symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=1000&newClientOrderId=b${i}&${SIGNED}`,
+      payload: form({ ...RESTING_BUY.binance, newClientOrderId: `b${i}` }),
     }),
     marketable: () => ({
       method: 'POST',
       url: '/api/v3/order',
       headers: FORM,
-      payload: `symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&${SIGNED}`,
+      payload: form(MARKET_BUY.binance),
     }),
     cancel: (i) => ({
       method: 'DELETE',
-      url: `/api/v3/order?symbol=BTCUSDT&origClientOrderId=b${i}&${SIGNED}`,
+      url: `/api/v3/order?${form({ symbol: 'BTCUSDT', origClientOrderId: `b${i}` })}`,
     }),
     accepted: (response) => response.statusCode === 200,
     refusal: { status: 400, body: { code: -2010, msg: 'Filter failure: MAX_NUM_ORDERS' } },
@@ -86,27 +78,9 @@ const DIALECTS: readonly Dialect[] = [
     resting: (i) => ({
       method: 'POST',
       url: '/v5/order/create',
-      payload: {
-        category: 'spot',
-        symbol: 'BTCUSDT',
-        side: 'Buy',
-        orderType: 'Limit',
-        qty: '0.001',
-        price: '1000',
-        orderLinkId: `y${i}`,
-      },
+      payload: { ...RESTING_BUY.bybit, orderLinkId: `y${i}` },
     }),
-    marketable: () => ({
-      method: 'POST',
-      url: '/v5/order/create',
-      payload: {
-        category: 'spot',
-        symbol: 'BTCUSDT',
-        side: 'Buy',
-        orderType: 'Market',
-        qty: '0.001',
-      },
-    }),
+    marketable: () => ({ method: 'POST', url: '/v5/order/create', payload: MARKET_BUY.bybit }),
     cancel: (i) => ({
       method: 'POST',
       url: '/v5/order/cancel',
@@ -126,21 +100,9 @@ const DIALECTS: readonly Dialect[] = [
     resting: (i) => ({
       method: 'POST',
       url: '/api/v5/trade/order',
-      payload: {
-        instId: 'BTC-USDT',
-        tdMode: 'cash',
-        side: 'buy',
-        ordType: 'limit',
-        px: '1000',
-        sz: '0.001',
-        clOrdId: `o${i}`,
-      },
+      payload: { ...RESTING_BUY.okx, clOrdId: `o${i}` },
     }),
-    marketable: () => ({
-      method: 'POST',
-      url: '/api/v5/trade/order',
-      payload: { instId: 'BTC-USDT', tdMode: 'cash', side: 'buy', ordType: 'market', sz: '0.001' },
-    }),
+    marketable: () => ({ method: 'POST', url: '/api/v5/trade/order', payload: MARKET_BUY.okx }),
     cancel: (i) => ({
       method: 'POST',
       url: '/api/v5/trade/cancel-order',

@@ -63,3 +63,42 @@ export async function nativeBalances(
   }
   return result;
 }
+
+/**
+ * A limit buy of 0.001 BTC at 1,000 USDT, far below the reference price (it rests), in each
+ * dialect's own parameters; `MARKET_BUY` the same quantity at market (it fills at once).
+ */
+export const RESTING_BUY = {
+  native: { symbol: 'BTCUSDT', side: 'buy', type: 'limit', quantity: '0.001', price: '1000' },
+  binance: {
+    symbol: 'BTCUSDT',
+    side: 'BUY',
+    type: 'LIMIT',
+    timeInForce: 'GTC',
+    quantity: '0.001',
+    price: '1000',
+  },
+  bybit: {
+    category: 'spot',
+    symbol: 'BTCUSDT',
+    side: 'Buy',
+    orderType: 'Limit',
+    qty: '0.001',
+    price: '1000',
+  },
+  okx: {
+    instId: 'BTC-USDT',
+    tdMode: 'cash',
+    side: 'buy',
+    ordType: 'limit',
+    px: '1000',
+    sz: '0.001',
+  },
+} as const;
+
+export const MARKET_BUY = {
+  native: { symbol: 'BTCUSDT', side: 'buy', type: 'market', quantity: '0.001' },
+  binance: { symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.001' },
+  bybit: { category: 'spot', symbol: 'BTCUSDT', side: 'Buy', orderType: 'Market', qty: '0.001' },
+  okx: { instId: 'BTC-USDT', tdMode: 'cash', side: 'buy', ordType: 'market', sz: '0.001' },
+} as const;
