@@ -24,7 +24,16 @@ import {
 } from '../ws/helpers.js';
 import { createKey, runPrefix, startCluster, type Cluster } from './helpers.js';
 
-const ORDER = { symbol: 'BTCUSDT', side: 'buy', type: 'limit', quantity: '0.001', price: '1' };
+// IOC far below the price: each order expires at once, so a stream of them never reaches the
+// sandbox's bound on resting orders (200 per account and market) however long it runs.
+const ORDER = {
+  symbol: 'BTCUSDT',
+  side: 'buy',
+  type: 'limit',
+  quantity: '0.001',
+  price: '1',
+  timeInForce: 'IOC',
+};
 const schema = randomSchema();
 let cluster: Cluster;
 
