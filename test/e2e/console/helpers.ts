@@ -17,7 +17,7 @@ export const UI_TIMEOUT_MS = 30_000;
  * PORTCULLIS_UPDATE_SCREENSHOTS=1; otherwise a scratch directory, so that `npm test` never
  * rewrites tracked files (every run used to leave ten changed PNGs in the working tree).
  */
-export const SCREENSHOTS =
+const SCREENSHOTS =
   process.env.PORTCULLIS_UPDATE_SCREENSHOTS === '1'
     ? join(REPO_ROOT, 'docs', 'console')
     : join(tmpdir(), 'portcullis-console-screenshots');
