@@ -155,6 +155,11 @@ export type ChangeEvent =
       readonly prefix: string;
       readonly untilMs: number;
       readonly offences: number;
+      /**
+       * When the ban was decided, on the deciding node's clock (its `ban.create` entry's `ts`);
+       * absent from nodes of before 2026-12-07.
+       */
+      readonly decidedAtMs?: number;
     }
   /** A ban was lifted through the admin API: every node lifts it. */
   | {

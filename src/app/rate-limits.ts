@@ -63,8 +63,31 @@ export interface RateLimitRuntime {
   close(): Promise<void>;
 }
 
-/** Lifts remembered per node (applyAudit): far more than an operator lifts within a minute. */
-const MAX_REMEMBERED_LIFTS = 10_000;
+/**
+ * Lifts and ban decisions remembered per node (applyAudit): far more than an operator lifts, or
+ * the cluster bans, within one pass of the audit feed.
+ */
+const MAX_REMEMBERED_TIMES = 10_000;
+
+/**
+ * The latest time noted per environment and prefix, at most MAX_REMEMBERED_TIMES of them (the
+ * least recently noted is forgotten first); -Infinity for one never noted or forgotten.
+ */
+function latestTimes() {
+  const times = new Map<string, number>();
+  const keyOf = (environment: Environment, prefix: string) => `${environment}\u0000${prefix}`;
+  return {
+    note(environment: Environment, prefix: string, atMs: number): void {
+      const key = keyOf(environment, prefix);
+      const latest = Math.max(atMs, times.get(key) ?? -Infinity);
+      times.delete(key);
+      times.set(key, latest);
+      if (times.size > MAX_REMEMBERED_TIMES) times.delete(times.keys().next().value as string);
+    },
+    get: (environment: Environment, prefix: string): number =>
+      times.get(keyOf(environment, prefix)) ?? -Infinity,
+  };
+}
 
 /** Builds the limiters for `config` (Redis only when `rateLimits.backend` is `redis`). */
 export function createRateLimitRuntime(
@@ -82,18 +105,17 @@ export function createRateLimitRuntime(
   const { clock, logger, store, events } = deps;
   const banStores = new Map<Environment, MemoryBanStore>();
   /**
-   * When each prefix was last lifted here (environment, prefix → ms): a ban read from the audit
-   * feed that was decided before it is the one lifted, not a new one (applyAudit). Bounded.
+   * When each prefix was last lifted here: a ban read from the audit feed that was decided
+   * before it is the one lifted, not a new one (applyAudit).
    */
-  const lifts = new Map<string, number>();
-  const liftKey = (environment: Environment, prefix: string) => `${environment}\u0000${prefix}`;
-  function noteLift(environment: Environment, prefix: string, atMs: number): void {
-    const key = liftKey(environment, prefix);
-    const latest = Math.max(atMs, lifts.get(key) ?? -Infinity);
-    lifts.delete(key);
-    lifts.set(key, latest);
-    if (lifts.size > MAX_REMEMBERED_LIFTS) lifts.delete(lifts.keys().next().value as string);
-  }
+  const lifts = latestTimes();
+  /**
+   * When the latest ban this node knows of each prefix was decided (the deciding node's clock):
+   * a lift read from the audit feed that is older than it lifted an earlier ban, not this one.
+   * A node whose feed pass lags reached such a lift after the new ban's event, and used to lift
+   * the new ban until its next pass re-read it.
+   */
+  const decided = latestTimes();
   /** Bans and lifts decided elsewhere in the cluster (own announcements are idempotent here). */
   const unsubscribe = events?.subscribe((event: ChangeEvent) => {
     if (event.type !== 'ban.imposed' && event.type !== 'ban.lifted') return;
@@ -101,8 +123,10 @@ export function createRateLimitRuntime(
     if (bans === undefined) return;
     if (event.type === 'ban.imposed') {
       bans.impose(event.prefix, event, clock.now());
+      if (event.decidedAtMs !== undefined)
+        decided.note(event.environment, event.prefix, event.decidedAtMs);
     } else {
-      noteLift(event.environment, event.prefix, clock.now());
+      lifts.note(event.environment, event.prefix, clock.now());
       bans.lift(event.prefix, clock.now(), event.forgive);
     }
   });
@@ -179,12 +203,14 @@ export function createRateLimitRuntime(
   function queueBan(environment: Environment, event: BanEvent): void {
     deps.onBan?.(environment);
     logger.warn({ environment, prefix: event.prefix, untilMs: event.untilMs }, 'ip prefix banned');
+    decided.note(environment, event.prefix, event.nowMs);
     events?.publish({
       type: 'ban.imposed',
       environment,
       prefix: event.prefix,
       untilMs: event.untilMs,
       offences: event.offence,
+      decidedAtMs: event.nowMs,
     });
     if (pending.length >= 10_000) return; // a flood of bans: the log line above still says it
     pending.push({ environment, event });
@@ -265,7 +291,7 @@ export function createRateLimitRuntime(
       const nowMs = clock.now();
       const lifted: Environment[] = [];
       for (const [environment, bans] of banStores) {
-        noteLift(environment, prefix, nowMs);
+        lifts.note(environment, prefix, nowMs);
         let held = bans.lift(prefix, nowMs, forgive);
         // Announced even when this node held no ban: another node may (one started later).
         events?.publish({ type: 'ban.lifted', environment, prefix, forgive });
@@ -300,15 +326,18 @@ export function createRateLimitRuntime(
         const ban = sharedBanOf(entry.target, data['untilMs'], data['offence']);
         if (bans === undefined || ban === undefined) return;
         // Read after its lift (a pass that reached the ban's entry only now): not a new ban.
-        if (entry.ts <= (lifts.get(liftKey(environment, ban.prefix)) ?? -Infinity)) return;
+        if (entry.ts <= lifts.get(environment, ban.prefix)) return;
         bans.impose(ban.prefix, ban, nowMs);
+        decided.note(environment, ban.prefix, entry.ts);
       } else if (entry.action === 'ban.lift' && Array.isArray(data['environments'])) {
         const prefix = entry.target;
         if (!isBanPrefix(prefix)) return;
         for (const environment of data['environments'] as Environment[]) {
           const bans = banStores.get(environment);
           if (bans === undefined) continue;
-          noteLift(environment, prefix, entry.ts);
+          lifts.note(environment, prefix, entry.ts);
+          // Read after a newer ban (its event came first): the lift was of an earlier one.
+          if (decided.get(environment, prefix) > entry.ts) continue;
           bans.lift(prefix, nowMs, data['forgive'] === true);
         }
       }

@@ -7,6 +7,7 @@
  */
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLocalEvents } from '../../src/app/local-events.js';
 import { createRateLimitRuntime, type RateLimitRuntime } from '../../src/app/rate-limits.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { AuditEntry } from '../../src/core/audit/audit-chain.js';
@@ -40,11 +41,18 @@ function setUp() {
     },
     {},
   );
-  runtime = createRateLimitRuntime(config, { clock, logger: pino({ level: 'silent' }), store });
+  // Change events as a cluster node hears them (here only what a test publishes).
+  const events = createLocalEvents();
+  runtime = createRateLimitRuntime(config, {
+    clock,
+    logger: pino({ level: 'silent' }),
+    store,
+    events,
+  });
   const production = runtime.forEnvironment(config.environments.production);
   const sandbox = runtime.forEnvironment(config.environments.sandbox);
   if (production === undefined || sandbox === undefined) throw new Error('limits are on');
-  return { clock, audited, production, sandbox, runtime };
+  return { clock, audited, production, sandbox, runtime, events };
 }
 
 let seq = 0;
@@ -114,6 +122,79 @@ describe('bans from the audit feed', () => {
       }),
     );
     expect(banned(sandbox, T0 + 2_001)).toBe(true);
+  });
+
+  it('a lift older than the ban in force (whose event came first) leaves that ban', () => {
+    const { sandbox, runtime, events, clock } = setUp();
+    const imposed = (decidedAtMs: number | undefined) =>
+      events.publish({
+        type: 'ban.imposed',
+        environment: 'sandbox',
+        prefix: P,
+        untilMs: T0 + 600_000,
+        offences: 1,
+        ...(decidedAtMs === undefined ? {} : { decidedAtMs }),
+      });
+    // Heard as events: a ban, its lift, then a new ban of the same prefix two seconds later.
+    imposed(T0);
+    clock.set(T0 + 1_000);
+    events.publish({ type: 'ban.lifted', environment: 'sandbox', prefix: P, forgive: false });
+    clock.set(T0 + 2_000);
+    imposed(T0 + 2_000);
+    expect(banned(sandbox, T0 + 2_001)).toBe(true);
+    // The feed pass that lagged behind reads the three entries now: the new ban stays.
+    runtime.applyAudit(
+      entry('ban.create', T0, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 1 }),
+    );
+    runtime.applyAudit(
+      entry('ban.lift', T0 + 1_000, { environments: ['sandbox'], forgive: false }),
+    );
+    expect(banned(sandbox, T0 + 2_001)).toBe(true);
+    runtime.applyAudit(
+      entry('ban.create', T0 + 2_000, {
+        environment: 'sandbox',
+        untilMs: T0 + 600_000,
+        offence: 1,
+      }),
+    );
+    expect(banned(sandbox, T0 + 2_001)).toBe(true);
+    // A later lift is of this ban: it lifts it.
+    runtime.applyAudit(
+      entry('ban.lift', T0 + 3_000, { environments: ['sandbox'], forgive: false }),
+    );
+    expect(banned(sandbox, T0 + 3_001)).toBe(false);
+  });
+
+  it("a lift older than this node's own ban leaves it; one newer lifts it", () => {
+    const { sandbox, runtime } = setUp();
+    // Two 429s make an offence (refusalThreshold 2), decided here at T0 + 2000.
+    sandbox.bans.recordRefusal(P, T0 + 1_999);
+    const outcome = sandbox.bans.recordRefusal(P, T0 + 2_000);
+    sandbox.onBan?.({ prefix: P, nowMs: T0 + 2_000, ...outcome.ban! });
+    runtime.applyAudit(
+      entry('ban.lift', T0 + 1_000, { environments: ['sandbox'], forgive: false }),
+    );
+    expect(banned(sandbox, T0 + 2_001)).toBe(true);
+    runtime.applyAudit(
+      entry('ban.lift', T0 + 2_500, { environments: ['sandbox'], forgive: false }),
+    );
+    expect(banned(sandbox, T0 + 2_501)).toBe(false);
+  });
+
+  it('a ban from a node that does not say when it was decided is lifted by the feed, as before', () => {
+    const { sandbox, runtime, events, clock } = setUp();
+    clock.set(T0 + 2_000);
+    events.publish({
+      type: 'ban.imposed',
+      environment: 'sandbox',
+      prefix: P,
+      untilMs: T0 + 600_000,
+      offences: 1,
+    });
+    runtime.applyAudit(
+      entry('ban.lift', T0 + 1_000, { environments: ['sandbox'], forgive: false }),
+    );
+    expect(banned(sandbox, T0 + 2_001)).toBe(false);
   });
 
   it('entries without an environment, of other actions, or malformed change nothing', () => {

@@ -264,11 +264,17 @@ function parseEnvelope(
   if (environment !== 'sandbox' && environment !== 'production') return undefined;
   if (event['type'] === 'ban.imposed') {
     const ban = sharedBanOf(event['prefix'], event['untilMs'], event['offences']);
+    const decidedAtMs = event['decidedAtMs'];
     if (ban !== undefined) {
       return {
         origin: value['origin'],
         ...stamp,
-        event: { type: 'ban.imposed', environment, ...ban },
+        event: {
+          type: 'ban.imposed',
+          environment,
+          ...ban,
+          ...(Number.isSafeInteger(decidedAtMs) ? { decidedAtMs: decidedAtMs as number } : {}),
+        },
       };
     }
   }

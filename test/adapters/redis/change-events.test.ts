@@ -185,6 +185,27 @@ describe('Redis change events', () => {
     expect(errors).toHaveLength(7);
   });
 
+  it('carries when a ban was decided, and leaves out a time that is not an integer', async () => {
+    const name = channel();
+    const a = await open({ channel: name });
+    const b = collect(await open({ channel: name }));
+    const imposed = {
+      type: 'ban.imposed',
+      environment: 'sandbox',
+      prefix: '198.51.100.7',
+      untilMs: 1_800_000_000_000,
+      offences: 1,
+    } as const;
+    a.publish({ ...imposed, decidedAtMs: 1_799_999_400_000 });
+    // A node of another version: the ban still applies, its decision time is unknown.
+    await admin().publish(
+      name,
+      JSON.stringify({ origin: 'x', event: { ...imposed, decidedAtMs: 'earlier' } }),
+    );
+    await b.until(2);
+    expect(b.seen).toEqual([{ ...imposed, decidedAtMs: 1_799_999_400_000 }, imposed]);
+  });
+
   it('reports how long after publication a remote event arrived, and only for stamped ones', async () => {
     const name = channel();
     const lags: { type: string; lagMs: number }[] = [];
