@@ -11,7 +11,7 @@ import { createLocalEvents } from '../../src/app/local-events.js';
 import { createRateLimitRuntime, type RateLimitRuntime } from '../../src/app/rate-limits.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { AuditEntry } from '../../src/core/audit/audit-chain.js';
-import type { ControlStore } from '../../src/ports.js';
+import type { ChangeEvent, ControlStore } from '../../src/ports.js';
 import { createManualClock } from '../helpers/manual-clock.js';
 
 const T0 = 1_767_225_600_000;
@@ -68,6 +68,21 @@ const entry = (action: string, ts: number, data: unknown, target = P): AuditEntr
   hash: '',
   seal: '',
 });
+/** A sandbox `ban.create` entry decided at `ts` (offence 1, ten minutes from T0). */
+const banEntry = (ts: number) =>
+  entry('ban.create', ts, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 1 });
+/** A sandbox `ban.lift` entry at `ts`, without forgiving. */
+const liftEntry = (ts: number) =>
+  entry('ban.lift', ts, { environments: ['sandbox'], forgive: false });
+/** A sandbox ban announced by another node, saying when it was decided unless `undefined`. */
+const imposedEvent = (decidedAtMs: number | undefined): ChangeEvent => ({
+  type: 'ban.imposed',
+  environment: 'sandbox',
+  prefix: P,
+  untilMs: T0 + 600_000,
+  offences: 1,
+  ...(decidedAtMs === undefined ? {} : { decidedAtMs }),
+});
 const banned = (
   limits: { bans: { status(p: string, now: number): { banned: boolean } } },
   now: number,
@@ -94,10 +109,8 @@ describe('bans from the audit feed', () => {
 
   it('a ban.lift entry lifts it in the environments it names', () => {
     const { sandbox, runtime } = setUp();
-    runtime.applyAudit(
-      entry('ban.create', T0, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 1 }),
-    );
-    runtime.applyAudit(entry('ban.lift', T0 + 5, { environments: ['sandbox'], forgive: false }));
+    runtime.applyAudit(banEntry(T0));
+    runtime.applyAudit(liftEntry(T0 + 5));
     expect(banned(sandbox, T0 + 6)).toBe(false);
   });
 
@@ -106,35 +119,17 @@ describe('bans from the audit feed', () => {
     // The lift arrived first (an event, or the admin API here); the pass reaches the ban's
     // entry only afterwards.
     clock.set(T0 + 1_000);
-    runtime.applyAudit(
-      entry('ban.lift', T0 + 1_000, { environments: ['sandbox'], forgive: false }),
-    );
-    runtime.applyAudit(
-      entry('ban.create', T0, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 1 }),
-    );
+    runtime.applyAudit(liftEntry(T0 + 1_000));
+    runtime.applyAudit(banEntry(T0));
     expect(banned(sandbox, T0 + 1_001)).toBe(false);
     // A ban decided after the lift is a new one.
-    runtime.applyAudit(
-      entry('ban.create', T0 + 2_000, {
-        environment: 'sandbox',
-        untilMs: T0 + 600_000,
-        offence: 1,
-      }),
-    );
+    runtime.applyAudit(banEntry(T0 + 2_000));
     expect(banned(sandbox, T0 + 2_001)).toBe(true);
   });
 
   it('a lift older than the ban in force (whose event came first) leaves that ban', () => {
     const { sandbox, runtime, events, clock } = setUp();
-    const imposed = (decidedAtMs: number | undefined) =>
-      events.publish({
-        type: 'ban.imposed',
-        environment: 'sandbox',
-        prefix: P,
-        untilMs: T0 + 600_000,
-        offences: 1,
-        ...(decidedAtMs === undefined ? {} : { decidedAtMs }),
-      });
+    const imposed = (decidedAtMs: number) => events.publish(imposedEvent(decidedAtMs));
     // Heard as events: a ban, its lift, then a new ban of the same prefix two seconds later.
     imposed(T0);
     clock.set(T0 + 1_000);
@@ -143,25 +138,13 @@ describe('bans from the audit feed', () => {
     imposed(T0 + 2_000);
     expect(banned(sandbox, T0 + 2_001)).toBe(true);
     // The feed pass that lagged behind reads the three entries now: the new ban stays.
-    runtime.applyAudit(
-      entry('ban.create', T0, { environment: 'sandbox', untilMs: T0 + 600_000, offence: 1 }),
-    );
-    runtime.applyAudit(
-      entry('ban.lift', T0 + 1_000, { environments: ['sandbox'], forgive: false }),
-    );
+    runtime.applyAudit(banEntry(T0));
+    runtime.applyAudit(liftEntry(T0 + 1_000));
     expect(banned(sandbox, T0 + 2_001)).toBe(true);
-    runtime.applyAudit(
-      entry('ban.create', T0 + 2_000, {
-        environment: 'sandbox',
-        untilMs: T0 + 600_000,
-        offence: 1,
-      }),
-    );
+    runtime.applyAudit(banEntry(T0 + 2_000));
     expect(banned(sandbox, T0 + 2_001)).toBe(true);
     // A later lift is of this ban: it lifts it.
-    runtime.applyAudit(
-      entry('ban.lift', T0 + 3_000, { environments: ['sandbox'], forgive: false }),
-    );
+    runtime.applyAudit(liftEntry(T0 + 3_000));
     expect(banned(sandbox, T0 + 3_001)).toBe(false);
   });
 
@@ -171,29 +154,17 @@ describe('bans from the audit feed', () => {
     sandbox.bans.recordRefusal(P, T0 + 1_999);
     const outcome = sandbox.bans.recordRefusal(P, T0 + 2_000);
     sandbox.onBan?.({ prefix: P, nowMs: T0 + 2_000, ...outcome.ban! });
-    runtime.applyAudit(
-      entry('ban.lift', T0 + 1_000, { environments: ['sandbox'], forgive: false }),
-    );
+    runtime.applyAudit(liftEntry(T0 + 1_000));
     expect(banned(sandbox, T0 + 2_001)).toBe(true);
-    runtime.applyAudit(
-      entry('ban.lift', T0 + 2_500, { environments: ['sandbox'], forgive: false }),
-    );
+    runtime.applyAudit(liftEntry(T0 + 2_500));
     expect(banned(sandbox, T0 + 2_501)).toBe(false);
   });
 
   it('a ban from a node that does not say when it was decided is lifted by the feed, as before', () => {
     const { sandbox, runtime, events, clock } = setUp();
     clock.set(T0 + 2_000);
-    events.publish({
-      type: 'ban.imposed',
-      environment: 'sandbox',
-      prefix: P,
-      untilMs: T0 + 600_000,
-      offences: 1,
-    });
-    runtime.applyAudit(
-      entry('ban.lift', T0 + 1_000, { environments: ['sandbox'], forgive: false }),
-    );
+    events.publish(imposedEvent(undefined));
+    runtime.applyAudit(liftEntry(T0 + 1_000));
     expect(banned(sandbox, T0 + 2_001)).toBe(false);
   });
 
