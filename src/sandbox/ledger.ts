@@ -134,8 +134,6 @@ interface AccountState {
   readonly clientOrderIds: Map<string, number>;
   /** The account's open orders by seq: listed without looking at anyone else's. */
   readonly open: Map<number, Order>;
-  /** Open orders by market symbol, for the per-market bound. */
-  readonly openPerMarket: Map<string, number>;
 }
 
 /** What placing an order would do to balances, before it is applied. */
@@ -161,22 +159,20 @@ export function createLedger(options: LedgerOptions): Ledger {
   const maxOpen = Math.max(0, options.maxOpenOrdersPerMarket ?? MAX_OPEN_ORDERS_PER_MARKET);
   let nextSeq = 1;
 
-  function countOpen(state: AccountState, symbol: string, change: 1 | -1): void {
-    const count = (state.openPerMarket.get(symbol) ?? 0) + change;
-    if (count > 0) state.openPerMarket.set(symbol, count);
-    else state.openPerMarket.delete(symbol);
+  /** The account's open orders in `market`: read off its open orders, at most maxOpen per market. */
+  function openIn(state: AccountState, market: Market): number {
+    let count = 0;
+    for (const order of state.open.values()) if (order.market.symbol === market.symbol) count++;
+    return count;
   }
 
   /** Files `order` (new or changed) under its status, forgetting the oldest closed beyond the bound. */
   function keep(state: AccountState, order: Order): void {
     orders.set(order.seq, order);
-    const wasOpen = state.open.has(order.seq);
     if (order.status === 'open') {
-      if (!wasOpen) countOpen(state, order.market.symbol, 1);
       state.open.set(order.seq, order);
       return;
     }
-    if (wasOpen) countOpen(state, order.market.symbol, -1);
     state.open.delete(order.seq);
     closed.add(order.seq);
     while (closed.size > maxClosed) {
@@ -195,13 +191,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     if (!state) {
       const wallets = new Map<string, Wallet>();
       for (const [asset, amount] of seedBalances) wallets.set(asset, { free: amount, locked: 0n });
-      state = {
-        createdAtMs: clock.now(),
-        wallets,
-        clientOrderIds: new Map(),
-        open: new Map(),
-        openPerMarket: new Map(),
-      };
+      state = { createdAtMs: clock.now(), wallets, clientOrderIds: new Map(), open: new Map() };
       accounts.set(accountId, state);
     }
     return state;
@@ -229,7 +219,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     const plan = planOrder(request);
     if (plan.quantity <= 0n) return { ok: false, failure: 'QUANTITY_TOO_SMALL' };
     const rests = !plan.fill && !plan.expire;
-    if (rests && (state.openPerMarket.get(request.market.symbol) ?? 0) >= maxOpen)
+    if (rests && openIn(state, request.market) >= maxOpen)
       return { ok: false, failure: 'TOO_MANY_OPEN_ORDERS' };
     const debit = wallet(state, plan.debitAsset);
     if (debit.free < plan.debitAmount) return { ok: false, failure: 'INSUFFICIENT_BALANCE' };
