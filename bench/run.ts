@@ -15,6 +15,7 @@ import {
   seedKeys,
   type BenchKey,
 } from './fixtures.js';
+import { createFloorVerifier, floorNsPerOp } from './floor.js';
 import { memoryLimits, redisLimits } from './limiter.js';
 import {
   hmacNsPerOp,
@@ -92,6 +93,8 @@ async function microPipelineOnly(source: KeySource, inUse: number): Promise<numb
 async function micro(count: number, inUse: number) {
   const { seeded, hot, now, deps, batch } = await microSetup(inMemory(count), inUse);
   const pipeline = pipelineNsPerOp(deps, batch(nativeOrderRequest));
+  // The least a native order needs (bench/floor.ts), on batches like the pipeline's.
+  const floor = floorNsPerOp(createFloorVerifier(hot, deps.window), batch(nativeOrderRequest));
   const pipelineBinance = pipelineNsPerOp(deps, batch(binanceOrderRequest));
   const hmac = hmacNsPerOp(hot[0]!, nativeOrderRequest(hot[0]!, now, 0), 1000);
   const hmacBuffer = hmacNsPerOp(hot[0]!, nativeOrderRequest(hot[0]!, now, 0), 500, true);
@@ -126,6 +129,7 @@ async function micro(count: number, inUse: number) {
     hmac,
     hmacBuffer,
     pipeline: Math.min(pipeline, limiter.wall.base),
+    floor,
     pipelineBinance,
     limiter,
     policies,
@@ -295,6 +299,9 @@ log(
   `  pipeline, native hmac order (1k keys)         ${small.pipeline.toFixed(0)} ns/op   (${(small.pipeline / small.hmac).toFixed(2)} × hmac)`,
 );
 log(
+  `  floor: the least a native order needs         ${small.floor.toFixed(0)} ns/op   (${(small.floor / small.hmac).toFixed(2)} × hmac; bench/floor.ts)`,
+);
+log(
   `  pipeline, binance hmac order (1k keys)        ${small.pipelineBinance.toFixed(0)} ns/op   (${(small.pipelineBinance / small.hmac).toFixed(2)} × hmac)`,
 );
 const memoryOverhead = small.limiter.wall.overhead;
@@ -356,6 +363,9 @@ if (json) {
       hmac_buffer_ns_per_op: round(small.hmacBuffer, 0),
       pipeline_ns_per_op: round(small.pipeline, 0),
       pipeline_to_hmac: round(small.pipeline / small.hmac),
+      // The floor under pipeline_to_hmac: what no verifier of the scheme can skip (bench/floor.ts).
+      pipeline_floor_ns_per_op: round(small.floor, 0),
+      floor_to_hmac: round(small.floor / small.hmac),
       pipeline_binance_ns_per_op: round(small.pipelineBinance, 0),
       pipeline_binance_to_hmac: round(small.pipelineBinance / small.hmac),
       pipeline_ns_per_op_1k_keys: round(small.pipeline, 0),
