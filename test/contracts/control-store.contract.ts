@@ -326,19 +326,32 @@ export function describeControlStoreContract(
         expect(await seqs({ limit: 1 })).toEqual([1]);
       });
 
-      it('scans the whole chain in order across batches, and it verifies', async () => {
-        for (let i = 0; i < 1_050; i++) await store.appendAudit(draft('bulk', `t${i}`));
+      it('scans the whole chain in order across batches, yielding between them, and it verifies', async () => {
+        for (let i = 0; i < 2_050; i++) await store.appendAudit(draft('bulk', `t${i}`));
         const seen: AuditEntry[] = [];
-        let batches = 0;
+        // Event-loop turns counted while the scan runs: every batch after the first must come
+        // a turn later than the one before, or a long chain would hold every data plane.
+        let turns = 0;
+        let counting = true;
+        const count = () => {
+          turns += 1;
+          if (counting) setImmediate(count);
+        };
+        setImmediate(count);
+        const turnAtBatch: number[] = [];
         await store.scanAudit((entries) => {
-          batches += 1;
+          turnAtBatch.push(turns);
           seen.push(...entries);
         });
-        expect(seen.map((e) => e.seq)).toEqual(Array.from({ length: 1_050 }, (_, i) => i + 1));
-        expect(batches).toBeGreaterThan(1);
+        counting = false;
+        expect(seen.map((e) => e.seq)).toEqual(Array.from({ length: 2_050 }, (_, i) => i + 1));
+        expect(turnAtBatch.length).toBeGreaterThan(2);
+        for (let i = 1; i < turnAtBatch.length; i++) {
+          expect(turnAtBatch[i]).toBeGreaterThan(turnAtBatch[i - 1] ?? Infinity);
+        }
         const verifier = createAuditVerifier(sealer);
         for (const entry of seen) verifier.push(entry);
-        expect(verifier.result()).toMatchObject({ ok: true, entries: 1_050 });
+        expect(verifier.result()).toMatchObject({ ok: true, entries: 2_050 });
       });
 
       it('keeps one unbroken chain under concurrent appends', async () => {

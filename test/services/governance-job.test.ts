@@ -126,4 +126,65 @@ describe('governance job', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(s.disabled).toEqual([]);
   });
+
+  it('walks every key once, a page at a time, with an event-loop turn between pages', async () => {
+    const clock = createManualClock(1_767_225_600_000);
+    const createdAt = clock.now();
+    const ids = Array.from({ length: 2_500 }, (_, i) => `pk_live_${String(i).padStart(20, '0')}`);
+    // As the embedded store answers: each page at once, in id order after the cursor.
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      turns += 1;
+      if (counting) setImmediate(count);
+    };
+    const pagesAt: number[] = [];
+    const keyOf = (id: string) =>
+      ({
+        id,
+        accountId: 'acc_1',
+        environment: 'production',
+        scopes: ['read'],
+        ipAllowlist: ['192.0.2.0/24'],
+        status: 'active',
+        state: 'active',
+        createdAt,
+        expiresAt: null,
+        lastUsedAt: null,
+      }) as unknown as ApiKey & { state: 'active' };
+    const disabled: string[] = [];
+    const job = createGovernanceJob(
+      {
+        keys: {
+          listKeys: (q) => {
+            pagesAt.push(turns);
+            const from = q.after === undefined ? 0 : ids.indexOf(q.after) + 1;
+            return Promise.resolve(ids.slice(from, from + (q.limit ?? 100)).map(keyOf));
+          },
+          updateKey: () => Promise.reject(new Error('not expected')),
+        },
+        risk: {
+          disableByGovernance: (id) => {
+            disabled.push(id);
+            return Promise.resolve(true);
+          },
+        },
+        clock,
+        timers: fakeTimers().timers,
+      },
+      { enabled: true, intervalMs: 3_600_000, policies: DEFAULT_GOVERNANCE_POLICIES },
+    );
+    clock.advance(90 * DAY); // every key is dormant: each is disabled once
+    setImmediate(count);
+    await job.run();
+    const report = await job.report();
+    counting = false;
+    expect(disabled).toEqual(ids);
+    expect(report.rows.map((row) => row.keyId).sort()).toEqual(ids); // each key once, dormant
+    expect(pagesAt).toHaveLength(6); // three pages per pass
+    for (const pass of [pagesAt.slice(0, 3), pagesAt.slice(3)]) {
+      expect(pass[1]).toBeGreaterThan(pass[0] ?? Infinity);
+      expect(pass[2]).toBeGreaterThan(pass[1] ?? Infinity);
+    }
+  });
 });

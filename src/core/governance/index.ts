@@ -4,6 +4,7 @@ export {
   FINDING_CODES,
   evaluateKeyGovernance,
   keysReport,
+  mergeKeysReports,
   type FindingCode,
   type GovernanceAction,
   type GovernanceFinding,

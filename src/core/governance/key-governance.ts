@@ -190,14 +190,34 @@ export function keysReport(
     if (findings.some((f) => f.breached)) totals[environment].breached += 1;
     else totals[environment].warned += 1;
   }
-  const rank = (row: KeysReportRow): [number, number] => [
-    row.findings.some((f) => f.breached) ? 0 : 1,
-    Math.min(...row.findings.map((f) => f.dueAtMs)),
-  ];
-  rows.sort((a, b) => {
-    const [ra, da] = rank(a);
-    const [rb, db] = rank(b);
-    return ra - rb || da - db || a.keyId.localeCompare(b.keyId);
-  });
+  rows.sort(byReportOrder);
   return { generatedAtMs: nowMs, rows, totals };
 }
+
+/**
+ * The reports of several sets of keys (a store's pages, evaluated one at a time) as one: rows in
+ * report order, totals added up.
+ */
+export function mergeKeysReports(parts: readonly KeysReport[], nowMs: number): KeysReport {
+  const totals = { sandbox: { breached: 0, warned: 0 }, production: { breached: 0, warned: 0 } };
+  for (const part of parts) {
+    for (const environment of ['sandbox', 'production'] as const) {
+      totals[environment].breached += part.totals[environment].breached;
+      totals[environment].warned += part.totals[environment].warned;
+    }
+  }
+  const rows = parts.flatMap((part) => part.rows).sort(byReportOrder);
+  return { generatedAtMs: nowMs, rows, totals };
+}
+
+/** Breaches first, then the nearest deadline, then the key id. */
+function byReportOrder(a: KeysReportRow, b: KeysReportRow): number {
+  const [ra, da] = rankOf(a);
+  const [rb, db] = rankOf(b);
+  return ra - rb || da - db || a.keyId.localeCompare(b.keyId);
+}
+
+const rankOf = (row: KeysReportRow): [number, number] => [
+  row.findings.some((f) => f.breached) ? 0 : 1,
+  Math.min(...row.findings.map((f) => f.dueAtMs)),
+];

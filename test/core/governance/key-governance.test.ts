@@ -3,6 +3,7 @@ import {
   DEFAULT_GOVERNANCE_POLICIES,
   evaluateKeyGovernance,
   keysReport,
+  mergeKeysReports,
   type GovernancePolicies,
   type GovernancePolicy,
 } from '../../../src/core/governance/index.js';
@@ -192,5 +193,32 @@ describe('keysReport', () => {
       production: { breached: 1, warned: 1 },
       sandbox: { breached: 0, warned: 0 },
     });
+  });
+
+  it('is the same report when its keys are evaluated a page at a time and merged', () => {
+    const keys = [
+      key({ id: 'pk_live_b', createdAt: T0 + 5 * DAY }),
+      key({ id: 'pk_live_old', createdAt: T0 - 10 * DAY }),
+      key({ id: 'pk_live_a', createdAt: T0 + 5 * DAY }),
+      key({ id: 'pk_live_fresh', createdAt: T0 + 80 * DAY }),
+      key({ id: 'pk_live_older', createdAt: T0 - 20 * DAY }),
+      key({ id: 'pk_live_warn', createdAt: T0 + 2 * DAY }),
+    ];
+    const now = T0 + 90 * DAY;
+    const whole = keysReport(keys, p, now);
+    expect(whole.rows.map((r) => r.keyId)).toEqual([
+      'pk_live_older',
+      'pk_live_old',
+      'pk_live_warn',
+      'pk_live_a',
+      'pk_live_b',
+    ]);
+    for (const size of [1, 2, 4]) {
+      const parts = [];
+      for (let i = 0; i < keys.length; i += size)
+        parts.push(keysReport(keys.slice(i, i + size), p, now));
+      expect(mergeKeysReports(parts, now), `pages of ${size}`).toEqual(whole);
+    }
+    expect(mergeKeysReports([], now)).toEqual(keysReport([], p, now));
   });
 });
