@@ -39,6 +39,13 @@ export interface StoredKey {
   readonly publicKeyPem: string | null;
 }
 
+/** A secret version's new envelope (master-key rotation). */
+export interface SealedReplacement {
+  readonly keyId: string;
+  readonly version: number;
+  readonly sealed: SealedSecret;
+}
+
 /** One version of a key's HMAC secret. */
 export interface StoredSecretVersion {
   readonly keyId: string;
@@ -128,8 +135,11 @@ export interface ControlStore {
 
   /** Secret versions (and other sealed records) not yet wrapped by `kekId`, for re-wrapping. */
   listSealedNotUnder(kekId: string, limit: number): Promise<StoredSecretVersion[]>;
-  /** Replaces the envelope of one secret version (master-key rotation). */
-  replaceSealed(keyId: string, version: number, sealed: SealedSecret): Promise<void>;
+  /**
+   * Replaces the envelopes of secret versions (master-key rotation), all in one transaction: a
+   * commit each made a rotation of 100,000 keys wait for 100,000 fsyncs.
+   */
+  replaceSealed(envelopes: readonly SealedReplacement[]): Promise<void>;
   /** Every distinct master-key id that wraps something. */
   listKekIds(): Promise<string[]>;
 

@@ -140,6 +140,9 @@ export async function openAuditSealer(store: ControlStore, keyring: Keyring): Pr
   return (hash) => createHmac('sha256', auditKey).update(hash).digest('hex');
 }
 
+/** Envelopes re-wrapped per transaction. */
+const REWRAP_BATCH = 500;
+
 /**
  * Master-key rotation without downtime: the new key becomes active at once (a file key is
  * generated; an environment key must already be first in PORTCULLIS_MASTER_KEY), so new
@@ -166,17 +169,19 @@ export async function rotateMasterKey(
   // (an in-flight write on an async store) is caught by the next pass.
   for (let pass = 0; pass < 10; pass++) {
     for (;;) {
-      const batch = await store.listSealedNotUnder(keyring.active.id, 500);
+      const batch = await store.listSealedNotUnder(keyring.active.id, REWRAP_BATCH);
       if (batch.length === 0) break;
-      for (const row of batch) {
-        const binding = `${row.keyId}#${row.version}`;
-        await store.replaceSealed(
-          row.keyId,
-          row.version,
-          rewrapSecret(keyring, row.sealed, binding),
-        );
-        rewrapped += 1;
-      }
+      await store.replaceSealed(
+        batch.map((row) => ({
+          keyId: row.keyId,
+          version: row.version,
+          sealed: rewrapSecret(keyring, row.sealed, `${row.keyId}#${row.version}`),
+        })),
+      );
+      rewrapped += batch.length;
+      // The embedded store answers at once: without a turn between batches the whole rotation
+      // ran in one go, and no data plane of the process answered until it ended.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     const auditKey = await store.getMeta(AUDIT_KEY_META);
     if (auditKey !== undefined) {

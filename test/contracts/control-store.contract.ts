@@ -391,10 +391,36 @@ export function describeControlStoreContract(
         );
         expect(await store.listSealedNotUnder('kek-b', 10)).toEqual([secret(stored.key.id, 1)]);
         expect(await store.listSealedNotUnder('kek-c', 1)).toHaveLength(1);
-        await store.replaceSealed(stored.key.id, 1, sealed('kek-b', 9));
+        await store.replaceSealed([]);
+        await store.replaceSealed([
+          { keyId: stored.key.id, version: 1, sealed: sealed('kek-b', 9) },
+        ]);
         expect(await store.listSealedNotUnder('kek-b', 10)).toEqual([]);
         expect((await store.getSecrets(stored.key.id))[0]?.sealed).toEqual(sealed('kek-b', 9));
         expect(await store.listKekIds()).toEqual(['kek-b']);
+      });
+
+      it('replaces a batch of envelopes all together or not at all', async () => {
+        const stored = await withKey();
+        await store.createKey(
+          storedKey('pk_test_k2', 'acc_1'),
+          secret('pk_test_k2', 1),
+          draft('key.create', 'k2'),
+        );
+        const broken = { ...sealed('kek-b', 7), kekId: null as unknown as string };
+        await expect(
+          store.replaceSealed([
+            { keyId: stored.key.id, version: 1, sealed: sealed('kek-b', 7) },
+            { keyId: 'pk_test_k2', version: 1, sealed: broken },
+          ]),
+        ).rejects.toThrow();
+        expect(await store.listKekIds()).toEqual(['kek-a']);
+        await store.replaceSealed([
+          { keyId: stored.key.id, version: 1, sealed: sealed('kek-b', 7) },
+          { keyId: 'pk_test_k2', version: 1, sealed: sealed('kek-b', 8) },
+        ]);
+        expect(await store.listSealedNotUnder('kek-b', 10)).toEqual([]);
+        expect((await store.getSecrets('pk_test_k2'))[0]?.sealed).toEqual(sealed('kek-b', 8));
       });
     });
   });

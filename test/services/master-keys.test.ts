@@ -198,4 +198,36 @@ describe('master-key rotation', () => {
     expect(await plane.store.listAudit({ limit: 10, action: 'master-key.rotate' })).toHaveLength(1);
     expect(await plane.audit.verify()).toMatchObject({ ok: true });
   });
+
+  it('re-wraps in batches, one transaction each, with an event-loop turn between them', async () => {
+    const plane = await createTestControlPlane({ dataDir: tempDir() });
+    cleanups.push(() => plane.close({ keepDir: true }));
+    const account = await plane.keys.createAccount('a', TEST_CTX);
+    for (let i = 0; i < 1_001; i++) {
+      await plane.keys.createKey(
+        { accountId: account.id, environment: 'sandbox', scheme: 'hmac', scopes: ['read'] },
+        TEST_CTX,
+      );
+    }
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      turns += 1;
+      if (counting) setImmediate(count);
+    };
+    const batches: { size: number; turn: number }[] = [];
+    const replace = plane.store.replaceSealed.bind(plane.store);
+    plane.store.replaceSealed = (envelopes) => {
+      batches.push({ size: envelopes.length, turn: turns });
+      return replace(envelopes);
+    };
+    setImmediate(count);
+    const result = await plane.rotateMasterKey();
+    counting = false;
+    expect(result.rewrapped).toBe(1_001);
+    expect(batches.map((b) => b.size)).toEqual([500, 500, 1]);
+    expect(batches[1]?.turn).toBeGreaterThan(batches[0]?.turn ?? Infinity);
+    expect(batches[2]?.turn).toBeGreaterThan(batches[1]?.turn ?? Infinity);
+    expect(await plane.store.listKekIds()).toEqual([result.activeKeyId]);
+  });
 });

@@ -17,6 +17,7 @@ import type {
   PolicyStore,
   WithdrawalStore,
   KeyUpdate,
+  SealedReplacement,
   SealedSecret,
   StoredKey,
   StoredSecretVersion,
@@ -423,13 +424,18 @@ class PostgresStore implements ControlStore, GovernanceStore, RiskStoreProvider 
     return rows.map(secretFromRow);
   }
 
-  async replaceSealed(keyId: string, version: number, sealed: SealedSecret): Promise<void> {
-    await this.read(
-      `UPDATE key_secrets SET ciphertext = $3, iv = $4, tag = $5, wrapped_dek = $6, dek_iv = $7,
-         dek_tag = $8, kek_id = $9
-       WHERE key_id = $1 AND version = $2`,
-      [keyId, version, ...sealedValues(sealed)],
-    );
+  async replaceSealed(envelopes: readonly SealedReplacement[]): Promise<void> {
+    if (envelopes.length === 0) return;
+    await this.tx(async (client) => {
+      for (const { keyId, version, sealed } of envelopes) {
+        await client.query(
+          `UPDATE key_secrets SET ciphertext = $3, iv = $4, tag = $5, wrapped_dek = $6,
+             dek_iv = $7, dek_tag = $8, kek_id = $9
+           WHERE key_id = $1 AND version = $2`,
+          [keyId, version, ...sealedValues(sealed)],
+        );
+      }
+    });
   }
 
   async listKekIds(): Promise<string[]> {

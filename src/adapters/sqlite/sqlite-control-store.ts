@@ -21,7 +21,7 @@ import type {
   WithdrawalStore,
   KeyListFilter,
   KeyUpdate,
-  SealedSecret,
+  SealedReplacement,
   StoredKey,
   StoredSecretVersion,
 } from '../../ports.js';
@@ -328,9 +328,13 @@ class SqliteStore implements ControlStore, GovernanceStore, RiskStoreProvider {
     );
   }
 
-  replaceSealed(keyId: string, version: number, sealed: SealedSecret): Promise<void> {
+  replaceSealed(envelopes: readonly SealedReplacement[]): Promise<void> {
     return settle(() => {
-      this.stmts.replaceSealed.run({ keyId, version, ...sealed });
+      this.db.transaction(() => {
+        for (const { keyId, version, sealed } of envelopes) {
+          this.stmts.replaceSealed.run({ keyId, version, ...sealed });
+        }
+      })();
     });
   }
 
