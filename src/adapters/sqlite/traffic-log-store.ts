@@ -3,15 +3,14 @@
  * (same Database or file) but is created here, idempotently, so the control store's versioned
  * migrations stay untouched. Indexes serve the admin API's queries: by key and time, and by time
  * (environment, account and reason filtered within the time range). Writes (batches and
- * retention) run on a writer thread with its own connection to the file (traffic-log-thread.ts);
- * queries stay on `db`, which WAL mode lets read while the thread writes.
+ * retention) and queries run on a writer thread with its own connection to the file
+ * (traffic-log-thread.ts), so that a query scanning millions of rows never holds the event loop.
  */
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Environment } from '../../core/keys/model.js';
-import type { TrafficLogStore, TrafficQuery, TrafficRecord } from '../../services/traffic-log.js';
+import type { TrafficLogStore } from '../../services/traffic-log.js';
 import {
   inThreadWrites,
   startTrafficLogThread,
@@ -19,6 +18,8 @@ import {
   type TrafficLogWriteMode,
 } from './traffic-log-thread.js';
 import { createTrafficLogWriter, toValues, type TrafficLogWriter } from './traffic-log-writer.js';
+
+export { MAX_TRAFFIC_QUERY_ROWS } from './traffic-log-writer.js';
 
 /** Creates the traffic_log table and its indexes if absent. */
 export function migrateTrafficLog(db: Database): void {
@@ -50,26 +51,6 @@ export function migrateTrafficLog(db: Database): void {
   `);
 }
 
-interface Row {
-  ts: number;
-  request_id: string;
-  environment: Environment;
-  key_id: string | null;
-  account_id: string | null;
-  ip: string;
-  method: string;
-  action: string | null;
-  decision: TrafficRecord['decision'];
-  reason: string | null;
-  status: number;
-  pipeline_us: number;
-  upstream_ms: number | null;
-  total_ms: number;
-}
-
-/** A query never returns more than this many rows, whatever the caller asks. */
-export const MAX_TRAFFIC_QUERY_ROWS = 10_000;
-
 export interface SqliteTrafficLogStore extends TrafficLogStore {
   /** Where batches and retention deletes run now. */
   writeMode(): TrafficLogWriteMode;
@@ -99,26 +80,12 @@ export function createSqliteTrafficLogStore(
   let writer: TrafficLogWriter | undefined;
   const local = () => (writer ??= createTrafficLogWriter(db));
   const writes = startWrites(db, options, local);
-  // One prepared statement per filter combination (at most 16), built on first use.
-  const queries = new Map<string, Statement>();
 
   return {
     insertBatch: (records) => writes.insertValues(toValues(records)),
     deleteOlderThan: (ts) => writes.deleteOlderThan(ts),
     deleteBeyond: (maxRows) => writes.deleteBeyond(maxRows),
-    query: (query) => {
-      try {
-        const { sql, params } = buildQuery(query);
-        let statement = queries.get(sql);
-        if (statement === undefined) {
-          statement = db.prepare(sql);
-          queries.set(sql, statement);
-        }
-        return Promise.resolve((statement.all(params) as Row[]).map(fromRow));
-      } catch (error) {
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    },
+    query: (query) => writes.query(query),
     writeMode: () => writes.mode(),
     close: () => writes.close(),
   };
@@ -150,50 +117,4 @@ function startWrites(
     options.onWorkerFailure?.(error instanceof Error ? error : new Error(String(error)));
     return inThreadWrites(local);
   }
-}
-
-function buildQuery(q: TrafficQuery): { sql: string; params: Record<string, string | number> } {
-  const where = ['ts >= @since'];
-  const params: Record<string, string | number> = {
-    since: q.since,
-    limit: Math.max(0, Math.min(Math.floor(q.limit), MAX_TRAFFIC_QUERY_ROWS)),
-  };
-  const filters = [
-    ['environment', q.environment],
-    ['key_id', q.keyId],
-    ['account_id', q.accountId],
-    ['reason', q.reason],
-  ] as const;
-  for (const [column, value] of filters) {
-    if (value === undefined) continue;
-    where.push(`${column} = @${column}`);
-    params[column] = value;
-  }
-  if (q.until !== undefined) {
-    where.push('ts < @until');
-    params.until = q.until;
-  }
-  return {
-    sql: `SELECT * FROM traffic_log WHERE ${where.join(' AND ')} ORDER BY ts DESC, id DESC LIMIT @limit`,
-    params,
-  };
-}
-
-function fromRow(row: Row): TrafficRecord {
-  return {
-    ts: row.ts,
-    requestId: row.request_id,
-    environment: row.environment,
-    ...(row.key_id !== null ? { keyId: row.key_id } : {}),
-    ...(row.account_id !== null ? { accountId: row.account_id } : {}),
-    ip: row.ip,
-    method: row.method,
-    ...(row.action !== null ? { action: row.action } : {}),
-    decision: row.decision,
-    ...(row.reason !== null ? { reason: row.reason } : {}),
-    status: row.status,
-    pipelineUs: row.pipeline_us,
-    ...(row.upstream_ms !== null ? { upstreamMs: row.upstream_ms } : {}),
-    totalMs: row.total_ms,
-  };
 }

@@ -1,7 +1,7 @@
 /**
  * Entry of the traffic log's writer thread (started by traffic-log-thread.ts): it owns its own
- * connection to the database file and runs the batch inserts and retention deletes, one request
- * after another in arrival order, so the request-serving thread only posts flat batches. Runs
+ * connection to the database file and runs the batch inserts, retention deletes and queries, one
+ * request after another in arrival order, so the request-serving thread only posts flat batches. Runs
  * only from the compiled build (a worker cannot load a .ts file).
  */
 import BetterSqlite3 from 'better-sqlite3';
@@ -27,6 +27,8 @@ const writer = createTrafficLogWriter(db);
 
 function handle(request: Exclude<TrafficLogRequest, { op: 'close' }>): TrafficLogReply {
   try {
+    if (request.op === 'query')
+      return { id: request.id, ok: true, rows: writer.query(request.query) };
     const changes =
       request.op === 'insert'
         ? (writer.insertValues(request.values), request.values.length / FIELDS_PER_RECORD)
