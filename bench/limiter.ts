@@ -1,5 +1,5 @@
 /** Limiter set-ups for the benchmarks: the pipeline's limit deps over memory or Redis. */
-import { Redis } from 'ioredis';
+import { Redis } from '../src/adapters/redis/ioredis.js';
 import { createMemoryBanStore } from '../src/adapters/memory/ban-store.js';
 import { createMemoryRateLimiter } from '../src/adapters/memory/rate-limiter.js';
 import {

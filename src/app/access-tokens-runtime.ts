@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis } from '../adapters/redis/ioredis.js';
 import type { Logger } from 'pino';
 import { REDIS_FAIL_FAST_OPTIONS } from '../adapters/redis/replay-guard.js';
 import type { Config } from '../config/config.js';

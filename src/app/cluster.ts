@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import { Redis } from '../adapters/redis/ioredis.js';
 import type { Logger } from 'pino';
 import { createRedisChangeEvents } from '../adapters/redis/change-events.js';
 import { createRedisLease } from '../adapters/redis/lease.js';

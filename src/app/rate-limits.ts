@@ -7,7 +7,7 @@
  * Redis limits they are also kept in Redis, where a node that starts later finds them, and the
  * 429s that lead to a ban are counted across the nodes too (services/refusal-reporter.ts).
  */
-import { Redis } from 'ioredis';
+import { Redis } from '../adapters/redis/ioredis.js';
 import type { Logger } from 'pino';
 import { createMemoryBanStore, type MemoryBanStore } from '../adapters/memory/ban-store.js';
 import { createMemoryRateLimiter } from '../adapters/memory/rate-limiter.js';

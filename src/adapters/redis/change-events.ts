@@ -8,7 +8,7 @@
  * cache tightens to store reads while it is down and re-validates when it comes back.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from './ioredis.js';
 import { isBanPrefix, sharedBanOf } from '../../core/limits/bans.js';
 import type { ChangeEvent, ChangeEvents } from '../../ports.js';
 

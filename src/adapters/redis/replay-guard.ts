@@ -6,7 +6,7 @@
  * which the pipeline answers with REPLAY_CHECK_UNAVAILABLE. Pair it with a client built with
  * REDIS_FAIL_FAST_OPTIONS so that commands are not queued while Redis is away.
  */
-import type { RedisOptions } from 'ioredis';
+import type { RedisOptions } from './ioredis.js';
 import {
   checkedTtlMs,
   type ReplayGuard,
