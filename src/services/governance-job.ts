@@ -5,6 +5,7 @@
  * disabled as a reversible risk response. Time and timers are injected.
  */
 import type { Logger } from 'pino';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Clock } from '../core/clock.js';
 import {
   evaluateKeyGovernance,
@@ -72,7 +73,7 @@ export function createGovernanceJob(
       const last = page[page.length - 1];
       if (page.length < PAGE || last === undefined) return;
       after = last.id;
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AuditSealer } from '../core/audit/audit-chain.js';
 import { PortcullisError } from '../core/errors.js';
 import type { ControlStore, SealedSecret } from '../ports.js';
@@ -181,7 +182,7 @@ export async function rotateMasterKey(
       rewrapped += batch.length;
       // The embedded store answers at once: without a turn between batches the whole rotation
       // ran in one go, and no data plane of the process answered until it ended.
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
     const auditKey = await store.getMeta(AUDIT_KEY_META);
     if (auditKey !== undefined) {

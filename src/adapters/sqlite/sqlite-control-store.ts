@@ -1,6 +1,7 @@
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   chainAuditEntry,
   type AuditDraft,
@@ -317,7 +318,7 @@ class SqliteStore implements ControlStore, GovernanceStore, RiskStoreProvider {
         rows.map((row) => auditFromRow({ ...row, seq: Number(row.seq), ts: Number(row.ts) })),
       );
       if (rows.length < AUDIT_SCAN_PAGE) return;
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       rows = next.all(last.cursor, AUDIT_SCAN_PAGE) as ScannedAuditRow[];
     }
   }
