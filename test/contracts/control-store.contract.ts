@@ -17,6 +17,7 @@ import type {
   StoredKey,
   StoredSecretVersion,
 } from '../../src/ports.js';
+import { countTurns } from '../helpers/event-loop-turns.js';
 
 export interface ControlStoreHarness {
   readonly store: ControlStore;
@@ -331,19 +332,13 @@ export function describeControlStoreContract(
         const seen: AuditEntry[] = [];
         // Event-loop turns counted while the scan runs: every batch after the first must come
         // a turn later than the one before, or a long chain would hold every data plane.
-        let turns = 0;
-        let counting = true;
-        const count = () => {
-          turns += 1;
-          if (counting) setImmediate(count);
-        };
-        setImmediate(count);
+        const turns = countTurns();
         const turnAtBatch: number[] = [];
         await store.scanAudit((entries) => {
-          turnAtBatch.push(turns);
+          turnAtBatch.push(turns.count());
           seen.push(...entries);
         });
-        counting = false;
+        turns.stop();
         expect(seen.map((e) => e.seq)).toEqual(Array.from({ length: 2_050 }, (_, i) => i + 1));
         expect(turnAtBatch.length).toBeGreaterThan(2);
         for (let i = 1; i < turnAtBatch.length; i++) {

@@ -5,6 +5,7 @@ import type { ApiKey } from '../../src/core/keys/model.js';
 import { createGovernanceJob } from '../../src/services/governance-job.js';
 import type { Timers } from '../../src/services/traffic-log.js';
 import { createManualClock } from '../helpers/manual-clock.js';
+import { countTurns } from '../helpers/event-loop-turns.js';
 
 const DAY = 86_400_000;
 
@@ -132,12 +133,7 @@ describe('governance job', () => {
     const createdAt = clock.now();
     const ids = Array.from({ length: 2_500 }, (_, i) => `pk_live_${String(i).padStart(20, '0')}`);
     // As the embedded store answers: each page at once, in id order after the cursor.
-    let turns = 0;
-    let counting = true;
-    const count = () => {
-      turns += 1;
-      if (counting) setImmediate(count);
-    };
+    const turns = countTurns();
     const pagesAt: number[] = [];
     const keyOf = (id: string) =>
       ({
@@ -157,7 +153,7 @@ describe('governance job', () => {
       {
         keys: {
           listKeys: (q) => {
-            pagesAt.push(turns);
+            pagesAt.push(turns.count());
             const from = q.after === undefined ? 0 : ids.indexOf(q.after) + 1;
             return Promise.resolve(ids.slice(from, from + (q.limit ?? 100)).map(keyOf));
           },
@@ -175,10 +171,9 @@ describe('governance job', () => {
       { enabled: true, intervalMs: 3_600_000, policies: DEFAULT_GOVERNANCE_POLICIES },
     );
     clock.advance(90 * DAY); // every key is dormant: each is disabled once
-    setImmediate(count);
     await job.run();
     const report = await job.report();
-    counting = false;
+    turns.stop();
     expect(disabled).toEqual(ids);
     expect(report.rows.map((row) => row.keyId).sort()).toEqual(ids); // each key once, dormant
     expect(pagesAt).toHaveLength(6); // three pages per pass

@@ -10,6 +10,7 @@ import {
   type TestControlPlane,
 } from '../helpers/control-plane.js';
 import { createTempDir } from '../helpers/temp-dir.js';
+import { countTurns } from '../helpers/event-loop-turns.js';
 
 const HOUR_MS = 3_600_000;
 const cleanups: (() => unknown)[] = [];
@@ -209,21 +210,15 @@ describe('master-key rotation', () => {
         TEST_CTX,
       );
     }
-    let turns = 0;
-    let counting = true;
-    const count = () => {
-      turns += 1;
-      if (counting) setImmediate(count);
-    };
+    const turns = countTurns();
     const batches: { size: number; turn: number }[] = [];
     const replace = plane.store.replaceSealed.bind(plane.store);
     plane.store.replaceSealed = (envelopes) => {
-      batches.push({ size: envelopes.length, turn: turns });
+      batches.push({ size: envelopes.length, turn: turns.count() });
       return replace(envelopes);
     };
-    setImmediate(count);
     const result = await plane.rotateMasterKey();
-    counting = false;
+    turns.stop();
     expect(result.rewrapped).toBe(1_001);
     expect(batches.map((b) => b.size)).toEqual([500, 500, 1]);
     expect(batches[1]?.turn).toBeGreaterThan(batches[0]?.turn ?? Infinity);

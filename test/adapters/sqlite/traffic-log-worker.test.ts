@@ -20,6 +20,7 @@ import { createTrafficLog, type TrafficRecord } from '../../../src/services/traf
 import { createManualClock } from '../../helpers/manual-clock.js';
 import { REPO_ROOT } from '../../helpers/server-process.js';
 import { createTempDir } from '../../helpers/temp-dir.js';
+import { countTurns } from '../../helpers/event-loop-turns.js';
 
 type StoreModule = typeof sourceStore;
 type Store = ReturnType<StoreModule['createSqliteTrafficLogStore']>;
@@ -134,17 +135,11 @@ describe('SQLite traffic log writer thread', () => {
     expect(await store.query({ since: T0 + 199_990, limit: 100 })).toHaveLength(10);
     // A filter the (ts) index does not serve scans every record in the range (200,000 here):
     // the event loop keeps turning meanwhile. In this thread it would not turn once.
-    let turns = 0;
-    let counting = true;
-    const count = () => {
-      turns += 1;
-      if (counting) setImmediate(count);
-    };
-    setImmediate(count);
+    const turns = countTurns();
     const none = await store.query({ since: 0, reason: 'NO_SUCH_REASON', limit: 100 });
-    counting = false;
+    turns.stop();
     expect(none).toEqual([]);
-    expect(turns).toBeGreaterThan(3);
+    expect(turns.count()).toBeGreaterThan(3);
   });
 
   it('still answers queries after close, on the main connection', async () => {
