@@ -1,6 +1,6 @@
 /**
- * The write side of the SQLite traffic log, shared by its writer thread
- * (traffic-log-worker.ts) and the in-thread fallback. Records travel as one flat array of
+ * The SQLite traffic log's statements (batch inserts, retention deletes and queries), shared
+ * by its writer thread (traffic-log-worker.ts) and the in-thread fallback. Records travel as one flat array of
  * positional values, FIELDS_PER_RECORD per record: cheaper to build and to post to a worker
  * than one object per row, and `?` parameters bind about 0.7 µs per row faster than `@name`.
  */
