@@ -74,6 +74,26 @@ const SECRET_COLUMNS = `key_id, version, ciphertext, iv, tag, wrapped_dek, dek_i
   created_at, not_after`;
 
 /**
+ * The statement behind listAudit (exported so that a test can ask PostgreSQL for its plan): an
+ * action or target filter with the seq cursor is one range of an index on (column, seq)
+ * (migration 6), already in seq order.
+ */
+export function auditListSql(query: AuditQuery): { sql: string; values: unknown[] } {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    values.push(value);
+    where.push(`${clause} $${values.length}`);
+  };
+  if (query.afterSeq !== undefined) add('seq >', query.afterSeq);
+  if (query.action !== undefined) add('action =', query.action);
+  if (query.target !== undefined) add('target =', query.target);
+  values.push(query.limit);
+  const filter = where.length ? `WHERE ${where.join(' AND ')} ` : '';
+  return { sql: `SELECT * FROM audit_log ${filter}ORDER BY seq LIMIT $${values.length}`, values };
+}
+
+/**
  * The cluster control store on PostgreSQL. Runs the migrations (under an advisory lock) before
  * it resolves; a database that cannot be reached rejects with STORE_UNAVAILABLE.
  */
@@ -382,21 +402,8 @@ class PostgresStore implements ControlStore, GovernanceStore, RiskStoreProvider 
   }
 
   async listAudit(query: AuditQuery): Promise<AuditEntry[]> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const add = (clause: string, value: unknown) => {
-      values.push(value);
-      where.push(`${clause} $${values.length}`);
-    };
-    if (query.afterSeq !== undefined) add('seq >', query.afterSeq);
-    if (query.action !== undefined) add('action =', query.action);
-    if (query.target !== undefined) add('target =', query.target);
-    values.push(query.limit);
-    const rows = await this.read<AuditRow>(
-      `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY seq LIMIT $${values.length}`,
-      values,
-    );
+    const { sql, values } = auditListSql(query);
+    const rows = await this.read<AuditRow>(sql, values);
     return rows.map(auditFromRow);
   }
 

@@ -233,6 +233,17 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       ) WITHOUT ROWID;
     `,
   },
+  {
+    // GET /v1/audit?action=… read the log from the cursor on and kept the matching rows: a rare
+    // action (master_key.rotate) among 200,000 entries took 13 ms, synchronously, on the event
+    // loop the data planes share. Index entries end with the rowid (seq), so this one index
+    // serves `action = ? AND seq > ? ORDER BY seq` as a range (0.2 ms). Built once, on start.
+    version: 6,
+    name: 'audit log index by action',
+    sql: `
+      CREATE INDEX IF NOT EXISTS audit_log_action ON audit_log(action);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's, each atomically with its version row. */

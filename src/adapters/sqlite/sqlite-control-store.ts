@@ -58,6 +58,30 @@ export interface SqliteStoreOptions {
 /** The control store plus the governance ports (policies, approvals, withdrawal rules). */
 export type SqliteControlStore = ControlStore & GovernanceStore & RiskStoreProvider;
 
+/**
+ * The statement behind listAudit (exported so that a test can ask SQLite for its plan): an
+ * action or target filter is a range of its index (migration 6), seq order comes from the rowid.
+ */
+export function auditListSql(query: AuditQuery): { sql: string; params: (string | number)[] } {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  if (query.afterSeq !== undefined) {
+    where.push('seq > ?');
+    params.push(query.afterSeq);
+  }
+  if (query.action !== undefined) {
+    where.push('action = ?');
+    params.push(query.action);
+  }
+  if (query.target !== undefined) {
+    where.push('target = ?');
+    params.push(query.target);
+  }
+  const filter = where.length ? `WHERE ${where.join(' AND ')} ` : '';
+  params.push(query.limit);
+  return { sql: `SELECT * FROM audit_log ${filter}ORDER BY seq LIMIT ?`, params };
+}
+
 /** The embedded control store: better-sqlite3 in WAL mode with full fsync on commit. */
 export function createSqliteControlStore(options: SqliteStoreOptions): SqliteControlStore {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -277,22 +301,8 @@ class SqliteStore implements ControlStore, GovernanceStore, RiskStoreProvider {
   }
 
   listAudit(query: AuditQuery): Promise<AuditEntry[]> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (query.afterSeq !== undefined) {
-      where.push('seq > ?');
-      params.push(query.afterSeq);
-    }
-    if (query.action !== undefined) {
-      where.push('action = ?');
-      params.push(query.action);
-    }
-    if (query.target !== undefined) {
-      where.push('target = ?');
-      params.push(query.target);
-    }
-    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...params, query.limit) as AuditRow[];
+    const { sql, params } = auditListSql(query);
+    const rows = this.db.prepare(sql).all(...params) as AuditRow[];
     return Promise.resolve(rows.map(auditFromRow));
   }
 
