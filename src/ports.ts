@@ -79,6 +79,13 @@ export interface KeyListFilter {
   readonly limit: number;
 }
 
+/** A page of accounts, oldest first. */
+export interface AccountPage {
+  /** Return the accounts created after this one (pagination cursor: an account id). */
+  readonly after?: string;
+  readonly limit: number;
+}
+
 export interface AuditQuery {
   readonly afterSeq?: number;
   readonly action?: string;
@@ -107,7 +114,11 @@ export interface ControlStore {
 
   createAccount(account: Account, audit: AuditDraft): Promise<void>;
   getAccount(id: string): Promise<Account | undefined>;
-  listAccounts(): Promise<Account[]>;
+  /**
+   * Accounts in creation order (then by id), a page at a time. An `after` that names no
+   * account gives an empty page; callers that take it from a client check it first.
+   */
+  listAccounts(page: AccountPage): Promise<Account[]>;
 
   createKey(
     stored: StoredKey,

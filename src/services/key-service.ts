@@ -14,7 +14,13 @@ import {
   type Scope,
 } from '../core/keys/model.js';
 import { parseCidrList } from '../core/net/cidr.js';
-import type { ChangeEvents, ControlStore, StoredKey, StoredSecretVersion } from '../ports.js';
+import type {
+  AccountPage,
+  ChangeEvents,
+  ControlStore,
+  StoredKey,
+  StoredSecretVersion,
+} from '../ports.js';
 import { openSecret, sealSecret, type Keyring } from './envelope.js';
 import { newHmacSecret, newId } from './ids.js';
 import { hashPassphrase } from './passphrase.js';
@@ -151,7 +157,12 @@ export function createKeyService(deps: KeyServiceDeps) {
       return account;
     },
 
-    listAccounts: () => store.listAccounts(),
+    /** A page of accounts, oldest first; an `after` that names no account is ACCOUNT_NOT_FOUND. */
+    async listAccounts(page: AccountPage): Promise<Account[]> {
+      if (page.after !== undefined && !(await store.getAccount(page.after)))
+        throw new PortcullisError('ACCOUNT_NOT_FOUND', `after: no account ${page.after}.`);
+      return store.listAccounts(page);
+    },
 
     async createKey(input: CreateKeyInput, ctx: ActorContext): Promise<KeyWithSecret> {
       const account = await store.getAccount(input.accountId);

@@ -130,7 +130,28 @@ export function describeControlStoreContract(
       it('lists accounts in creation order', async () => {
         await store.createAccount(account('acc_b', T0), draft('account.create', 'acc_b'));
         await store.createAccount(account('acc_a', T0 + 1), draft('account.create', 'acc_a'));
-        expect((await store.listAccounts()).map((a) => a.id)).toEqual(['acc_b', 'acc_a']);
+        expect((await store.listAccounts({ limit: 10 })).map((a) => a.id)).toEqual([
+          'acc_b',
+          'acc_a',
+        ]);
+      });
+
+      it('pages accounts by creation time, then id, from the cursor on', async () => {
+        // Two created in the same millisecond: the id breaks the tie, so no page repeats or skips.
+        for (const [id, at] of [
+          ['acc_c', T0 + 5],
+          ['acc_a', T0 + 9],
+          ['acc_d', T0 + 5],
+          ['acc_b', T0 + 1],
+        ] as const) {
+          await store.createAccount(account(id, at), draft('account.create', id));
+        }
+        const ids = async (page: { after?: string; limit: number }) =>
+          (await store.listAccounts(page)).map((a) => a.id);
+        expect(await ids({ limit: 2 })).toEqual(['acc_b', 'acc_c']);
+        expect(await ids({ after: 'acc_c', limit: 2 })).toEqual(['acc_d', 'acc_a']);
+        expect(await ids({ after: 'acc_a', limit: 2 })).toEqual([]);
+        expect(await ids({ after: 'acc_none', limit: 2 })).toEqual([]);
       });
 
       it('writes the audit entry with the account', async () => {

@@ -137,7 +137,7 @@ export async function snapshotCounts(
 ): Promise<{ audit: number; keys: number; accounts: number; tokens: number }> {
   const audit = await plane.store.listAudit({ limit: 1_000_000 });
   const keys = await plane.store.listKeys({ limit: 1_000_000 });
-  const accounts = await plane.store.listAccounts();
+  const accounts = await plane.store.listAccounts({ limit: 1_000_000 });
   const tokens = await plane.store.listAdminTokens();
   return {
     audit: audit.length,

@@ -1,11 +1,19 @@
 /** Accounts and keys: list with age, last use and risk; create, rotate, revoke. */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { Account, ApiKey, GovernanceRow, KeyRisk } from '../api.js';
 import { query } from '../api.js';
 import { age, Confirm, EnvBadge, ErrorBox, asApiError, useLoad, when } from '../common.js';
 import { useSession } from '../session.js';
 import type { ApiError } from '../api.js';
 import { CreateKeyForm, SecretOnce } from './key-forms.js';
+
+/** Accounts per page of the Accounts panel ("Show more accounts" loads the next). */
+export const ACCOUNT_PAGE = 200;
+
+interface AccountList {
+  readonly accounts: Account[];
+  readonly next: string | null;
+}
 
 interface KeyRow {
   readonly key: ApiKey;
@@ -34,9 +42,27 @@ export function KeysPage() {
   const [revoking, setRevoking] = useState<ApiKey>();
   const [actionError, setActionError] = useState<ApiError>();
   const accounts = useLoad(
-    () => session.api<{ accounts: Account[] }>('GET', '/v1/accounts'),
+    () => session.api<AccountList>('GET', `/v1/accounts${query({ limit: ACCOUNT_PAGE })}`),
     [session.token],
   );
+  // Pages after the first, as "Show more accounts" loaded them; dropped when the first reloads.
+  const [later, setLater] = useState<AccountList>();
+  useEffect(() => setLater(undefined), [accounts.data]);
+  const accountList = [...(accounts.data?.accounts ?? []), ...(later?.accounts ?? [])];
+  const nextAccounts = later !== undefined ? later.next : (accounts.data?.next ?? null);
+  const showMoreAccounts = () => {
+    if (nextAccounts === null) return;
+    session
+      .api<AccountList>('GET', `/v1/accounts${query({ limit: ACCOUNT_PAGE, after: nextAccounts })}`)
+      .then(
+        (page) =>
+          setLater((prev) => ({
+            accounts: [...(prev?.accounts ?? []), ...page.accounts],
+            next: page.next,
+          })),
+        (e: unknown) => setActionError(asApiError(e)),
+      );
+  };
   const keys = useLoad(async (): Promise<KeyRow[]> => {
     const list = await session.api<{ keys: ApiKey[] }>(
       'GET',
@@ -92,10 +118,14 @@ export function KeysPage() {
   return (
     <div className="stack">
       {secret !== undefined && <SecretOnce {...secret} onDone={() => setSecret(undefined)} />}
-      <AccountsPanel accounts={accounts.data?.accounts ?? []} onCreated={accounts.reload} />
+      <AccountsPanel
+        accounts={accountList}
+        onCreated={accounts.reload}
+        {...(nextAccounts !== null ? { onMore: showMoreAccounts } : {})}
+      />
       {canWrite && (
         <CreateKeyForm
-          accounts={accounts.data?.accounts ?? []}
+          accounts={accountList}
           onCreated={(r) => {
             setSecret({ keyId: r.key.id, secret: r.secret, why: 'created' });
             keys.reload();
@@ -230,7 +260,12 @@ function RotateDialog(props: {
   );
 }
 
-function AccountsPanel(props: { accounts: Account[]; onCreated: () => void }) {
+function AccountsPanel(props: {
+  accounts: Account[];
+  onCreated: () => void;
+  /** Set while more accounts exist than are shown. */
+  onMore?: () => void;
+}) {
   const session = useSession();
   const [name, setName] = useState('');
   const [error, setError] = useState<ApiError>();
@@ -255,6 +290,14 @@ function AccountsPanel(props: { accounts: Account[]; onCreated: () => void }) {
         ))}
         {props.accounts.length === 0 && <li>No accounts yet.</li>}
       </ul>
+      {props.onMore !== undefined && (
+        <p>
+          Showing the first {props.accounts.length} accounts.{' '}
+          <button type="button" onClick={props.onMore}>
+            Show more accounts
+          </button>
+        </p>
+      )}
       {session.can('accounts:write') && (
         <form
           className="inline"

@@ -270,6 +270,15 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       DROP INDEX audit_log_target;
     `,
   },
+  {
+    // GET /v1/accounts lists accounts oldest first, a page at a time: without this index every
+    // page sorted the whole table.
+    version: 7,
+    name: 'accounts in creation order',
+    sql: `
+      CREATE INDEX accounts_created ON accounts(created_at, id);
+    `,
+  },
 ];
 
 /**

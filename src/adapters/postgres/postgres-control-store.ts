@@ -7,6 +7,7 @@ import {
 import type { Clock } from '../../core/clock.js';
 import type { Account } from '../../core/keys/model.js';
 import type {
+  AccountPage,
   AdminToken,
   AllowanceStore,
   ApprovalStore,
@@ -72,6 +73,14 @@ const KEY_COLUMNS = `id, account_id, label, environment, scheme, scopes, ip_allo
   public_key_pem, status, created_at, expires_at, revoked_at, last_used_at, epoch, secret_version`;
 const SECRET_COLUMNS = `key_id, version, ciphertext, iv, tag, wrapped_dek, dek_iv, dek_tag, kek_id,
   created_at, not_after`;
+
+/** Keyset pages of accounts over the (created_at, id) index (migration 7; exported for its plan test). */
+export const ACCOUNT_PAGE_SQL = {
+  first: 'SELECT id, name, created_at FROM accounts ORDER BY created_at, id LIMIT $1',
+  after: `SELECT id, name, created_at FROM accounts
+    WHERE (created_at, id) > (SELECT created_at, id FROM accounts WHERE id = $1)
+    ORDER BY created_at, id LIMIT $2`,
+} as const;
 
 /**
  * The statement behind listAudit (exported so that a test can ask PostgreSQL for its plan): an
@@ -244,10 +253,11 @@ class PostgresStore implements ControlStore, GovernanceStore, RiskStoreProvider 
     return row && accountFromRow(row);
   }
 
-  async listAccounts(): Promise<Account[]> {
-    const rows = await this.read<AccountRow>(
-      'SELECT id, name, created_at FROM accounts ORDER BY created_at, id',
-    );
+  async listAccounts(page: AccountPage): Promise<Account[]> {
+    const rows =
+      page.after === undefined
+        ? await this.read<AccountRow>(ACCOUNT_PAGE_SQL.first, [page.limit])
+        : await this.read<AccountRow>(ACCOUNT_PAGE_SQL.after, [page.after, page.limit]);
     return rows.map(accountFromRow);
   }
 

@@ -244,6 +244,15 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX IF NOT EXISTS audit_log_action ON audit_log(action);
     `,
   },
+  {
+    // GET /v1/accounts lists accounts oldest first, a page at a time: without this index every
+    // page sorted the whole table.
+    version: 7,
+    name: 'accounts in creation order',
+    sql: `
+      CREATE INDEX IF NOT EXISTS accounts_created ON accounts(created_at, id);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's, each atomically with its version row. */

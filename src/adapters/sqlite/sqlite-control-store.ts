@@ -12,6 +12,7 @@ import type { JsonValue } from '../../core/audit/canonical-json.js';
 import type { Clock } from '../../core/clock.js';
 import type { Account } from '../../core/keys/model.js';
 import type {
+  AccountPage,
   AdminToken,
   AllowanceStore,
   ApprovalStore,
@@ -82,6 +83,14 @@ export function auditListSql(query: AuditQuery): { sql: string; params: (string 
   return { sql: `SELECT * FROM audit_log ${filter}ORDER BY seq LIMIT ?`, params };
 }
 
+/** Keyset pages of accounts over the (created_at, id) index (migration 7; exported for its plan test). */
+export const ACCOUNT_PAGE_SQL = {
+  first: 'SELECT id, name, created_at FROM accounts ORDER BY created_at, id LIMIT ?',
+  after: `SELECT id, name, created_at FROM accounts
+    WHERE (created_at, id) > (SELECT created_at, id FROM accounts WHERE id = ?)
+    ORDER BY created_at, id LIMIT ?`,
+} as const;
+
 /** The embedded control store: better-sqlite3 in WAL mode with full fsync on commit. */
 export function createSqliteControlStore(options: SqliteStoreOptions): SqliteControlStore {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -114,7 +123,8 @@ class SqliteStore implements ControlStore, GovernanceStore, RiskStoreProvider {
         VALUES (@seq, @ts, @actor, @action, @target, @requestId, @data, @prevHash, @hash, @seal)`),
       insertAccount: p('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)'),
       getAccount: p('SELECT id, name, created_at FROM accounts WHERE id = ?'),
-      listAccounts: p('SELECT id, name, created_at FROM accounts ORDER BY created_at, id'),
+      listAccounts: p(ACCOUNT_PAGE_SQL.first),
+      listAccountsAfter: p(ACCOUNT_PAGE_SQL.after),
       insertKey:
         p(`INSERT INTO api_keys (id, account_id, label, environment, scheme, scopes, ip_allowlist,
         passphrase_hash, public_key_pem, status, created_at, expires_at, revoked_at, last_used_at, epoch, secret_version)
@@ -191,8 +201,12 @@ class SqliteStore implements ControlStore, GovernanceStore, RiskStoreProvider {
     return Promise.resolve(row && { id: row.id, name: row.name, createdAt: row.created_at });
   }
 
-  listAccounts(): Promise<Account[]> {
-    const rows = this.stmts.listAccounts.all() as {
+  listAccounts(page: AccountPage): Promise<Account[]> {
+    const rows = (
+      page.after === undefined
+        ? this.stmts.listAccounts.all(page.limit)
+        : this.stmts.listAccountsAfter.all(page.after, page.limit)
+    ) as {
       id: string;
       name: string;
       created_at: number;

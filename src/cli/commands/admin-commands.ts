@@ -226,11 +226,19 @@ export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
     usage: 'portcullis accounts list',
     options: {},
     async run(ctx) {
-      const { accounts } = await callAdmin<{ accounts: Record<string, unknown>[] }>(
-        ctx.target,
-        'GET',
-        '/v1/accounts',
-      );
+      // Every account, oldest first, a page of 1,000 per call.
+      const query = new URLSearchParams({ limit: '1000' });
+      const accounts: Record<string, unknown>[] = [];
+      for (;;) {
+        const page = await callAdmin<{ accounts: Record<string, unknown>[]; next: string | null }>(
+          ctx.target,
+          'GET',
+          `/v1/accounts?${query.toString()}`,
+        );
+        accounts.push(...page.accounts);
+        if (page.next === null) break;
+        query.set('after', page.next);
+      }
       return { json: accounts, text: formatTable(accounts, ['id', 'name', 'createdAt']) };
     },
   },

@@ -133,6 +133,15 @@ export const listKeysQuery = {
   },
 } as const;
 
+export const listAccountsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    after: { type: 'string', maxLength: 64 },
+    limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' },
+  },
+} as const;
+
 export const listAuditQuery = {
   type: 'object',
   additionalProperties: false,

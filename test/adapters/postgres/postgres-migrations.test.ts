@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { POSTGRES_MIGRATIONS, migratePostgres } from '../../../src/adapters/postgres/migrations.js';
 import { createPgPool, type PgPool } from '../../../src/adapters/postgres/pg-pool.js';
-import { auditListSql } from '../../../src/adapters/postgres/postgres-control-store.js';
+import {
+  ACCOUNT_PAGE_SQL,
+  auditListSql,
+} from '../../../src/adapters/postgres/postgres-control-store.js';
 import type { AuditQuery } from '../../../src/ports.js';
 import { POSTGRES_URL, adminQuery, dropSchema, randomSchema } from './postgres-harness.js';
 
@@ -121,6 +124,28 @@ describe('PostgreSQL migrations', () => {
     const { sql, values } = auditListSql({ action: 'key.revoke', afterSeq: 2000, limit: 2 });
     const rows = await pool.query<{ seq: string }>(sql, values);
     expect(rows.rows.map((row) => Number(row.seq))).toEqual([3000, 4000]);
+  });
+
+  it('pages accounts along the (created_at, id) index, with no sort (migration 7)', async () => {
+    const schema = fresh();
+    const pool = open(schema);
+    await migratePostgres(pool, schema, NOW_MS);
+    await pool.query(
+      `INSERT INTO accounts (id, name, created_at)
+       SELECT 'acc_' || lpad(i::text, 6, '0'), 'desk', i / 3 FROM generate_series(1, 20000) AS i`,
+    );
+    await pool.query('ANALYZE accounts');
+    const explain = async (sql: string, values: unknown[]) =>
+      (await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, values)).rows
+        .map((row) => row['QUERY PLAN'])
+        .join('\n');
+    for (const plan of [
+      await explain(ACCOUNT_PAGE_SQL.first, [100]),
+      await explain(ACCOUNT_PAGE_SQL.after, ['acc_010000', 100]),
+    ]) {
+      expect(plan).toMatch(/Index Scan using accounts_created/);
+      expect(plan).not.toMatch(/Sort/);
+    }
   });
 
   it('keeps schemas apart: a migrated schema is invisible to another', async () => {

@@ -424,3 +424,29 @@ describe('the audit log', () => {
     expectNoConsoleErrors();
   });
 });
+
+describe('more accounts than one page', () => {
+  it('shows the first 200 accounts and loads the rest on request', async () => {
+    const before = await adminRequest(server, 'GET', '/v1/accounts?limit=1000');
+    const existing = (before.body.accounts as unknown[]).length;
+    const total = Math.max(existing, 200) + 5;
+    for (let i = existing; i < total; i++) {
+      const created = await adminRequest(server, 'POST', '/v1/accounts', {
+        name: `bulk desk ${i}`,
+      });
+      expect(created.status).toBe(201);
+    }
+    await openPage(page, 'Accounts & keys');
+    const more = page.getByRole('button', { name: 'Show more accounts' });
+    await more.waitFor();
+    expect(await page.locator('.accounts li').count()).toBe(200);
+    await more.click();
+    await page
+      .locator('.accounts')
+      .getByText(`bulk desk ${total - 1}`, { exact: true })
+      .waitFor();
+    await more.waitFor({ state: 'detached' });
+    expect(await page.locator('.accounts li').count()).toBe(total);
+    expectNoConsoleErrors();
+  });
+});

@@ -439,6 +439,16 @@ describe('bad input: a 4xx with a stable code and nothing half-written', () => {
       build: () => Promise.resolve({ method: 'GET', url: '/v1/keys?owner=me' }),
     },
     {
+      name: 'an accounts cursor that names no account',
+      code: 'ACCOUNT_NOT_FOUND',
+      build: () => Promise.resolve({ method: 'GET', url: '/v1/accounts?after=acc_none' }),
+    },
+    {
+      name: 'an accounts page size that is not 1-9999',
+      code: 'VALIDATION_FAILED',
+      build: () => Promise.resolve({ method: 'GET', url: '/v1/accounts?limit=0' }),
+    },
+    {
       name: 'a missing required field',
       code: 'VALIDATION_FAILED',
       build: () =>
@@ -621,6 +631,36 @@ describe('bad input: a 4xx with a stable code and nothing half-written', () => {
     ] as const) {
       expect(covered.has(code)).toBe(true);
     }
+  });
+});
+
+describe('GET /v1/accounts pages', () => {
+  it('walks every account once, oldest first, following next', async () => {
+    for (let i = 0; i < 4; i++) await plane.keys.createAccount(`page-${i}`, TEST_CTX);
+    const all = await plane.store.listAccounts({ limit: 1_000_000 });
+    const seen: string[] = [];
+    let url = '/v1/accounts?limit=2';
+    for (let pages = 0; pages < 10; pages++) {
+      const response = await call({ method: 'GET', url }, 'auditor');
+      expect(response.statusCode).toBe(200);
+      const body = response.json<{ accounts: { id: string }[]; next: string | null }>();
+      expect(body.accounts.length).toBeLessThanOrEqual(2);
+      seen.push(...body.accounts.map((a) => a.id));
+      if (body.next === null) break;
+      expect(body.next).toBe(body.accounts.at(-1)?.id);
+      url = `/v1/accounts?limit=2&after=${body.next}`;
+    }
+    expect(seen).toEqual(all.map((a) => a.id));
+    expect(seen.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('answers 100 accounts by default and says where the rest start', async () => {
+    const existing = (await plane.store.listAccounts({ limit: 1_000_000 })).length;
+    for (let i = existing; i < 101; i++) await plane.keys.createAccount(`bulk-${i}`, TEST_CTX);
+    const response = await call({ method: 'GET', url: '/v1/accounts' }, 'auditor');
+    const body = response.json<{ accounts: { id: string }[]; next: string | null }>();
+    expect(body.accounts.length).toBe(100);
+    expect(body.next).toBe(body.accounts[99]?.id);
   });
 });
 

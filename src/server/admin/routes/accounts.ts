@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Account } from '../../../core/keys/model.js';
 import { actorOf, type AdminDeps } from '../build-admin-app.js';
-import { accountSchema, createAccountBody } from '../schemas.js';
+import { accountSchema, createAccountBody, listAccountsQuery } from '../schemas.js';
 
 const accountJson = (account: Account) => ({
   ...account,
@@ -20,19 +20,33 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AdminDeps): vo
       return reply.status(201).send(accountJson(account));
     },
   );
-  app.get(
+  // Oldest first, a page at a time (as GET /v1/keys): `next` is the `after` of the next page.
+  app.get<{ Querystring: { after?: string; limit?: string } }>(
     '/v1/accounts',
     {
       config: { permission: 'accounts:read' },
       schema: {
+        querystring: listAccountsQuery,
         response: {
           200: {
             type: 'object',
-            properties: { accounts: { type: 'array', items: accountSchema } },
+            properties: {
+              accounts: { type: 'array', items: accountSchema },
+              next: { type: ['string', 'null'] },
+            },
           },
         },
       },
     },
-    async () => ({ accounts: (await deps.keys.listAccounts()).map(accountJson) }),
+    async (request) => {
+      const limit = request.query.limit !== undefined ? Number(request.query.limit) : 100;
+      const { after } = request.query;
+      const accounts = await deps.keys.listAccounts({ limit, ...(after ? { after } : {}) });
+      const last = accounts[accounts.length - 1];
+      return {
+        accounts: accounts.map(accountJson),
+        next: accounts.length === limit && last ? last.id : null,
+      };
+    },
   );
 }

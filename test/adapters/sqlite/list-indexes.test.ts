@@ -1,20 +1,28 @@
 /**
- * GET /v1/audit's filters are index ranges, not scans of the log from the cursor on: SQLite is
- * asked for the plan of the very statement listAudit runs (auditListSql), on a migrated file.
+ * GET /v1/audit's filters and GET /v1/accounts' pages are index ranges, not scans or sorts of a
+ * whole table: SQLite is asked for the plan of the very statements the store runs, on a migrated
+ * file.
  */
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SQLITE_MIGRATIONS, migrateSqlite } from '../../../src/adapters/sqlite/migrations.js';
-import { auditListSql } from '../../../src/adapters/sqlite/sqlite-control-store.js';
+import {
+  ACCOUNT_PAGE_SQL,
+  auditListSql,
+} from '../../../src/adapters/sqlite/sqlite-control-store.js';
 import type { AuditQuery } from '../../../src/ports.js';
 
 const NOW_MS = 1_767_225_600_000;
 const LATEST = SQLITE_MIGRATIONS.map((migration) => migration.version);
 
-function plan(db: Database, query: AuditQuery): string {
-  const { sql, params } = auditListSql(query);
+function planOf(db: Database, sql: string, params: readonly unknown[]): string {
   const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
   return rows.map((row) => row.detail).join(' | ');
+}
+
+function plan(db: Database, query: AuditQuery): string {
+  const { sql, params } = auditListSql(query);
+  return planOf(db, sql, params);
 }
 
 function append(db: Database, count: number, actionOf: (seq: number) => string): void {
@@ -27,7 +35,7 @@ function append(db: Database, count: number, actionOf: (seq: number) => string):
   })();
 }
 
-describe('SQLite audit log indexes', () => {
+describe('SQLite list indexes', () => {
   const open: Database[] = [];
   const fresh = (): Database => {
     const db = new BetterSqlite3(':memory:');
@@ -72,6 +80,16 @@ describe('SQLite audit log indexes', () => {
     expect(migrateSqlite(db, NOW_MS)).toEqual([6]);
     expect(db.prepare('SELECT count(*) AS n FROM audit_log').get()).toEqual({ n: 10 });
     expect(plan(db, { action: 'key.create', limit: 1 })).toContain('audit_log_action');
-    expect(LATEST.at(-1)).toBe(6);
+    expect(LATEST).toContain(6);
+  });
+
+  it('pages accounts along the (created_at, id) index, with no sort (migration 7)', () => {
+    const db = fresh();
+    expect(planOf(db, ACCOUNT_PAGE_SQL.first, [10])).toBe(
+      'SCAN accounts USING INDEX accounts_created',
+    );
+    const after = planOf(db, ACCOUNT_PAGE_SQL.after, ['acc_1', 10]);
+    expect(after).toContain('SEARCH accounts USING INDEX accounts_created (created_at>?)');
+    expect(after).not.toContain('TEMP B-TREE');
   });
 });
