@@ -14,7 +14,7 @@ import { createBinanceHandlers, registerBinanceBodyParser } from './handlers/bin
 import { createBybitHandlers } from './handlers/bybit-handlers.js';
 import { createNativeHandlers } from './handlers/native-handlers.js';
 import { createOkxHandlers } from './handlers/okx-handlers.js';
-import { readIdentity, upstreamTokenMatches } from './identity.js';
+import { readIdentity, upstreamTokenCheck } from './identity.js';
 import { createLedger } from './ledger.js';
 import {
   ASSET_PATTERN,
@@ -160,8 +160,9 @@ function registerDialect(
  * request at all), then the forwarded identity on private routes.
  */
 function createGuard(upstreamToken: string | undefined, isPrivate: boolean): onRequestHookHandler {
+  const tokenMatches = upstreamToken === undefined ? undefined : upstreamTokenCheck(upstreamToken);
   return (request, _reply, done) => {
-    if (upstreamToken !== undefined && !upstreamTokenMatches(upstreamToken, request.headers)) {
+    if (tokenMatches !== undefined && !tokenMatches(request.headers)) {
       done(new SandboxFault('UPSTREAM_TOKEN_INVALID', 'the upstream token is missing or wrong'));
       return;
     }

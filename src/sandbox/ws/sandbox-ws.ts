@@ -10,7 +10,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { formatDecimal } from '../decimal.js';
 import { nativeOrder, nativeOrderSeq, readNativeOrder } from '../handlers/native-handlers.js';
 import { unwrap } from '../handler.js';
-import { readIdentity, upstreamTokenMatches } from '../identity.js';
+import { readIdentity, upstreamTokenCheck } from '../identity.js';
 import type { Ledger } from '../ledger.js';
 import { SandboxFault } from '../sandbox-fault.js';
 import type { LedgerEvent, LedgerEvents } from './ledger-events.js';
@@ -42,6 +42,8 @@ export function createSandboxWs(deps: SandboxWsDeps): {
   close(): void;
 } {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES });
+  const tokenMatches =
+    deps.upstreamToken === undefined ? undefined : upstreamTokenCheck(deps.upstreamToken);
   return {
     handleUpgrade(request, socket, head) {
       const path = (request.url ?? '').split('?')[0];
@@ -49,10 +51,7 @@ export function createSandboxWs(deps: SandboxWsDeps): {
         socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       };
       if (path !== SANDBOX_WS_PATH) return refuse(404, 'Not Found');
-      if (
-        deps.upstreamToken !== undefined &&
-        !upstreamTokenMatches(deps.upstreamToken, request.headers)
-      )
+      if (tokenMatches !== undefined && !tokenMatches(request.headers))
         return refuse(401, 'Unauthorized');
       const identity = readIdentity(request.headers);
       if (identity === undefined) return refuse(401, 'Unauthorized');
