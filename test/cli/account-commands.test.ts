@@ -3,8 +3,8 @@
  * admin API's pages, so a venue with more accounts than one page holds sees every one of them,
  * once and oldest first.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun as Run } from '../helpers/cli-in-process.js';
 import { CTX, startGateway, type Gateway } from '../server/observability/gateway.js';
 
 let g: Gateway;
@@ -15,21 +15,7 @@ afterAll(async () => {
   await g?.close();
 });
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
-  let stdout = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    const code = await main([...args, '--admin-url', g.adminUrl, '--token', g.token], {});
-    return { code, stdout };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+const cli = (...args: string[]): Promise<Run> => runCli(g, ...args);
 
 describe('portcullis accounts list', () => {
   it('lists every account across pages of 1,000, oldest first, each once', async () => {

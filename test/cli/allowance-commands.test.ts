@@ -4,8 +4,8 @@
  * with their usage, roles are checked, bad input exits 2 (USAGE) or 1 with the API's code.
  */
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun as Run } from '../helpers/cli-in-process.js';
 import { newKey, startGateway, type Gateway } from '../server/observability/gateway.js';
 
 let g: Gateway;
@@ -16,32 +16,7 @@ afterAll(async () => {
   await g?.close();
 });
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI in this process against the gateway's admin API, capturing its output. */
-async function cli(...args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main([...args, '--admin-url', g.adminUrl, '--token', g.token], {});
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+const cli = (...args: string[]): Promise<Run> => runCli(g, ...args);
 
 const json = <T>(run: Run): T => JSON.parse(run.stdout) as T;
 const errorCode = (run: Run): unknown =>
