@@ -208,6 +208,29 @@ const GOVERNANCE_COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ),
 };
 
+/**
+ * Every item of a paged admin list (`{ <field>: [...], next }`): follows `next` as `after` until
+ * the last page. `query` carries the filters and page size, and is advanced in place.
+ */
+async function allPages<T>(
+  target: AdminTarget,
+  path: string,
+  query: URLSearchParams,
+  field: string,
+): Promise<T[]> {
+  const items: T[] = [];
+  for (;;) {
+    const page = await callAdmin<{ readonly next: string | null } & Record<string, unknown>>(
+      target,
+      'GET',
+      `${path}?${query.toString()}`,
+    );
+    items.push(...(page[field] as T[]));
+    if (page.next === null) return items;
+    query.set('after', page.next);
+  }
+}
+
 /** Every admin command; `portcullis --help` lists them in this order within each group. */
 export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
   'accounts create': {
@@ -228,17 +251,12 @@ export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
     async run(ctx) {
       // Every account, oldest first, a page of 1,000 per call.
       const query = new URLSearchParams({ limit: '1000' });
-      const accounts: Record<string, unknown>[] = [];
-      for (;;) {
-        const page = await callAdmin<{ accounts: Record<string, unknown>[]; next: string | null }>(
-          ctx.target,
-          'GET',
-          `/v1/accounts?${query.toString()}`,
-        );
-        accounts.push(...page.accounts);
-        if (page.next === null) break;
-        query.set('after', page.next);
-      }
+      const accounts = await allPages<Record<string, unknown>>(
+        ctx.target,
+        '/v1/accounts',
+        query,
+        'accounts',
+      );
       return { json: accounts, text: formatTable(accounts, ['id', 'name', 'createdAt']) };
     },
   },
@@ -294,17 +312,7 @@ export const ADMIN_COMMANDS: Readonly<Record<string, CommandSpec>> = {
       const env = str(ctx, 'env');
       if (account !== undefined) query.set('accountId', account);
       if (env !== undefined) query.set('environment', env);
-      const keys: KeyJson[] = [];
-      for (;;) {
-        const page = await callAdmin<{ keys: KeyJson[]; next: string | null }>(
-          ctx.target,
-          'GET',
-          `/v1/keys?${query.toString()}`,
-        );
-        keys.push(...page.keys);
-        if (page.next === null) break;
-        query.set('after', page.next);
-      }
+      const keys = await allPages<KeyJson>(ctx.target, '/v1/keys', query, 'keys');
       return {
         json: keys,
         text: formatTable(keys, [
